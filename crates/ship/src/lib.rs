@@ -3,4 +3,6 @@
 
 pub mod config;
 pub mod plan;
+pub mod release;
+pub mod report;
 pub mod tags;

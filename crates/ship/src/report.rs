@@ -1,0 +1,490 @@
+//! The release report: what a run did, what it cost, and how that compares with the budgets the
+//! project promises (README "Report"). Pure data and formatting; `release` fills it in.
+//!
+//! The JSON field names are a stable interface (schema 1): add fields, never rename them.
+
+use serde::Serialize;
+
+/// The budgets the plan targets, from the team's 82-minute Docker baseline.
+pub const DEV_BUILD_BUDGET_SECS: f64 = 25.0 * 60.0;
+pub const PRODUCTION_BUILD_BUDGET_SECS: f64 = 55.0 * 60.0;
+pub const PUSH_BUDGET_SECS: f64 = 5.0 * 60.0;
+pub const MIN_CACHE_HIT_RATE: f64 = 0.80;
+/// The release binary should be 20-30% smaller than a default `cargo build --release` one.
+pub const BINARY_SHRINK_RANGE: (f64, f64) = (0.20, 0.30);
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Report {
+    pub schema: u32,
+    pub variant: String,
+    pub profile: String,
+    pub image: String,
+    pub tags: Vec<String>,
+    pub dry_run: bool,
+    /// `success` or `failed`.
+    pub outcome: String,
+    pub error: Option<String>,
+    pub steps: Vec<Step>,
+    pub build: Option<BuildStats>,
+    pub images: Vec<ImageStats>,
+    pub binaries: Vec<BinaryStats>,
+    pub cache: Option<CacheStats>,
+    pub published: Published,
+    pub budgets: Vec<Budget>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Step {
+    pub name: String,
+    pub seconds: f64,
+    pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BuildStats {
+    /// Derivations Nix had to build.
+    pub built: usize,
+    /// Store paths Nix substituted from a binary cache.
+    pub fetched: usize,
+    /// fetched / (fetched + built); None when nothing was missing locally.
+    pub hit_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ImageStats {
+    pub platform: String,
+    pub digest: String,
+    pub layers_uploaded: usize,
+    pub layers_skipped: usize,
+    pub bytes_uploaded: u64,
+    pub bytes_skipped: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BinaryStats {
+    pub platform: String,
+    pub path: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CacheStats {
+    pub target: String,
+    pub paths_pushed: usize,
+    pub bytes_pushed: u64,
+    pub paths_present: usize,
+    pub paths_upstream: usize,
+    pub paths_skipped_images: usize,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct Published {
+    /// platform -> manifest digest, for every manifest pushed.
+    pub manifests: Vec<(String, String)>,
+    pub index: Option<String>,
+    pub tags: Vec<String>,
+    pub cache: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Budget {
+    pub name: String,
+    /// A human-readable limit, e.g. "< 25 min".
+    pub limit: String,
+    pub actual: Option<String>,
+    /// `met`, `missed` or `unknown` (not measured in this run).
+    pub status: String,
+}
+
+impl Report {
+    pub fn new(plan: &crate::plan::Plan, dry_run: bool) -> Self {
+        Self {
+            schema: 1,
+            variant: plan.variant.clone(),
+            profile: plan.profile.clone(),
+            image: plan.image.clone(),
+            tags: plan.tags.clone(),
+            dry_run,
+            outcome: "failed".into(),
+            error: None,
+            steps: Vec::new(),
+            build: None,
+            images: Vec::new(),
+            binaries: Vec::new(),
+            cache: None,
+            published: Published::default(),
+            budgets: Vec::new(),
+        }
+    }
+
+    fn step_secs(&self, names: &[&str]) -> Option<f64> {
+        let found: Vec<f64> = self
+            .steps
+            .iter()
+            .filter(|s| names.contains(&s.name.as_str()))
+            .map(|s| s.seconds)
+            .collect();
+        (!found.is_empty()).then(|| found.iter().sum())
+    }
+
+    /// Compares the measured figures with the budgets. `baseline_binary_bytes` is the size of a
+    /// default-profile release build of the same binary, when known (bench/ measures it).
+    pub fn evaluate_budgets(&mut self, baseline_binary_bytes: Option<u64>) {
+        let mut budgets = Vec::new();
+        let build_limit = if self.profile == "dev" {
+            DEV_BUILD_BUDGET_SECS
+        } else {
+            PRODUCTION_BUILD_BUDGET_SECS
+        };
+        let kind = if self.profile == "dev" {
+            "dev"
+        } else {
+            "production"
+        };
+        budgets.push(time_budget(
+            &format!("{kind} build"),
+            build_limit,
+            self.step_secs(&["build"]),
+        ));
+        budgets.push(time_budget(
+            "registry push",
+            PUSH_BUDGET_SECS,
+            self.step_secs(&["push-images", "push-index"]),
+        ));
+        let hit = self.build.as_ref().and_then(|b| b.hit_rate);
+        budgets.push(Budget {
+            name: "cache hit rate".into(),
+            limit: format!("> {:.0}%", MIN_CACHE_HIT_RATE * 100.0),
+            actual: hit.map(|h| format!("{:.0}%", h * 100.0)),
+            status: status(hit.map(|h| h > MIN_CACHE_HIT_RATE)),
+        });
+        let (lo, hi) = BINARY_SHRINK_RANGE;
+        let shrink = match (baseline_binary_bytes, self.binaries.first()) {
+            (Some(base), Some(bin)) if base > 0 && self.profile != "dev" => {
+                Some(1.0 - bin.bytes as f64 / base as f64)
+            }
+            _ => None,
+        };
+        budgets.push(Budget {
+            name: "binary vs default release build".into(),
+            limit: format!("{:.0}-{:.0}% smaller", lo * 100.0, hi * 100.0),
+            actual: shrink.map(|s| format!("{:.0}% smaller", s * 100.0)),
+            // Smaller than the range is better than promised, not a miss.
+            status: status(shrink.map(|s| s >= lo)),
+        });
+        self.budgets = budgets;
+    }
+
+    /// The Markdown for GITHUB_STEP_SUMMARY.
+    pub fn markdown(&self) -> String {
+        let mut md = format!(
+            "### ship release: `{}` ({}){}\n\n",
+            self.variant,
+            self.outcome,
+            if self.dry_run { ", dry run" } else { "" }
+        );
+        if let Some(e) = &self.error {
+            md.push_str(&format!("**Error:** {}\n\n", e.replace('\n', " ")));
+        }
+        md.push_str(&format!(
+            "Image `{}`, tags: {}\n\n",
+            self.image,
+            if self.tags.is_empty() {
+                "(none)".to_owned()
+            } else {
+                self.tags
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ));
+        md.push_str("| step | wall time | ok |\n| --- | ---: | --- |\n");
+        for s in &self.steps {
+            md.push_str(&format!(
+                "| {} | {} | {} |\n",
+                s.name,
+                duration(s.seconds),
+                if s.ok { "yes" } else { "**no**" }
+            ));
+        }
+        if let Some(b) = &self.build {
+            md.push_str(&format!(
+                "\nBuild: {} built, {} fetched, cache hit rate {}\n",
+                b.built,
+                b.fetched,
+                b.hit_rate
+                    .map(|h| format!("{:.0}%", h * 100.0))
+                    .unwrap_or_else(|| "n/a (all outputs already present)".into())
+            ));
+        }
+        if !self.images.is_empty() {
+            md.push_str("\n| platform | digest | layers up/skipped | bytes uploaded | bytes skipped |\n| --- | --- | ---: | ---: | ---: |\n");
+            for i in &self.images {
+                md.push_str(&format!(
+                    "| {} | `{}` | {}/{} | {} | {} |\n",
+                    i.platform,
+                    i.digest,
+                    i.layers_uploaded,
+                    i.layers_skipped,
+                    bytes(i.bytes_uploaded),
+                    bytes(i.bytes_skipped)
+                ));
+            }
+        }
+        for b in &self.binaries {
+            md.push_str(&format!(
+                "\nBinary {} ({}): {}\n",
+                b.path,
+                b.platform,
+                bytes(b.bytes)
+            ));
+        }
+        if let Some(c) = &self.cache {
+            md.push_str(&format!(
+                "\nCache {}: {} paths pushed ({}), {} already present, {} served upstream, {} image paths skipped\n",
+                c.target,
+                c.paths_pushed,
+                bytes(c.bytes_pushed),
+                c.paths_present,
+                c.paths_upstream,
+                c.paths_skipped_images
+            ));
+        }
+        if let Some(index) = &self.published.index {
+            md.push_str(&format!("\nIndex `{index}`\n"));
+        }
+        md.push_str("\n| budget | limit | actual | status |\n| --- | --- | --- | --- |\n");
+        for b in &self.budgets {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                b.name,
+                b.limit,
+                b.actual.as_deref().unwrap_or("not measured"),
+                b.status
+            ));
+        }
+        md
+    }
+}
+
+fn time_budget(name: &str, limit: f64, actual: Option<f64>) -> Budget {
+    Budget {
+        name: name.into(),
+        limit: format!("< {}", duration(limit)),
+        actual: actual.map(duration),
+        status: status(actual.map(|a| a < limit)),
+    }
+}
+
+fn status(ok: Option<bool>) -> String {
+    match ok {
+        Some(true) => "met",
+        Some(false) => "missed",
+        None => "unknown",
+    }
+    .into()
+}
+
+pub fn duration(secs: f64) -> String {
+    if secs >= 60.0 {
+        format!(
+            "{}m{:02}s",
+            (secs / 60.0).floor() as u64,
+            (secs % 60.0).round() as u64
+        )
+    } else {
+        format!("{secs:.1}s")
+    }
+}
+
+pub fn bytes(n: u64) -> String {
+    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(profile: &str) -> Report {
+        Report {
+            schema: 1,
+            variant: "production".into(),
+            profile: profile.into(),
+            image: "ghcr.io/o/n".into(),
+            tags: vec!["1.2.3".into(), "latest".into()],
+            dry_run: false,
+            outcome: "success".into(),
+            error: None,
+            steps: vec![
+                Step {
+                    name: "build".into(),
+                    seconds: 1900.0,
+                    ok: true,
+                },
+                Step {
+                    name: "push-images".into(),
+                    seconds: 200.0,
+                    ok: true,
+                },
+                Step {
+                    name: "push-index".into(),
+                    seconds: 120.0,
+                    ok: true,
+                },
+            ],
+            build: Some(BuildStats {
+                built: 1,
+                fetched: 9,
+                hit_rate: Some(0.9),
+            }),
+            images: vec![],
+            binaries: vec![BinaryStats {
+                platform: "linux/amd64".into(),
+                path: "bin/x".into(),
+                bytes: 750,
+            }],
+            cache: None,
+            published: Published::default(),
+            budgets: vec![],
+        }
+    }
+
+    fn statuses(r: &Report) -> Vec<(String, String, Option<String>)> {
+        r.budgets
+            .iter()
+            .map(|b| (b.name.clone(), b.status.clone(), b.actual.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn budgets_met_and_missed() {
+        let mut r = report("release");
+        r.evaluate_budgets(Some(1000));
+        let want: Vec<(String, String, Option<String>)> = vec![
+            (
+                "production build".into(),
+                "met".into(),
+                Some("31m40s".into()),
+            ),
+            // 200 s + 120 s of pushing is over the 5-minute budget.
+            (
+                "registry push".into(),
+                "missed".into(),
+                Some("5m20s".into()),
+            ),
+            ("cache hit rate".into(), "met".into(), Some("90%".into())),
+            (
+                "binary vs default release build".into(),
+                "met".into(),
+                Some("25% smaller".into()),
+            ),
+        ];
+        assert_eq!(statuses(&r), want);
+        // The same build time misses the dev budget.
+        let mut r = report("dev");
+        r.build = Some(BuildStats {
+            built: 5,
+            fetched: 5,
+            hit_rate: Some(0.5),
+        });
+        r.evaluate_budgets(None);
+        let s = statuses(&r);
+        assert_eq!(
+            s[0],
+            ("dev build".into(), "missed".into(), Some("31m40s".into()))
+        );
+        assert_eq!(s[2].1, "missed");
+        assert_eq!(
+            s[3],
+            (
+                "binary vs default release build".into(),
+                "unknown".into(),
+                None
+            )
+        );
+    }
+
+    #[test]
+    fn unmeasured_budgets_are_unknown_not_met() {
+        let mut r = report("release");
+        r.steps.clear();
+        r.build = None;
+        r.binaries.clear();
+        r.evaluate_budgets(Some(1000));
+        assert!(r
+            .budgets
+            .iter()
+            .all(|b| b.status == "unknown" && b.actual.is_none()));
+    }
+
+    #[test]
+    fn markdown_has_every_section() {
+        let mut r = report("release");
+        r.images.push(ImageStats {
+            platform: "linux/arm64".into(),
+            digest: "sha256:abc".into(),
+            layers_uploaded: 1,
+            layers_skipped: 4,
+            bytes_uploaded: 2048,
+            bytes_skipped: 3 << 20,
+        });
+        r.evaluate_budgets(None);
+        let md = r.markdown();
+        for needle in [
+            "### ship release: `production` (success)",
+            "`1.2.3`, `latest`",
+            "| build | 31m40s | yes |",
+            "cache hit rate 90%",
+            "| linux/arm64 | `sha256:abc` | 1/4 | 2.0 KiB | 3.0 MiB |",
+            "| registry push | < 5m00s | 5m20s | missed |",
+        ] {
+            assert!(md.contains(needle), "missing {needle:?} in\n{md}");
+        }
+    }
+
+    #[test]
+    fn json_field_names_are_stable() {
+        let v = serde_json::to_value(report("release")).unwrap();
+        let mut keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        let mut want = [
+            "schema",
+            "variant",
+            "profile",
+            "image",
+            "tags",
+            "dry_run",
+            "outcome",
+            "error",
+            "steps",
+            "build",
+            "images",
+            "binaries",
+            "cache",
+            "published",
+            "budgets",
+        ];
+        want.sort();
+        assert_eq!(keys, want);
+    }
+
+    #[test]
+    fn units() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(duration(59.94), "59.9s");
+        assert_eq!(duration(125.0), "2m05s");
+    }
+}
