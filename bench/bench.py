@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""ship's benchmarks: what the design saves, measured side by side in one run.
+
+  bench/run.sh            full mode: dev and release, cold builds, profile ablation (long)
+  bench/run.sh --quick    CI mode: every part, at smoke size (a few minutes on 2 cores)
+
+Prints figures (Markdown on stdout, progress on stderr) and writes results.json; it never judges
+them. See BENCHMARKS.md for the latest full results and what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from benchlib import builds, image, model, registry  # noqa: E402
+from benchlib.report import markdown  # noqa: E402
+from benchlib.measure import log, loadavg, machine, repeat, run, wait_for_quiet  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "demo-service"
+BINARY = "demo-service"
+# The placeholder the report prints when `ship release` is not (yet) available: never a number.
+RELEASE_MISSING = "not measured: `ship release` is not available in this build"
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="CI mode: dev profile only, no cold builds, smoke-sized profile check")
+    p.add_argument("--workdir", type=Path,
+                   help="where copies, target dirs and images go (default: a new temp dir)")
+    p.add_argument("--json", type=Path, help="also write results.json here")
+    p.add_argument("--keep", action="store_true", help="keep the work dir (several GB in full mode)")
+    p.add_argument("--nice", type=int, default=10, help="niceness of builds (default 10)")
+    p.add_argument("--wait-load", type=float,
+                   help="before measuring, wait until the 1-min load average is below this")
+    p.add_argument("--wait-max", type=float, default=1200, help="longest wait for --wait-load, s")
+    p.add_argument("--no-ablation", action="store_true",
+                   help="full mode: skip the one-setting-reverted release builds")
+    p.add_argument("--runs", type=int, help="runs per helper-overhead figure (20 full, 5 quick)")
+    p.add_argument("--only", default="split,profile,push,helper",
+                   help="comma-separated parts to run (default all): split,profile,push,helper;\n"
+                        "profile and push need split (they use its builds)")
+    p.add_argument("--assume", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a model assumption (see bench/benchlib/model.py)")
+    return p.parse_args()
+
+
+def ship_binary() -> Path:
+    """Builds the helper the way the test command does (debug, shared target dir)."""
+    out = subprocess.run(
+        ["cargo", "build", "-p", "ship", "--locked", "--message-format=json"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"cargo build -p ship failed:\n{out.stderr[-3000:]}")
+    for line in out.stdout.splitlines():
+        msg = json.loads(line) if line.startswith("{") else {}
+        if msg.get("reason") == "compiler-artifact" and msg.get("executable") and \
+                msg["target"]["name"] == "ship":
+            return Path(msg["executable"])
+    raise RuntimeError("cargo build -p ship produced no `ship` executable")
+
+
+def has_subcommand(ship: Path, name: str) -> bool:
+    return subprocess.run([str(ship), name, "--help"], capture_output=True).returncode == 0
+
+
+def helper_overhead(ship: Path, runs: int, log_to: Path) -> dict:
+    manifest = str(ROOT / "Cargo.toml")
+    plan_cmd = [str(ship), "--manifest", manifest, "plan", "--format", "json",
+                "--ref", "refs/tags/v1.2.3", "--event", "push", "--sha", "0123456789abcdef" * 2 + "01234567"]
+    res: dict = {"ship_binary": str(ship), "profile": "dev (debug, as `cargo test` builds it)"}
+    run(plan_cmd, log_to=log_to)  # warm the page cache; not counted
+    res["plan"] = repeat(plan_cmd, runs, log_to=log_to)
+    if has_subcommand(ship, "release"):
+        # RELEASE-DRY-RUN: filled in when `ship release` exists; see helper_release_dry_run.
+        res["release_dry_run"] = helper_release_dry_run(ship, runs, log_to)
+    else:
+        res["release_dry_run"] = RELEASE_MISSING
+    return res
+
+
+def helper_release_dry_run(ship: Path, runs: int, log_to: Path) -> dict | str:
+    cmd = [str(ship), "--manifest", str(ROOT / "Cargo.toml"), "release", "--dry-run",
+           "--variant", "dev"]
+    try:
+        run(cmd, log_to=log_to)
+    except Exception as e:  # a failing dry run is reported as such, never as a time
+        return f"not measured: `{' '.join(cmd[1:])}` failed: {str(e).splitlines()[-1][:300]}"
+    return repeat(cmd, runs, log_to=log_to)
+
+
+def main() -> int:
+    args = parse_args()
+    started = time.monotonic()
+    assume = {}
+    for kv in args.assume:
+        k, _, v = kv.partition("=")
+        if k not in model.ASSUMPTIONS:
+            print(f"bench: unknown assumption {k!r}; known: {', '.join(model.ASSUMPTIONS)}",
+                  file=sys.stderr)
+            return 2
+        assume[k] = float(v)
+
+    parts = set(args.only.split(","))
+    unknown = parts - {"split", "profile", "push", "helper"}
+    if unknown or ("split" not in parts and parts & {"profile", "push"}):
+        print(f"bench: --only {args.only}: parts are split, profile, push, helper, and profile "
+              "and push need split", file=sys.stderr)
+        return 2
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ship-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    log_to = workdir / "commands.log"
+    keep = workdir / "binaries"
+    log(f"work dir {workdir}; command output in {log_to}")
+
+    results: dict = {
+        "mode": "quick" if args.quick else "full",
+        "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "git_rev": subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"],
+                                  capture_output=True, text=True).stdout.strip(),
+        "git_dirty": bool(subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain"],
+                                         capture_output=True, text=True).stdout.strip()),
+        "nice": args.nice,
+        "parts": sorted(parts),
+    }
+    try:
+        # Network only if the registry cache lacks something; every build below is --offline.
+        run(["cargo", "fetch", "--locked"], cwd=ROOT, log_to=log_to)
+        ship = ship_binary()
+        if args.wait_load is not None:
+            results["wait_for_quiet"] = wait_for_quiet(args.wait_load, args.wait_max)
+        results["machine"] = machine()
+        files = builds.workspace_files(ROOT)
+        results["crates"] = builds.crate_count(ROOT, PACKAGE)
+
+        # Part 1: crane's split.
+        profiles = ["dev"] if args.quick else ["dev", "release"]
+        results["dependency_split"] = [] if "split" not in parts else [
+            builds.dependency_split(ROOT, files, workdir, profile=p, package=PACKAGE, binary=BINARY,
+                                    nice=args.nice, cold=not args.quick, keep=keep, log_to=log_to)
+            for p in profiles
+        ]
+
+        # Part 2: the planned release profile vs cargo's default.
+        if "profile" not in parts:
+            pass
+        elif args.quick:
+            smoke = workdir / "smoke"
+            builds.write_smoke_crate(ROOT, smoke)
+            results["release_profile"] = builds.release_profiles(
+                smoke, workdir, package="bench-smoke", binary="bench-smoke", nice=args.nice,
+                keep=keep / "smoke", log_to=log_to, planned=None, planned_binary=None,
+                ablation=False)
+        else:
+            rel = results["dependency_split"][1]
+            results["release_profile"] = builds.release_profiles(
+                workdir / "ws-release-cold", workdir, package=PACKAGE, binary=BINARY,
+                nice=args.nice, keep=keep, log_to=log_to, planned=dict(rel["cold_full"]),
+                planned_binary=keep / "release-cold", ablation=not args.no_ablation)
+
+        # Part 3: push the imitated image, first / again / after a source change.
+        img_profile = profiles[-1]
+        images = []
+        for label, suffix in (("v1", "app"), ("v2", "changed")) if "push" in parts else ():
+            archive = workdir / f"image-{img_profile}-{label}.tar"
+            info = image.build_archive(keep / f"{img_profile}-{suffix}", BINARY, "0.1.0", archive)
+            results.setdefault("images", {})[label] = {"profile": img_profile, **info}
+            images.append(archive)
+        if images:
+            results["push"] = registry.push_cycle(
+                ship,
+                [("first push", images[0]), ("re-push, same image", images[0]),
+                 ("push after a source-only change", images[1])],
+                workdir / "push", repo="bench/demo-service",
+                platform=f"linux/{image.oci_arch()}", log_to=log_to)
+            results["push"]["image_profile"] = img_profile
+
+        # Part 4: helper overhead.
+        runs = args.runs or (5 if args.quick else 20)
+        if "helper" in parts:
+            results["helper"] = helper_overhead(ship, runs, log_to)
+
+        # Part 5: the paper model (full mode only: it needs the cold builds).
+        results["model"] = model.estimate(results, assume)
+    finally:
+        results["load_at_end"] = loadavg()
+        results["duration_s"] = round(time.monotonic() - started, 1)
+        out = workdir / "results.json"
+        out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        if args.json:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(out, args.json)
+        if not args.keep:
+            for p in workdir.iterdir():
+                if p.is_dir() and p.name.startswith(("target-", "ws-", "push", "smoke")):
+                    shutil.rmtree(p, ignore_errors=True)
+            for p in workdir.glob("image-*.tar"):
+                p.unlink()
+        log(f"results in {out} ({results['duration_s']} s)")
+
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""results.json -> the Markdown tables BENCHMARKS.md is made of."""
+
+from __future__ import annotations
+
+
+def _s(x: float | None) -> str:
+    return "n/a" if x is None else (f"{x:.1f} s" if x >= 1 else f"{x * 1000:.0f} ms")
+
+
+def _mib(n: int | None) -> str:
+    return "n/a" if n is None else f"{n / 1048576:.2f} MiB"
+
+
+def _load(l: list[float]) -> str:
+    return "/".join(f"{x:.2f}" for x in l)
+
+
+def _build_cell(b: dict | None) -> str:
+    if not b:
+        return "not run (quick)"
+    return f"{_s(b['wall_s'])} wall, {_s(b['cpu_s'])} CPU, {b['units_compiled']} units, load {_load(b['load_before'])}"
+
+
+def markdown(r: dict) -> str:
+    out: list[str] = []
+    m = r.get("machine", {})
+    out.append(f"## ship benchmarks ({r.get('mode')} mode), {r.get('date_utc')}\n")
+    out.append("| machine | |\n| --- | --- |")
+    out.append(f"| CPU | {m.get('cpu')} ({m.get('nproc')} cores available), {m.get('mem_gib')} GiB |")
+    rustc = (m.get("rustc") or "").splitlines()
+    out.append(f"| toolchain | {rustc[0] if rustc else '?'}; {m.get('cargo')} |")
+    out.append(f"| kernel | {m.get('kernel')} ({m.get('arch')}) |")
+    out.append(f"| load avg 1/5/15 min | start {_load(m.get('load_at_start', []))}, end {_load(r.get('load_at_end', []))} |")
+    if "wait_for_quiet" in r:
+        w = r["wait_for_quiet"]
+        out.append(f"| waited for load < {w['threshold']} | {w['waited_s']} s, reached: {w['reached']} |")
+    out.append(f"| builds niced | {r.get('nice')} |")
+    out.append(f"| commit | {r.get('git_rev', '')[:12]}{' (dirty tree)' if r.get('git_dirty') else ''} |")
+    out.append(f"| run took | {_s(r.get('duration_s'))} |")
+
+    c = r.get("crates")
+    if c:
+        out.append(f"\n`demo-service` normal+build dependency graph on {c['host']}: "
+                   f"{c['metadata_packages']} packages (cargo metadata), "
+                   f"{c['cargo_tree_packages']} (cargo tree), the service included.\n")
+
+    splits = r.get("dependency_split", [])
+    if splits:
+        out.append("### 1. Dependency caching (crane's split, plain cargo, `CARGO_BUILD_INCREMENTAL=false` as crane sets it)\n")
+        out.append("| profile | cold full build | deps-only (dummy source) | real source on the deps | one-line change, rebuild | change / cold (wall) | change / cold (CPU) | deps artifacts (dir / zstd) |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for s in splits:
+            ratio = s.get("ratio_source_change_to_cold") or {}
+            art = s["deps_artifacts"]
+            out.append(
+                f"| {s['profile']} | {_build_cell(s.get('cold_full'))} | {_build_cell(s['deps_only'])} | "
+                f"{_build_cell(s['app_on_deps'])} | {_build_cell(s['source_change'])} | "
+                f"{ratio.get('wall', 'n/a')} | {ratio.get('cpu', 'n/a')} | "
+                f"{_mib(art['bytes'])} / {_mib(art['zstd_bytes'])} |"
+            )
+        edited = splits[0].get("edited")
+        out.append(f"\nEdited line: `{edited}`; binary changed: "
+                   + ", ".join(f"{s['profile']}={s['binary_changed']}" for s in splits) + ".\n")
+
+    rp = r.get("release_profile")
+    if rp:
+        out.append(f"### 2. Release profile ({rp['subject']})\n")
+        p, d = rp["planned"], rp["default"]
+        out.append("| build | cold build wall | CPU | binary | vs planned |")
+        out.append("| --- | --- | --- | --- | --- |")
+        pb = p["binary_bytes"]
+        out.append(f"| planned `[profile.release]` (z, thin LTO, 1 CGU, strip, abort) | {_s(p['wall_s'])} | {_s(p['cpu_s'])} | {_mib(pb)} ({pb} B) | 1.00 |")
+        out.append(f"| cargo default release (3, no LTO, 16 CGUs, strip debuginfo, unwind) | {_s(d['wall_s'])} | {_s(d['cpu_s'])} | {_mib(d['binary_bytes'])} | {d['binary_bytes'] / pb:.2f} |")
+        out.append(f"| cargo default release, then `strip --strip-all` | | | {_mib(d['binary_bytes_strip_all'])} | {d['binary_bytes_strip_all'] / pb:.2f} |")
+        for name, a in rp.get("one_setting_reverted", {}).items():
+            out.append(f"| planned, but {name} | {_s(a['wall_s'])} | {_s(a['cpu_s'])} | {_mib(a['binary_bytes'])} | {a['size_vs_planned']:.2f} |")
+        t = rp["time_ratio_planned_to_default"]
+        out.append(f"\nPlanned / default size: {rp['size_ratio_planned_to_default']} "
+                   f"({(1 - rp['size_ratio_planned_to_default']) * 100:.1f}% smaller); planned / "
+                   f"default-then-stripped: {rp['size_ratio_planned_to_default_stripped']} "
+                   f"({(1 - rp['size_ratio_planned_to_default_stripped']) * 100:.1f}% smaller). "
+                   f"Build time planned / default: {t['wall']} wall, {t['cpu']} CPU.\n")
+
+    push = r.get("push")
+    if push:
+        out.append(f"### 3. Push ({push.get('image_profile')} image, imitation of streamLayeredImage, local registry, fresh client each time)\n")
+        imgs = r.get("images", {})
+        for label, info in imgs.items():
+            layers = ", ".join(f"{l['label'].split('-', 1)[-1] if l['label'].startswith('nix/') else l['label']} {_mib(l['bytes'])}" for l in info["layers"])
+            out.append(f"- image {label}: docker-archive {_mib(info['archive_bytes'])}; layers (uncompressed): {layers}")
+        out.append("\n| push | wall | bytes sent (wire) | new blobs stored | image (compressed) | sent / image |")
+        out.append("| --- | --- | --- | --- | --- | --- |")
+        for p_ in push["pushes"]:
+            out.append(f"| {p_['label']} | {_s(p_['wall_s'])} | {p_['bytes_sent_on_wire']} ({_mib(p_['bytes_sent_on_wire'])}) | "
+                       f"{p_['new_blobs_stored']} ({_mib(p_['new_blob_bytes_stored'])}) | {_mib(p_['image_bytes_compressed'])} | "
+                       f"{p_['uploaded_fraction_of_image']} |")
+        out.append("")
+
+    h = r.get("helper")
+    if h:
+        out.append(f"### 4. Helper overhead (`ship`, {h['profile']})\n")
+        out.append("| command | runs | min | median | max |\n| --- | --- | --- | --- | --- |")
+        pl = h["plan"]
+        out.append(f"| `ship plan --format json` | {pl['runs']} | {_s(pl['min_s'])} | {_s(pl['median_s'])} | {_s(pl['max_s'])} |")
+        rd = h.get("release_dry_run")
+        if isinstance(rd, dict):
+            out.append(f"| `ship release --dry-run` | {rd['runs']} | {_s(rd['min_s'])} | {_s(rd['median_s'])} | {_s(rd['max_s'])} |")
+        else:
+            out.append(f"| `ship release --dry-run` | {rd} | | | |")
+        out.append("")
+
+    mo = r.get("model")
+    if mo:
+        out.append("### 5. Expected CI wall time, minutes (ESTIMATED from the ratios above and the assumptions)\n")
+        out.append(f"Scale: {mo['scale_user_min_per_demo_min']} user-workspace minutes per demo minute "
+                   "(the user's 22-min amd64 build = this run's cold release build).\n")
+        out.append("| variant, path | nix setup | deps from cache | build | deps to cache | image | push | total |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for key in ("dev_cache_hit", "dev_cache_miss", "production_cache_hit", "production_cache_miss"):
+            v = mo[key]
+            job = v["amd64"]["parts_min"]
+            out.append(f"| {key.replace('_', ' ')} (amd64 job{'; arm64 job in parallel' if 'production' in key else ''}) | "
+                       f"{job['nix_setup']} | {job['deps_from_cache']} | {job['build']} | {job['deps_to_cache']} | "
+                       f"{job['image']} | {job['push']} | **{v['total_min']}** |")
+        out.append(f"\nBaseline (user, Docker): {mo['baseline_min']}. Assumptions: {mo['assumptions']}.\n")
+    elif r.get("mode") == "quick":
+        out.append("### 5. Model\n\nNot computed in quick mode (it needs the cold builds of the full mode).\n")
+    return "\n".join(out)
