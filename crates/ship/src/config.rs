@@ -97,6 +97,18 @@ impl Platform {
             Self::Arm64 => "linux/arm64",
         }
     }
+    /// The OCI `os` value (every platform ship builds is Linux).
+    pub fn os(self) -> &'static str {
+        "linux"
+    }
+    /// The platform an image config's `os` and `architecture` describe, if ship builds it.
+    pub fn from_os_arch(os: &str, arch: &str) -> Option<Self> {
+        match (os, arch) {
+            ("linux", "amd64") => Some(Self::Amd64),
+            ("linux", "arm64") => Some(Self::Arm64),
+            _ => None,
+        }
+    }
     /// The OCI `architecture` value.
     pub fn arch(self) -> &'static str {
         match self {

@@ -1,8 +1,11 @@
 //! `ship`: plans, pushes and reports Nix-built OCI image releases. Each module has one job;
 //! the decisions (config, plan, tags) are pure and the I/O lives at the edges.
 
+pub mod archive;
 pub mod config;
+pub mod oci;
 pub mod plan;
+pub mod registry;
 pub mod release;
 pub mod report;
 pub mod tags;

@@ -1,0 +1,530 @@
+//! push-image and push-index: what goes to the registry, in which order, and what is
+//! reported. Nothing is tagged by push-image; push-index checks every child before it
+//! writes anything and writes tags last.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::archive::{self, PreparedImage};
+use crate::config::Platform;
+use crate::oci::{
+    ConfigPlatform, Descriptor, Digest, FetchedManifest, ImageIndex, IMAGE_MANIFEST_TYPES,
+    MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST,
+};
+
+use super::client::{Client, Payload};
+use super::reference::{is_valid_tag, Repository};
+use super::RegistryError;
+
+/// Accept header for reading any manifest by digest or tag.
+const ACCEPT_ANY_MANIFEST: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlobKind {
+    Config,
+    Layer,
+}
+
+/// One blob of a pushed image and whether it had to be uploaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BlobOutcome {
+    pub kind: BlobKind,
+    pub digest: Digest,
+    /// Bytes as stored in the registry (compressed, for layers).
+    pub size: u64,
+    /// `false`: the registry already had it, nothing was sent.
+    pub uploaded: bool,
+}
+
+/// What [`push_image`] did. JSON field names are stable (`ship push-image --format json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PushedImage {
+    /// `registry/repository`.
+    pub repository: String,
+    pub manifest_digest: Digest,
+    pub manifest_size: u64,
+    pub media_type: String,
+    /// From the image config, e.g. `linux/arm64`.
+    #[serde(serialize_with = "serialize_platform")]
+    pub platform: Platform,
+    /// The config's `variant`, if it has one (e.g. `v8`).
+    pub variant: Option<String>,
+    pub config_digest: Digest,
+    pub layers: usize,
+    pub layers_uploaded: usize,
+    pub layers_skipped: usize,
+    /// Bytes sent, config included.
+    pub bytes_uploaded: u64,
+    /// Bytes the registry already had, config included.
+    pub bytes_skipped: u64,
+    /// Sum of the uncompressed layer sizes.
+    pub uncompressed_bytes: u64,
+    /// Config first, then layers in order.
+    pub blobs: Vec<BlobOutcome>,
+    /// Transient failures ridden out while pushing.
+    pub retries: u32,
+}
+
+fn serialize_platform<S: serde::Serializer>(p: &Platform, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(p.as_str())
+}
+
+/// Progress of a push, for people watching.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// IMAGE was read and its layers compressed.
+    Prepared { image: &'a PreparedImage },
+    /// A blob was uploaded or found already present.
+    Blob(&'a BlobOutcome),
+    /// The manifest is in, under its digest.
+    ManifestPushed { digest: &'a Digest },
+}
+
+/// Push IMAGE (a docker-archive, compressed or not, or a streamLayeredImage script) to
+/// `repo` as an OCI image, by digest; no tag is written. When `platform` is given, the image
+/// config must say the same. Blobs the registry already has are not sent.
+pub fn push_image(
+    client: &Client,
+    source: &Path,
+    repo: &Repository,
+    platform: Option<Platform>,
+) -> Result<PushedImage, RegistryError> {
+    push_image_with(client, source, repo, platform, &mut |_| {})
+}
+
+/// [`push_image`], reporting progress to `on_event`.
+pub fn push_image_with(
+    client: &Client,
+    source: &Path,
+    repo: &Repository,
+    platform: Option<Platform>,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<PushedImage, RegistryError> {
+    let retries_before = client.retries();
+    let image = archive::prepare(source)?;
+    if let Some(wanted) = platform {
+        if wanted != image.platform {
+            return Err(RegistryError::refused(
+                repo,
+                format!(
+                    "{} is a {} image (its config says so) but --platform says {wanted}",
+                    source.display(),
+                    image.platform
+                ),
+            ));
+        }
+    }
+    on_event(Event::Prepared { image: &image });
+
+    let mut blobs = Vec::with_capacity(image.layers.len() + 1);
+    let config = push_blob(
+        client,
+        repo,
+        BlobKind::Config,
+        &image.config_digest,
+        image.config.len() as u64,
+        Payload::Bytes(&image.config),
+    )?;
+    on_event(Event::Blob(&config));
+    blobs.push(config);
+    for layer in &image.layers {
+        let outcome = push_blob(
+            client,
+            repo,
+            BlobKind::Layer,
+            &layer.digest,
+            layer.size,
+            Payload::File(layer.path()),
+        )?;
+        on_event(Event::Blob(&outcome));
+        blobs.push(outcome);
+    }
+
+    let manifest = image.manifest().to_canonical_json();
+    let digest = Digest::of(&manifest);
+    client.put_manifest(
+        repo,
+        digest.as_str(),
+        MEDIA_TYPE_IMAGE_MANIFEST,
+        &manifest,
+        &format!("pushing manifest {digest}"),
+    )?;
+    on_event(Event::ManifestPushed { digest: &digest });
+
+    let layer_blobs = || blobs.iter().filter(|b| b.kind == BlobKind::Layer);
+    Ok(PushedImage {
+        repository: repo.to_string(),
+        manifest_size: manifest.len() as u64,
+        media_type: MEDIA_TYPE_IMAGE_MANIFEST.to_owned(),
+        platform: image.platform,
+        variant: image.platform_spec.variant.clone(),
+        config_digest: image.config_digest.clone(),
+        layers: image.layers.len(),
+        layers_uploaded: layer_blobs().filter(|b| b.uploaded).count(),
+        layers_skipped: layer_blobs().filter(|b| !b.uploaded).count(),
+        bytes_uploaded: blobs.iter().filter(|b| b.uploaded).map(|b| b.size).sum(),
+        bytes_skipped: blobs.iter().filter(|b| !b.uploaded).map(|b| b.size).sum(),
+        uncompressed_bytes: image.layers.iter().map(|l| l.uncompressed_size).sum(),
+        blobs,
+        retries: client.retries() - retries_before,
+        manifest_digest: digest,
+    })
+}
+
+fn push_blob(
+    client: &Client,
+    repo: &Repository,
+    kind: BlobKind,
+    digest: &Digest,
+    size: u64,
+    payload: Payload<'_>,
+) -> Result<BlobOutcome, RegistryError> {
+    let what = match kind {
+        BlobKind::Config => "config",
+        BlobKind::Layer => "layer",
+    };
+    let present = client.blob_exists(repo, digest, &format!("checking {what} {digest}"))?;
+    if !present {
+        client.upload_blob(repo, digest, payload, &format!("uploading {what} {digest}"))?;
+    }
+    Ok(BlobOutcome {
+        kind,
+        digest: digest.clone(),
+        size,
+        uploaded: !present,
+    })
+}
+
+/// One child of a pushed index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IndexEntry {
+    pub digest: Digest,
+    /// e.g. `linux/amd64`, as checked against the child's config.
+    #[serde(serialize_with = "serialize_platform")]
+    pub platform: Platform,
+    pub media_type: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagStatus {
+    /// The tag did not exist.
+    Created,
+    /// The tag pointed at another manifest (`previous`).
+    Moved,
+    /// The tag already pointed at this index: nothing was written.
+    Unchanged,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TagOutcome {
+    pub tag: String,
+    pub status: TagStatus,
+    pub previous: Option<Digest>,
+}
+
+/// What [`push_index`] did. JSON field names are stable (`ship push-index --format json`).
+#[derive(Debug, Clone, Serialize)]
+pub struct PushedIndex {
+    pub repository: String,
+    pub digest: Digest,
+    pub size: u64,
+    pub media_type: String,
+    /// Sorted by platform, as in the index.
+    pub manifests: Vec<IndexEntry>,
+    /// `false`: the registry already had this exact index.
+    pub index_uploaded: bool,
+    pub tags: Vec<TagOutcome>,
+    pub retries: u32,
+}
+
+impl PushedIndex {
+    /// True when the run wrote nothing at all (a re-run with the same inputs).
+    pub fn changed_nothing(&self) -> bool {
+        !self.index_uploaded && self.tags.iter().all(|t| t.status == TagStatus::Unchanged)
+    }
+}
+
+/// Publish the OCI image index of `children` (manifest digests already in `repo`, with the
+/// platform each must be) and point every tag at it.
+///
+/// Before writing anything, every child is fetched by digest and its config's os and
+/// architecture compared with the platform given; a missing child or a mismatch refuses the
+/// whole index. Then the index is PUT by digest (unless present), then each tag (unless it
+/// already points there). The index JSON is canonical and sorted by platform, so the same
+/// children always give the same digest.
+pub fn push_index(
+    client: &Client,
+    repo: &Repository,
+    children: &[(Digest, Platform)],
+    tags: &[String],
+) -> Result<PushedIndex, RegistryError> {
+    let retries_before = client.retries();
+    let tags = check_index_args(repo, children, tags)?;
+
+    let mut descriptors = Vec::with_capacity(children.len());
+    let mut entries = Vec::with_capacity(children.len());
+    for (digest, platform) in children {
+        let (descriptor, entry) = inspect_child(client, repo, digest, *platform)?;
+        descriptors.push(descriptor);
+        entries.push(entry);
+    }
+    entries.sort_by_key(|e| e.platform);
+
+    let index = ImageIndex::new(descriptors).to_canonical_json();
+    let digest = Digest::of(&index);
+    let present = client
+        .manifest_digest(
+            repo,
+            digest.as_str(),
+            ACCEPT_ANY_MANIFEST,
+            &format!("checking index {digest}"),
+        )?
+        .is_some();
+    if !present {
+        client.put_manifest(
+            repo,
+            digest.as_str(),
+            MEDIA_TYPE_IMAGE_INDEX,
+            &index,
+            &format!("pushing index {digest}"),
+        )?;
+    }
+
+    let mut outcomes = Vec::with_capacity(tags.len());
+    for tag in tags {
+        let current = client.manifest_digest(
+            repo,
+            &tag,
+            ACCEPT_ANY_MANIFEST,
+            &format!("reading tag {tag}"),
+        )?;
+        let status = match &current {
+            Some(d) if *d == digest => TagStatus::Unchanged,
+            Some(_) => TagStatus::Moved,
+            None => TagStatus::Created,
+        };
+        if status != TagStatus::Unchanged {
+            client.put_manifest(
+                repo,
+                &tag,
+                MEDIA_TYPE_IMAGE_INDEX,
+                &index,
+                &format!("tagging {tag} -> {digest}"),
+            )?;
+        }
+        outcomes.push(TagOutcome {
+            tag,
+            status,
+            previous: current.filter(|_| status == TagStatus::Moved),
+        });
+    }
+
+    Ok(PushedIndex {
+        repository: repo.to_string(),
+        size: index.len() as u64,
+        media_type: MEDIA_TYPE_IMAGE_INDEX.to_owned(),
+        manifests: entries,
+        index_uploaded: !present,
+        tags: outcomes,
+        retries: client.retries() - retries_before,
+        digest,
+    })
+}
+
+/// Pure checks of push-index's arguments; returns the tags without duplicates, in order.
+fn check_index_args(
+    repo: &Repository,
+    children: &[(Digest, Platform)],
+    tags: &[String],
+) -> Result<Vec<String>, RegistryError> {
+    if children.is_empty() {
+        return Err(RegistryError::refused(
+            repo,
+            "an index needs at least one DIGEST@PLATFORM",
+        ));
+    }
+    let mut platforms = BTreeSet::new();
+    for (digest, platform) in children {
+        if !platforms.insert(*platform) {
+            return Err(RegistryError::refused(
+                repo,
+                format!("platform {platform} is given twice (again for {digest}); an index has one image per platform"),
+            ));
+        }
+    }
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for tag in tags {
+        if !is_valid_tag(tag) {
+            return Err(RegistryError::refused(
+                repo,
+                format!(
+                    "invalid tag {tag:?}: up to 128 of A-Z a-z 0-9 _ . -, not starting with . or -"
+                ),
+            ));
+        }
+        if seen.insert(tag.as_str()) {
+            out.push(tag.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Fetch a child manifest and its config; refuse unless it is an image of `platform`.
+fn inspect_child(
+    client: &Client,
+    repo: &Repository,
+    digest: &Digest,
+    platform: Platform,
+) -> Result<(Descriptor, IndexEntry), RegistryError> {
+    let refuse = |why: String| {
+        RegistryError::refused(
+            repo,
+            format!("{digest} (given for {platform}) {why}; nothing was written"),
+        )
+    };
+    let fetched = client
+        .get_manifest(
+            repo,
+            digest.as_str(),
+            ACCEPT_ANY_MANIFEST,
+            &format!("fetching manifest {digest}"),
+        )?
+        .ok_or_else(|| refuse(format!("is not in {repo}: push it first (ship push-image)")))?;
+    let (body, content_type) = (fetched.bytes, fetched.content_type);
+    if Digest::of(&body) != *digest {
+        return Err(refuse(
+            "came back from the registry with content of another digest".into(),
+        ));
+    }
+    let manifest: FetchedManifest =
+        serde_json::from_slice(&body).map_err(|e| refuse(format!("is not a manifest ({e})")))?;
+    let media_type = content_type
+        .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned())
+        .filter(|c| IMAGE_MANIFEST_TYPES.contains(&c.as_str()) || is_index_type(c))
+        .or(manifest.media_type.clone())
+        .unwrap_or_else(|| MEDIA_TYPE_IMAGE_MANIFEST.to_owned());
+    if is_index_type(&media_type) || manifest.manifests.is_some() {
+        return Err(refuse(
+            "is itself an index; give the per-platform image manifests".into(),
+        ));
+    }
+    if !IMAGE_MANIFEST_TYPES.contains(&media_type.as_str()) {
+        return Err(refuse(format!(
+            "has media type {media_type}, not an image manifest"
+        )));
+    }
+    let config = manifest
+        .config
+        .ok_or_else(|| refuse("has no config".into()))?;
+    let config_bytes = client
+        .get_blob(
+            repo,
+            &config.digest,
+            &format!("fetching config {}", config.digest),
+        )?
+        .ok_or_else(|| {
+            refuse(format!(
+                "names config {} which is not in {repo}",
+                config.digest
+            ))
+        })?;
+    let found: ConfigPlatform = serde_json::from_slice(&config_bytes)
+        .map_err(|e| refuse(format!("has a config that is not an image config ({e})")))?;
+    let spec = found.spec();
+    if Platform::from_os_arch(&found.os, &found.architecture) != Some(platform) {
+        return Err(refuse(format!(
+            "is a {}/{} image according to its config, not {platform}",
+            found.os, found.architecture
+        )));
+    }
+    let size = body.len() as u64;
+    let descriptor = Descriptor {
+        media_type: media_type.clone(),
+        digest: digest.clone(),
+        size,
+        platform: Some(spec),
+    };
+    Ok((
+        descriptor,
+        IndexEntry {
+            digest: digest.clone(),
+            platform,
+            media_type,
+            size,
+        },
+    ))
+}
+
+fn is_index_type(media_type: &str) -> bool {
+    media_type == MEDIA_TYPE_IMAGE_INDEX || media_type == MEDIA_TYPE_DOCKER_MANIFEST_LIST
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> Repository {
+        Repository::parse("127.0.0.1:5000/team/app").unwrap()
+    }
+
+    #[test]
+    fn index_args_are_checked_before_any_request() {
+        let a = Digest::of(b"a");
+        let b = Digest::of(b"b");
+        let e = check_index_args(&repo(), &[], &[]).unwrap_err().to_string();
+        assert!(e.contains("at least one"), "{e}");
+        let e = check_index_args(
+            &repo(),
+            &[(a.clone(), Platform::Amd64), (b.clone(), Platform::Amd64)],
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("linux/amd64 is given twice"), "{e}");
+        let e = check_index_args(
+            &repo(),
+            &[(a.clone(), Platform::Amd64)],
+            &["bad/tag".into()],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("invalid tag \"bad/tag\""), "{e}");
+        let tags = check_index_args(
+            &repo(),
+            &[(a, Platform::Amd64), (b, Platform::Arm64)],
+            &["1.2".into(), "latest".into(), "1.2".into()],
+        )
+        .unwrap();
+        assert_eq!(tags, vec!["1.2".to_owned(), "latest".to_owned()]);
+    }
+
+    #[test]
+    fn changed_nothing_needs_no_upload_and_unchanged_tags() {
+        let mut p = PushedIndex {
+            repository: "r/x".into(),
+            digest: Digest::of(b"i"),
+            size: 1,
+            media_type: MEDIA_TYPE_IMAGE_INDEX.into(),
+            manifests: vec![],
+            index_uploaded: false,
+            tags: vec![TagOutcome {
+                tag: "t".into(),
+                status: TagStatus::Unchanged,
+                previous: None,
+            }],
+            retries: 0,
+        };
+        assert!(p.changed_nothing());
+        p.tags[0].status = TagStatus::Created;
+        assert!(!p.changed_nothing());
+        p.tags[0].status = TagStatus::Unchanged;
+        p.index_uploaded = true;
+        assert!(!p.changed_nothing());
+    }
+}
