@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use ship::{config, plan};
+use ship::{config, plan, registry};
 
 /// Plans, pushes and reports Nix-built OCI image releases of a Rust workspace.
 #[derive(Parser, Debug)]
@@ -22,6 +22,12 @@ struct Cli {
 enum Command {
     /// Decide the variant, platforms, build matrix and image tags for this run.
     Plan(PlanArgs),
+    /// Push an image the flake built to a registry as an OCI image, by digest (no tag), and
+    /// print its manifest digest. Layers the registry already has are not sent.
+    PushImage(PushImageArgs),
+    /// Publish the multi-platform OCI index of images already pushed, then point tags at it.
+    /// Every child is checked first; nothing is written if one is missing or mismatched.
+    PushIndex(PushIndexArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -42,6 +48,84 @@ struct PlanArgs {
     /// $GITHUB_OUTPUT.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
+}
+
+/// How to reach and log in to the registry (shared by push-image and push-index).
+#[derive(clap::Args, Debug)]
+struct RegistryArgs {
+    /// User to log in as; the password or token comes from the variable named by
+    /// --password-env. Without it, credentials come from the docker/podman auth file
+    /// ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json).
+    #[arg(long, env = "SHIP_REGISTRY_USERNAME")]
+    username: Option<String>,
+    /// Environment variable holding the password or token for --username (never pass a
+    /// secret as an argument).
+    #[arg(long, value_name = "VAR", default_value = "SHIP_REGISTRY_PASSWORD")]
+    password_env: String,
+    /// PEM file with the CA certificate(s) to trust for the registry's TLS certificate,
+    /// instead of the public roots.
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Speak plain HTTP to the registry. Loopback registries without TLS get it without
+    /// this flag; anything else is HTTPS, verified.
+    #[arg(long)]
+    insecure_http: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct PushImageArgs {
+    /// The image: a streamLayeredImage script (e.g. ./result) or a docker-archive, plain or
+    /// compressed with gzip, zstd or xz.
+    image: PathBuf,
+    /// Repository to push to, e.g. ghcr.io/owner/name or 127.0.0.1:5000/team/app.
+    #[arg(long = "to", value_name = "REPO")]
+    to: registry::Repository,
+    /// Refuse unless the image config says this platform (linux/amd64 or linux/arm64).
+    #[arg(long, value_parser = parse_platform)]
+    platform: Option<config::Platform>,
+    /// Output: the digest on stdout (progress on stderr), or one JSON object.
+    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
+    format: PushFormat,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(clap::Args, Debug)]
+struct PushIndexArgs {
+    /// Per-platform manifests already in REPO, as DIGEST@PLATFORM, e.g.
+    /// sha256:<64 hex>@linux/amd64.
+    #[arg(required = true, value_name = "DIGEST@PLATFORM", value_parser = parse_child)]
+    children: Vec<(ship::oci::Digest, config::Platform)>,
+    /// Repository holding the images, e.g. ghcr.io/owner/name.
+    #[arg(long = "to", value_name = "REPO")]
+    to: registry::Repository,
+    /// Tag to point at the index (repeatable); tags are written last.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+    /// Output: the index digest on stdout (details on stderr), or one JSON object.
+    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
+    format: PushFormat,
+    #[command(flatten)]
+    registry: RegistryArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum PushFormat {
+    Text,
+    Json,
+}
+
+fn parse_platform(s: &str) -> Result<config::Platform, String> {
+    config::Platform::parse(s).ok_or_else(|| {
+        format!(
+            "unknown platform {s:?}; expected one of {}",
+            config::PLATFORMS.join(", ")
+        )
+    })
+}
+
+fn parse_child(s: &str) -> Result<(ship::oci::Digest, config::Platform), String> {
+    registry::parse_child(s)
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,6 +155,8 @@ fn load_config(manifest: Option<PathBuf>) -> anyhow::Result<config::Config> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::PushImage(args) => push_image(args),
+        Command::PushIndex(args) => push_index(args),
         Command::Plan(args) => {
             let config = load_config(cli.manifest)?;
             let ctx = plan::Context {
@@ -103,4 +189,52 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn registry_client(
+    repo: &registry::Repository,
+    args: &RegistryArgs,
+) -> anyhow::Result<registry::Client> {
+    let env = |k: &str| std::env::var(k).ok();
+    let credentials =
+        registry::credentials_from_flags(args.username.as_deref(), &args.password_env, &env)?;
+    let options = registry::ClientOptions {
+        credentials,
+        ca_file: args.ca_file.clone(),
+        insecure_http: args.insecure_http,
+        retry: registry::RetryPolicy::default(),
+    };
+    Ok(registry::Client::from_env(repo, options)?)
+}
+
+fn push_image(args: PushImageArgs) -> anyhow::Result<()> {
+    let client = registry_client(&args.to, &args.registry)?;
+    let pushed = registry::push_image_with(
+        &client,
+        &args.image,
+        &args.to,
+        args.platform,
+        &mut |event| eprintln!("{}", registry::describe_event(&event)),
+    )?;
+    match args.format {
+        PushFormat::Text => {
+            eprintln!("{}", pushed.summary());
+            println!("{}", pushed.manifest_digest);
+        }
+        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+    }
+    Ok(())
+}
+
+fn push_index(args: PushIndexArgs) -> anyhow::Result<()> {
+    let client = registry_client(&args.to, &args.registry)?;
+    let pushed = registry::push_index(&client, &args.to, &args.children, &args.tags)?;
+    match args.format {
+        PushFormat::Text => {
+            eprint!("{}", pushed.summary());
+            println!("{}", pushed.digest);
+        }
+        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+    }
+    Ok(())
 }

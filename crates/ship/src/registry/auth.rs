@@ -63,6 +63,10 @@ pub fn basic_header(username: &str, password: &str) -> String {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
+    #[error("--username {username} is given but ${var} (which holds its password or token) is not set or empty")]
+    MissingPassword { username: String, var: String },
+    #[error("${var} is set but --username is not: give the user the password or token belongs to")]
+    MissingUsername { var: String },
     #[error("cannot read registry auth file {path}: {message}")]
     File { path: PathBuf, message: String },
     #[error("credential helper docker-credential-{helper} for {registry}: {message}")]
@@ -164,6 +168,31 @@ pub fn parse_token_response(body: &[u8]) -> Option<Secret> {
         .filter(|t| !t.is_empty())
         .or(parsed.access_token.filter(|t| !t.is_empty()))
         .map(Secret::new)
+}
+
+/// Credentials from `--username` and the environment variable `password_var`, if a
+/// username is given. `env` is `std::env::var` in production.
+pub fn credentials_from_flags(
+    username: Option<&str>,
+    password_var: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<Credentials>, AuthError> {
+    let password = env(password_var).filter(|p| !p.is_empty());
+    match (username.filter(|u| !u.is_empty()), password) {
+        (Some(username), Some(password)) => Ok(Some(Credentials {
+            username: username.to_owned(),
+            secret: Secret::new(password),
+            source: format!("--username and ${password_var}"),
+        })),
+        (Some(username), None) => Err(AuthError::MissingPassword {
+            username: username.to_owned(),
+            var: password_var.to_owned(),
+        }),
+        (None, Some(_)) => Err(AuthError::MissingUsername {
+            var: password_var.to_owned(),
+        }),
+        (None, None) => Ok(None),
+    }
 }
 
 /// Auth files in the order they are searched, from the environment (`env` is
@@ -447,6 +476,22 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("<redacted>"));
         assert_eq!(c.basic_header(), "Basic bWU6aHVudGVyMg==");
+    }
+
+    #[test]
+    fn credentials_from_username_and_env() {
+        let env = |k: &str| (k == "TOKEN").then(|| "t0ken".to_owned());
+        let c = credentials_from_flags(Some("bot"), "TOKEN", &env)
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.username.as_str(), c.secret.expose()), ("bot", "t0ken"));
+        assert_eq!(c.source, "--username and $TOKEN");
+        let e = credentials_from_flags(Some("bot"), "OTHER", &env).unwrap_err();
+        assert!(e.to_string().contains("$OTHER"), "{e}");
+        let e = credentials_from_flags(None, "TOKEN", &env).unwrap_err();
+        assert!(e.to_string().contains("--username"), "{e}");
+        assert!(!e.to_string().contains("t0ken"));
+        assert_eq!(credentials_from_flags(None, "OTHER", &env).unwrap(), None);
     }
 
     #[test]

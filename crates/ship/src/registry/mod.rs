@@ -23,11 +23,11 @@ mod push;
 pub mod reference;
 pub mod retry;
 
-pub use auth::{Credentials, Secret};
+pub use auth::{credentials_from_flags, Credentials, Secret};
 pub use client::{Client, ClientOptions, FetchedBytes};
 pub use push::{
-    push_image, push_image_with, push_index, BlobKind, BlobOutcome, Event, IndexEntry, PushedImage,
-    PushedIndex, TagOutcome, TagStatus,
+    describe_event, human_bytes, push_image, push_image_with, push_index, BlobKind, BlobOutcome,
+    Event, IndexEntry, PushedImage, PushedIndex, TagOutcome, TagStatus,
 };
 pub use reference::{parse_child, Repository};
 pub use retry::RetryPolicy;

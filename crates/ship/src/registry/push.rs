@@ -68,6 +68,66 @@ pub struct PushedImage {
     pub retries: u32,
 }
 
+impl PushedImage {
+    /// One line for people: what was pushed and what it cost.
+    pub fn summary(&self) -> String {
+        format!(
+            "pushed {}@{} ({}): {} of {} layers uploaded, {} sent, {} already present",
+            self.repository,
+            self.manifest_digest,
+            self.platform,
+            self.layers_uploaded,
+            self.layers,
+            human_bytes(self.bytes_uploaded),
+            human_bytes(self.bytes_skipped),
+        )
+    }
+}
+
+/// A progress line for an event.
+pub fn describe_event(event: &Event<'_>) -> String {
+    match event {
+        Event::Prepared { image } => format!(
+            "read {}: {}, {} layers, {} uncompressed",
+            image.source.display(),
+            image.platform,
+            image.layers.len(),
+            human_bytes(image.layers.iter().map(|l| l.uncompressed_size).sum()),
+        ),
+        Event::Blob(b) => format!(
+            "  {:<6} {} {:>10}  {}",
+            match b.kind {
+                BlobKind::Config => "config",
+                BlobKind::Layer => "layer",
+            },
+            b.digest.short(),
+            human_bytes(b.size),
+            if b.uploaded {
+                "uploaded"
+            } else {
+                "already present"
+            }
+        ),
+        Event::ManifestPushed { digest } => format!("  manifest {digest}"),
+    }
+}
+
+/// `1.5 MiB`, `312 B`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 fn serialize_platform<S: serde::Serializer>(p: &Platform, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(p.as_str())
 }
@@ -243,6 +303,43 @@ pub struct PushedIndex {
 }
 
 impl PushedIndex {
+    /// Lines for people: the index, its children and what happened to each tag.
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "index {}@{} ({}){}\n",
+            self.repository,
+            self.digest,
+            self.manifests
+                .iter()
+                .map(|m| m.platform.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            if self.index_uploaded {
+                ""
+            } else {
+                ": already in the registry"
+            }
+        );
+        for m in &self.manifests {
+            out.push_str(&format!("  {} {}\n", m.platform, m.digest));
+        }
+        for t in &self.tags {
+            let what = match t.status {
+                TagStatus::Created => "created".to_owned(),
+                TagStatus::Moved => format!(
+                    "moved from {}",
+                    t.previous.as_ref().map(Digest::as_str).unwrap_or("?")
+                ),
+                TagStatus::Unchanged => "already points at this index, changes nothing".to_owned(),
+            };
+            out.push_str(&format!("  tag {}: {what}\n", t.tag));
+        }
+        if self.changed_nothing() {
+            out.push_str("nothing changed: the registry already had this index and every tag\n");
+        }
+        out
+    }
+
     /// True when the run wrote nothing at all (a re-run with the same inputs).
     pub fn changed_nothing(&self) -> bool {
         !self.index_uploaded && self.tags.iter().all(|t| t.status == TagStatus::Unchanged)
@@ -505,6 +602,14 @@ mod tests {
     }
 
     #[test]
+    fn human_sizes() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(5 << 20), "5.0 MiB");
+    }
+
+    #[test]
     fn changed_nothing_needs_no_upload_and_unchanged_tags() {
         let mut p = PushedIndex {
             repository: "r/x".into(),
@@ -521,6 +626,10 @@ mod tests {
             retries: 0,
         };
         assert!(p.changed_nothing());
+        assert!(p
+            .summary()
+            .contains("tag t: already points at this index, changes nothing"));
+        assert!(p.summary().contains("nothing changed"));
         p.tags[0].status = TagStatus::Created;
         assert!(!p.changed_nothing());
         p.tags[0].status = TagStatus::Unchanged;
