@@ -2,7 +2,9 @@
 //! the decisions (config, plan, tags) are pure and the I/O lives at the edges.
 
 pub mod archive;
+pub mod cache;
 pub mod config;
+pub mod nix;
 pub mod oci;
 pub mod plan;
 pub mod registry;

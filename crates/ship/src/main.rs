@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use ship::{config, plan, registry};
+use ship::{cache, config, nix, plan, registry};
 
 /// Plans, pushes and reports Nix-built OCI image releases of a Rust workspace.
 #[derive(Parser, Debug)]
@@ -28,6 +28,73 @@ enum Command {
     /// Publish the multi-platform OCI index of images already pushed, then point tags at it.
     /// Every child is checked first; nothing is written if one is missing or mismatched.
     PushIndex(PushIndexArgs),
+    /// Build flake installables with one `nix build`, after a `--dry-run` pass that measures
+    /// the cache hit rate (paths fetched versus derivations built); prints every output and
+    /// appends a line to $GITHUB_STEP_SUMMARY when it is set.
+    Build(BuildArgs),
+    /// Push the closures of store paths or installables to the binary cache, minus image
+    /// archives, paths the upstream cache serves and paths the cache already has. Pass the
+    /// dependency-only outputs (deps-PROFILE) explicitly: they are in no runtime closure.
+    PushCache(PushCacheArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct NixOpts {
+    /// Extra arguments for every nix call, shell-quoted, e.g. "--option substituters ''"
+    /// (`nix` itself is $SHIP_NIX or found on PATH).
+    #[arg(
+        long,
+        env = "SHIP_NIX_ARGS",
+        hide_env_values = true,
+        allow_hyphen_values = true
+    )]
+    nix_args: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct BuildArgs {
+    /// Flake installables (e.g. .#image-dev) or store paths.
+    #[arg(required = true)]
+    installables: Vec<String>,
+    /// Output: lines for people, or one JSON object.
+    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
+    format: PushFormat,
+    #[command(flatten)]
+    nix: NixOpts,
+}
+
+#[derive(clap::Args, Debug)]
+struct PushCacheArgs {
+    /// Store paths or installables whose closures to push.
+    #[arg(required = true)]
+    paths: Vec<String>,
+    /// The binary cache: cachix:NAME or a nix copy store URL (file://, s3://, http(s)://,
+    /// ssh://, ssh-ng://). Default: `cache` in [workspace.metadata.ship].
+    #[arg(long)]
+    to: Option<String>,
+    /// Print what would be pushed and the commands (secrets redacted); push and build nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Output: lines for people, or one JSON object.
+    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
+    format: PushFormat,
+    /// Paths signed by a key of this name are served upstream and not pushed (repeatable).
+    #[arg(long = "upstream-key", value_name = "NAME", default_value = cache::DEFAULT_UPSTREAM_KEY)]
+    upstream_keys: Vec<String>,
+    /// cachix: store paths pushed concurrently (cachix push -j).
+    #[arg(long)]
+    jobs: Option<u32>,
+    /// cachix: compression method (cachix push -m).
+    #[arg(long, value_parser = ["xz", "zstd"])]
+    compression_method: Option<String>,
+    /// cachix: compression level, 0-9 for xz, 0-16 for zstd (cachix push -l).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=16))]
+    compression_level: Option<u32>,
+    /// cachix: do not publish which derivation built each path.
+    #[arg(long)]
+    omit_deriver: bool,
+    #[command(flatten)]
+    nix: NixOpts,
 }
 
 #[derive(clap::Args, Debug)]
@@ -157,6 +224,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::PushImage(args) => push_image(args),
         Command::PushIndex(args) => push_index(args),
+        Command::Build(args) => build(args),
+        Command::PushCache(args) => push_cache(args, cli.manifest),
         Command::Plan(args) => {
             let config = load_config(cli.manifest)?;
             let ctx = plan::Context {
@@ -237,4 +306,64 @@ fn push_index(args: PushIndexArgs) -> anyhow::Result<()> {
         PushFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
     }
     Ok(())
+}
+
+/// Appends to the file GitHub Actions names in GITHUB_STEP_SUMMARY, when there is one.
+fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
+        return Ok(());
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| {
+            format!(
+                "cannot open GITHUB_STEP_SUMMARY file {}",
+                PathBuf::from(&path).display()
+            )
+        })?;
+    file.write_all(markdown.as_bytes())?;
+    Ok(())
+}
+
+fn build(args: BuildArgs) -> anyhow::Result<()> {
+    let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
+    let outcome = nix.build_measured(&args.installables)?;
+    match args.format {
+        PushFormat::Text => print!("{}", outcome.text()),
+        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+    }
+    append_step_summary(&outcome.markdown())
+}
+
+fn push_cache(args: PushCacheArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
+    let configured = match &args.to {
+        Some(_) => None,
+        None => load_config(manifest)?.cache,
+    };
+    let target = cache::Target::select(args.to.as_deref(), configured.as_deref())?;
+    let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
+    let opts = cache::PushOptions {
+        dry_run: args.dry_run,
+        upstream_keys: args.upstream_keys,
+        cachix: cache::CachixOptions {
+            jobs: args.jobs,
+            compression_method: args.compression_method,
+            compression_level: args.compression_level,
+            omit_deriver: args.omit_deriver,
+        },
+    };
+    let report = cache::push_cache(&nix, &target, &args.paths, &opts)?;
+    match args.format {
+        PushFormat::Text => {
+            let verb = if report.dry_run { "would run" } else { "ran" };
+            for command in &report.commands {
+                println!("{verb}: {command}");
+            }
+            print!("{}", report.text());
+        }
+        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+    }
+    append_step_summary(&report.markdown())
 }
