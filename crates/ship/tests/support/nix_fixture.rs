@@ -1,0 +1,238 @@
+//! The Nix 2.8 fixture flake (tests/fixtures/flake) for integration tests: a flake with no
+//! inputs whose outputs are named and shaped like the real flake's (deps-P, app-P, image-P,
+//! and on x86_64-linux the -arm64 cross set), built with the host's gcc and
+//! aarch64-linux-gnu-gcc. Use it from a test file with
+//!
+//! ```ignore
+//! #[path = "support/nix_fixture.rs"]
+//! mod nix_fixture;
+//! let flake = nix_fixture::FixtureFlake::prepare();
+//! let env = nix_fixture::NixEnv::new();
+//! let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ship"));
+//! env.apply(&mut cmd, nix_fixture::OFFLINE);
+//! cmd.args(["build", &flake.attr("image-dev")]);
+//! ```
+//!
+//! Every `prepare()` writes a fresh salt into the copy, so its store paths are new to the
+//! store: the first build of a test really builds, whatever ran before on the machine.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Nix options that keep a test offline: no substituter at all (cache.nixos.org is
+/// unreachable and would only be retried).
+pub const OFFLINE: &str = "--option substituters ''";
+
+/// Every attribute the fixture has on x86_64-linux.
+pub const ATTRS: &[&str] = &[
+    "deps-dev",
+    "app-dev",
+    "image-dev",
+    "deps-release",
+    "app-release",
+    "image-release",
+    "deps-dev-arm64",
+    "app-dev-arm64",
+    "image-dev-arm64",
+    "deps-release-arm64",
+    "app-release-arm64",
+    "image-release-arm64",
+];
+
+/// The fixture's binary, inside `app-*` outputs as `bin/fixture`.
+pub const BINARY: &str = "fixture";
+
+fn source_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flake")
+}
+
+/// A salt no other prepared copy has: process id, time and a counter.
+pub fn unique_salt() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{nanos}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A copy of the fixture flake in a temporary directory (removed on drop).
+pub struct FixtureFlake {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    pub salt: String,
+}
+
+impl FixtureFlake {
+    /// A copy with a fresh salt: nothing of it is in the store yet.
+    pub fn prepare() -> Self {
+        Self::prepare_with_salt(&unique_salt())
+    }
+
+    /// A copy with the given salt: two copies with the same salt share store paths.
+    pub fn prepare_with_salt(salt: &str) -> Self {
+        require_fixture_tools();
+        let tmp = tempfile::tempdir().expect("temp dir for the fixture flake");
+        let root = tmp.path().join("flake");
+        copy_dir(&source_dir(), &root);
+        std::fs::write(root.join("salt"), salt).expect("write the fixture's salt");
+        Self {
+            _tmp: tmp,
+            root,
+            salt: salt.to_owned(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.root
+    }
+
+    /// `path:/tmp/.../flake`, a flake reference Nix 2.8 evaluates in pure mode.
+    pub fn flake_ref(&self) -> String {
+        format!("path:{}", self.root.display())
+    }
+
+    /// `path:/tmp/.../flake#ATTR` (ATTR as in `packages.<system>.ATTR`, or a full attribute path).
+    pub fn attr(&self, attr: &str) -> String {
+        format!("{}#{attr}", self.flake_ref())
+    }
+
+    /// A source-only change: the app and image derivations change, deps do not (like editing
+    /// src/ without touching Cargo.toml/Cargo.lock).
+    pub fn set_message(&self, message: &str) {
+        let escaped = message.replace('\\', "\\\\").replace('"', "\\\"");
+        std::fs::write(
+            self.root.join("src/message.h"),
+            format!("#define FIXTURE_MESSAGE \"{escaped}\"\n"),
+        )
+        .expect("write src/message.h");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create fixture dir");
+    for entry in std::fs::read_dir(from).expect("read fixture dir") {
+        let entry = entry.expect("fixture dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy fixture file");
+        }
+    }
+}
+
+/// A test's own Nix client state: XDG_CACHE_HOME (Nix caches evaluation results and binary
+/// cache lookups there, which must not leak between tests).
+pub struct NixEnv {
+    pub cache_home: tempfile::TempDir,
+}
+
+impl NixEnv {
+    pub fn new() -> Self {
+        require_tool("nix", "nix-bin");
+        Self {
+            cache_home: tempfile::tempdir().expect("temp XDG_CACHE_HOME"),
+        }
+    }
+
+    /// Points `cmd` (ship or nix) at this state; `nix_args` is what SHIP_NIX_ARGS carries.
+    pub fn apply(&self, cmd: &mut Command, nix_args: &str) {
+        cmd.env("XDG_CACHE_HOME", self.cache_home.path())
+            .env("SHIP_NIX_ARGS", nix_args)
+            .env_remove("SHIP_NIX")
+            .env_remove("GITHUB_STEP_SUMMARY");
+    }
+
+    /// Runs `nix ARGS` (new CLI enabled, offline) and returns its output; panics on failure.
+    pub fn nix(&self, args: &[&str]) -> Output {
+        let out = self.nix_unchecked(args);
+        assert!(
+            out.status.success(),
+            "nix {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    pub fn nix_unchecked(&self, args: &[&str]) -> Output {
+        Command::new("nix")
+            .args(["--extra-experimental-features", "nix-command flakes"])
+            .args(["--option", "substituters", ""])
+            .args(args)
+            .env("XDG_CACHE_HOME", self.cache_home.path())
+            .output()
+            .expect("run nix")
+    }
+
+    /// The store paths of `nix path-info -r PATH`.
+    pub fn closure(&self, path: &str) -> Vec<String> {
+        let out = self.nix(&["path-info", "-r", path]);
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// `nix key generate-secret` + `convert-secret-to-public` into `dir`: (secret key file,
+    /// public key).
+    pub fn signing_key(&self, dir: &Path, name: &str) -> (PathBuf, String) {
+        let secret = self
+            .nix(&["key", "generate-secret", "--key-name", name])
+            .stdout;
+        let file = dir.join(format!("{name}.sec"));
+        std::fs::write(&file, &secret).expect("write secret key");
+        let public = Command::new("nix")
+            .args(["--extra-experimental-features", "nix-command"])
+            .args(["key", "convert-secret-to-public"])
+            .stdin(std::fs::File::open(&file).expect("open secret key"))
+            .output()
+            .expect("run nix key convert-secret-to-public");
+        assert!(public.status.success(), "convert-secret-to-public failed");
+        (
+            file,
+            String::from_utf8_lossy(&public.stdout).trim().to_owned(),
+        )
+    }
+}
+
+impl Default for NixEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Panics with the Debian package to install when `tool` is not on PATH. Tests never install
+/// anything and never skip.
+pub fn require_tool(tool: &str, package: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`{tool}` is not on PATH: this test needs it (Debian: apt-get install {package}; \
+         README \"Test\" lists every prerequisite)"
+    );
+}
+
+/// What the fixture's builders run on the host (the sandbox is off, see flake.nix).
+pub fn require_fixture_tools() {
+    require_tool("nix", "nix-bin");
+    require_tool("gcc", "gcc");
+    require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu");
+    for (lib, package) in [
+        ("/usr/lib/x86_64-linux-gnu/libc.a", "libc6-dev"),
+        ("/usr/aarch64-linux-gnu/lib/libc.a", "libc6-dev-arm64-cross"),
+    ] {
+        assert!(
+            Path::new(lib).is_file(),
+            "{lib} is missing: the fixture links static binaries (Debian: apt-get install {package})"
+        );
+    }
+}
