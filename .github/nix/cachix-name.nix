@@ -3,17 +3,17 @@
 #
 # The workflows take the cache from `ship plan`, but a job that builds `ship` itself has to set
 # up the cache before it can run `ship`, or every run would compile `ship` and the workspace's
-# dependencies from scratch. This reads the same table through the flake's own reader, so it
-# needs no build; crates/ship/tests/workflows.rs checks it agrees with `ship plan`'s `cache`.
+# dependencies from scratch. Reading one key needs no build and no nixpkgs;
+# crates/ship/tests/workflows.rs checks that it agrees with `ship plan`'s `cache`.
 {
   manifest ? ../../Cargo.toml,
 }:
 let
-  cache = (import ../../nix/lib/config.nix manifest).cache;
+  cache = (builtins.fromTOML (builtins.readFile manifest)).workspace.metadata.ship.cache or "";
   prefix = "cachix:";
   n = builtins.stringLength prefix;
 in
-if cache != null && builtins.substring 0 n cache == prefix then
+if builtins.substring 0 n cache == prefix then
   builtins.substring n (builtins.stringLength cache - n) cache
 else
   ""

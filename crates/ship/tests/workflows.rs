@@ -11,7 +11,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use workflow_check::{parse_github_output, system_of_runner, Packages, PlanRun, Workflow};
+use workflow_check::{
+    parse_github_output, ship_invocations, system_of_runner, Packages, PlanRun, Workflow,
+};
 use yaml_rust2::{Yaml, YamlLoader};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -114,11 +116,9 @@ fn ci_runs(manifest: &Path) -> Vec<PlanRun> {
 /// `packages.<system>` names of the flake for a manifest's configuration, from
 /// nix/lib/attrs.nix (the names flake.nix exposes), evaluated by Nix itself.
 fn flake_packages(manifest: &Path) -> Packages {
-    let lib = repo().join("nix/lib");
     let expr = format!(
-        "(import {}).packageNames (import {} {})",
-        lib.join("attrs.nix").display(),
-        lib.join("config.nix").display(),
+        "let lib = import {}; in lib.attrs.packageNames (lib.config {{ path = {}; }})",
+        repo().join("nix/lib").display(),
         manifest.display()
     );
     let out = tool("nix-instantiate", "apt-get install nix-bin")
@@ -529,6 +529,45 @@ fn permissions_are_least_privilege() {
             };
             assert_eq!(&got, want, "{wf}: jobs.{name}.permissions");
         }
+    }
+}
+
+/// Every `ship` command line in the workflows names a subcommand the binary has, with flags it
+/// accepts (per its `--help`).
+#[test]
+fn workflows_call_ship_as_its_cli_accepts() {
+    let mut checked = BTreeSet::new();
+    for wf in ["ci.yml", "release.yml"] {
+        let mut scripts = Vec::new();
+        run_scripts(&yaml(wf), &mut scripts);
+        for script in &scripts {
+            for (sub, flags) in ship_invocations(script) {
+                let out = Command::new(env!("CARGO_BIN_EXE_ship"))
+                    .args([sub.as_str(), "--help"])
+                    .output()
+                    .expect("run ship");
+                let help = String::from_utf8_lossy(&out.stdout);
+                assert!(
+                    out.status.success(),
+                    "{wf}: `ship {sub}`: no such subcommand: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                for flag in flags {
+                    assert!(
+                        help.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+                            .any(|w| w == flag),
+                        "{wf}: `ship {sub} {flag}`: not an option of `ship {sub}`:\n{help}"
+                    );
+                    checked.insert(format!("{sub} {flag}"));
+                }
+            }
+        }
+    }
+    for want in ["plan --format", "push-image --to", "push-index --tag"] {
+        assert!(
+            checked.contains(want),
+            "no `ship {want}` found in the workflows: {checked:?}"
+        );
     }
 }
 
