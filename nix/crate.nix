@@ -1,0 +1,71 @@
+# One cargo profile of the workspace for one target, the crane way: the dependencies in their
+# own derivation (`deps`), and the service (`app`) and `ship` built on top of it.
+{
+  craneLib,
+  src,
+  profile,
+  # The commit the flake was built from, or "dirty".
+  rev,
+  # Cross-compiled (tests cannot run: that would need QEMU).
+  cross,
+  # The binary the image runs ([workspace.metadata.ship] binary).
+  binary,
+  shipVersion,
+}:
+let
+  # Shared by the deps derivation and everything built on it; a difference here would make
+  # cargo rebuild the dependencies inside the package derivation.
+  commonArgs = {
+    inherit src;
+    strictDeps = true;
+    # "dev" is a debug build (crane passes `--profile dev`); each profile gets its own deps.
+    CARGO_PROFILE = profile;
+    # Every build selects the whole workspace: cargo unifies features across the selected
+    # packages, and `-p demo-service` alone resolves some crates differently (bitflags,
+    # rusqlite, measured), which would compile them again on top of the deps.
+    cargoExtraArgs = "--locked --workspace";
+  };
+
+  cargoArtifacts = craneLib.buildDepsOnly (
+    commonArgs
+    // {
+      # `cargo test --no-run` and `check --all-targets` also cache the dev-dependencies, for the
+      # tests and clippy checks, which use the dev profile; other profiles only build binaries.
+      doCheck = profile == "dev" && !cross;
+    }
+  );
+
+  binaryArgs =
+    name:
+    commonArgs
+    // {
+      inherit cargoArtifacts;
+      # Only `cargo build` gets it (crane's cargoBuildExtraArgs): the feature resolution stays
+      # that of the deps derivation.
+      cargoBuildExtraArgs = "--bin ${name}";
+      # The tests run once, in checks.tests.
+      doCheck = false;
+      meta.mainProgram = name;
+    };
+in
+{
+  inherit commonArgs;
+  deps = cargoArtifacts;
+  app = craneLib.buildPackage (
+    binaryArgs binary
+    // {
+      # Here and never in commonArgs: in the deps derivation every commit would rebuild all
+      # the dependencies. build.rs reads it at build time.
+      SHIP_GIT_REV = rev;
+    }
+  );
+  # `ship` shares the deps: with `--workspace` everywhere its dependencies are already built
+  # there, so a separate deps derivation would only repeat that work.
+  ship = craneLib.buildPackage (
+    binaryArgs "ship"
+    // {
+      pname = "ship";
+      version = shipVersion;
+    }
+  );
+}

@@ -1,0 +1,53 @@
+# The handful of list and string helpers the pure logic needs, from builtins only, so
+# nix/lib evaluates with a bare `nix-instantiate` (no nixpkgs, no network).
+let
+  inherit (builtins)
+    concatStringsSep
+    elem
+    filter
+    foldl'
+    isString
+    listToAttrs
+    match
+    split
+    ;
+in
+rec {
+  join = concatStringsSep;
+
+  # "a/b/c" -> [ "a" "b" "c" ]; "" -> [ "" ] (like Rust's str::split).
+  splitOn = sep: s: filter isString (split sep s);
+
+  hasInfix = infix: s: match ".*${escapeRegex infix}.*" s != null;
+
+  hasPrefix = prefix: s: builtins.substring 0 (builtins.stringLength prefix) s == prefix;
+
+  escapeRegex = builtins.replaceStrings [
+    "\\"
+    "."
+    "*"
+    "+"
+    "?"
+    "("
+    ")"
+    "["
+    "]"
+    "{"
+    "}"
+    "|"
+    "^"
+    "$"
+  ] [ "\\\\" "\\." "\\*" "\\+" "\\?" "\\(" "\\)" "\\[" "\\]" "\\{" "\\}" "\\|" "\\^" "\\$" ];
+
+  unique = foldl' (acc: x: if elem x acc then acc else acc ++ [ x ]) [ ];
+
+  genAttrs = names: f: listToAttrs (map (name: { inherit name; value = f name; }) names);
+
+  # Evaluates `checks` (a list of values that throw on failure) in order, then returns `value`,
+  # so the first failing check is the one reported, as in config.rs.
+  # foldl' forces its accumulator at every step, so the checks run first to last.
+  seqAll = checks: value: foldl' (acc: c: builtins.seq c acc) value checks;
+
+  # A Nix value's type the way an error message should name it.
+  typeName = v: builtins.typeOf v;
+}

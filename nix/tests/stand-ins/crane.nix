@@ -1,0 +1,257 @@
+# Stand-in for crane v0.23.4 (tag v0.23.4 = 10e6e3cb966f7cfcc789fe5eee7a85f3188ce08b): mkLib and
+# the craneLib functions nix/*.nix calls. Sources read at that tag: lib/default.nix
+# (overrideToolchain, the scope), lib/buildDepsOnly.nix, lib/buildPackage.nix,
+# lib/mkCargoDerivation.nix, lib/cargoClippy.nix, lib/cargoFmt.nix, lib/cargoTest.nix,
+# lib/cleanCargoSource.nix, lib/devShell.nix, lib/mkCrossToolchainEnv.nix and docs/API.md.
+#
+# What it rejects, and why that is the useful line: the real functions take `...` and pass every
+# attribute they do not consume to stdenv.mkDerivation, where it becomes an environment
+# variable. So a misspelt option (`cargoArtifactsCross`, `cargoExtraArg`, `CARGO_PROFLE`) is not
+# an error there: it is silently ignored and, say, the dependencies get rebuilt inside the
+# package. This stand-in accepts, per function, exactly:
+#   - the options crane documents for it (its own, and mkCargoDerivation's that it passes on);
+#   - the stdenv.mkDerivation attributes in `derivationAttrs` (standard names, not env vars);
+#   - the environment variables the project sets on purpose, `envVars`, given by the test.
+# Anything else fails evaluation with its name. It also rejects what crane accepts but throws
+# away: `cargoArtifacts` on buildDepsOnly and cargoFmt (crane sets it to null),
+# `nativeBuildInputs` on devShell (crane removes it), and a toolchain given as a package
+# instead of a function (crane then cannot splice it for cross builds; it only warns).
+{
+  # Environment variables the wiring may set on crane derivations.
+  envVars,
+}:
+let
+  drv = import ./drv.nix;
+  inherit (builtins)
+    elem
+    fromTOML
+    isFunction
+    readFile
+    ;
+
+  derivationAttrs = [
+    "src"
+    "strictDeps"
+    "nativeBuildInputs"
+    "buildInputs"
+    "propagatedBuildInputs"
+    "doCheck"
+    "meta"
+    "passthru"
+    "env"
+    "preConfigure"
+    "postConfigure"
+    "preBuild"
+    "postBuild"
+    "preCheck"
+    "postCheck"
+    "preInstall"
+    "postInstall"
+  ];
+
+  # mkCargoDerivation's options (lib/mkCargoDerivation.nix, docs/API.md), and the ones crane's
+  # helpers read from the same argument set (crateNameFromCargoToml, vendorCargoDeps).
+  mkCargoDerivationOptions = [
+    "buildPhase"
+    "buildPhaseCargoCommand"
+    "cargoArtifacts"
+    "cargoLock"
+    "cargoLockContents"
+    "cargoLockParsed"
+    "cargoToml"
+    "cargoTomlContents"
+    "cargoVendorDir"
+    "checkPhase"
+    "checkPhaseCargoCommand"
+    "configurePhase"
+    "doIncludeCrossToolchainEnv"
+    "doInstallCargoArtifacts"
+    "installPhase"
+    "installPhaseCommand"
+    "outputHashes"
+    "pname"
+    "pnameSuffix"
+    "version"
+    # Read by crane's cargoWithProfile; "release" when unset.
+    "CARGO_PROFILE"
+  ];
+
+  own = {
+    buildDepsOnly = [
+      "cargoBuildCommand"
+      "cargoBuildExtraArgs"
+      "cargoCheckCommand"
+      "cargoCheckExtraArgs"
+      "cargoExtraArgs"
+      "cargoTestCommand"
+      "cargoTestExtraArgs"
+      "dummySrc"
+      "extraDummyScript"
+    ];
+    buildPackage = [
+      "cargoBuildCommand"
+      "cargoBuildExtraArgs"
+      "cargoExtraArgs"
+      "cargoTestCommand"
+      "cargoTestExtraArgs"
+    ];
+    cargoClippy = [
+      "cargoClippyExtraArgs"
+      "cargoExtraArgs"
+    ];
+    cargoFmt = [
+      "cargoExtraArgs"
+      "rustFmtExtraArgs"
+    ];
+    cargoTest = [
+      "cargoExtraArgs"
+      "cargoTestExtraArgs"
+    ];
+  };
+  discarded = {
+    buildDepsOnly = [ "cargoArtifacts" ];
+    cargoFmt = [ "cargoArtifacts" ];
+  };
+
+  check =
+    fn: args:
+    let
+      accepted = builtins.filter (n: !elem n (discarded.${fn} or [ ])) (
+        own.${fn} ++ mkCargoDerivationOptions ++ derivationAttrs ++ envVars
+      );
+      dropped = builtins.filter (n: elem n (discarded.${fn} or [ ])) (builtins.attrNames args);
+    in
+    if dropped != [ ] then
+      throw "stand-in crane.${fn}: `${builtins.head dropped}` is set by ${fn} itself and the given value is ignored"
+    else
+      drv.checkArgs "crane.${fn}" accepted
+        "not a crane option of ${fn}; real crane would set it as an environment variable and ignore it"
+        args;
+
+  mkLib = pkgs: scope pkgs null;
+
+  scope =
+    pkgs: toolchain:
+    let
+      inherit (pkgs.stdenv) buildPlatform hostPlatform;
+      cross = buildPlatform.system != hostPlatform.system;
+
+      # crateNameFromCargoToml: pname/version from the arguments, else from src's Cargo.toml.
+      manifestOf =
+        args:
+        if args ? src && args.src ? origSrc then
+          fromTOML (readFile (args.src.origSrc + "/Cargo.toml"))
+        else
+          throw "stand-in crane: unable to infer crate name and version: give src (a cleaned source) or pname and version";
+      crateName = args: {
+        pname = args.pname or (manifestOf args).package.name;
+        version = args.version or (manifestOf args).package.version;
+      };
+
+      requireSrc =
+        fn: args:
+        if args ? src || args ? dummySrc then args else throw "stand-in crane.${fn}: missing argument `src`";
+
+      # cargoArtifacts must hold a cargo target directory: buildDepsOnly's output, or a crane
+      # build that installs its artifacts.
+      requireArtifacts =
+        fn: args:
+        if !(args ? cargoArtifacts) then
+          throw "stand-in crane.${fn}: called without required argument `cargoArtifacts`"
+        else if args.cargoArtifacts == null then
+          args
+        else if !(drv.isStandin args.cargoArtifacts && args.cargoArtifacts.standin.installsCargoArtifacts or false) then
+          throw "stand-in crane.${fn}: cargoArtifacts is not a derivation holding cargo artifacts (buildDepsOnly, or a crane build with doInstallCargoArtifacts = true)"
+        else
+          args;
+
+      build =
+        fn: suffix: installsCargoArtifacts: args:
+        let
+          n = crateName args;
+        in
+        drv.mk {
+          fn = "crane.${fn}";
+          name = "${n.pname}${suffix}-${n.version}";
+          inherit args;
+          info = {
+            inherit toolchain installsCargoArtifacts;
+            profile = args.CARGO_PROFILE or "release";
+            # Where the result runs, and where it is built (mkCrossToolchainEnv: when these
+            # differ crane exports CARGO_BUILD_TARGET = the host's rustc target).
+            host = hostPlatform.system;
+            build = buildPlatform.system;
+            cargoBuildTarget = if cross then hostPlatform.rust.rustcTarget else null;
+            cargoArtifacts = if args ? cargoArtifacts && args.cargoArtifacts != null then args.cargoArtifacts.outPath else null;
+          };
+        };
+    in
+    {
+      overrideToolchain =
+        toolchainFn:
+        if !isFunction toolchainFn then
+          throw "stand-in crane.overrideToolchain: give a function of the package set (p: toolchain); a plain toolchain cannot be spliced for cross builds"
+        else
+          # The toolchain that runs the build: the one made in the build-host spliced set.
+          scope pkgs (toolchainFn pkgs.pkgsBuildHost);
+
+      cleanCargoSource = src: {
+        # lib.cleanSourceWith's shape: outPath, and origSrc where crane reads Cargo.toml from.
+        outPath = toString src;
+        origSrc = src;
+        _isLibCleanSourceWith = true;
+        standin = {
+          fn = "crane.cleanCargoSource";
+        };
+      };
+
+      buildDepsOnly =
+        args: build "buildDepsOnly" "-deps" true (requireSrc "buildDepsOnly" (check "buildDepsOnly" args));
+
+      buildPackage =
+        args:
+        build "buildPackage" "" (args.doInstallCargoArtifacts or false) (
+          requireArtifacts "buildPackage" (requireSrc "buildPackage" (check "buildPackage" args))
+        );
+
+      cargoClippy =
+        args:
+        build "cargoClippy" "-clippy" (args.doInstallCargoArtifacts or true) (
+          requireArtifacts "cargoClippy" (check "cargoClippy" args)
+        );
+
+      cargoFmt = args: build "cargoFmt" "-fmt" false (requireSrc "cargoFmt" (check "cargoFmt" args));
+
+      cargoTest =
+        args:
+        build "cargoTest" "-test" (args.doInstallCargoArtifacts or true) (
+          requireArtifacts "cargoTest" (check "cargoTest" args)
+        );
+
+      devShell =
+        args:
+        let
+          accepted = [
+            "checks"
+            "inputsFrom"
+            "packages"
+            "shellHook"
+            "name"
+            "buildInputs"
+          ]
+          ++ envVars;
+        in
+        if args ? nativeBuildInputs then
+          throw "stand-in crane.devShell: `nativeBuildInputs` is removed by crane's devShell; use packages"
+        else
+          drv.mk {
+            fn = "crane.devShell";
+            name = args.name or "nix-shell";
+            args = drv.checkArgs "crane.devShell" accepted "not an option of crane's devShell or mkShell" args;
+            info = { inherit toolchain; };
+          };
+    };
+in
+{
+  inherit mkLib;
+}

@@ -1,0 +1,48 @@
+# Stand-in for the part of nixpkgs' `lib` that nix/*.nix uses, nothing more, so any other use
+# fails evaluation here and gets a stand-in on purpose.
+#
+# lib.fileset.toSource { root, fileset } and lib.fileset.unions [ ... ]: nixpkgs
+# lib/fileset/default.nix (read at 006b28f2a8c66b951af691da5f9bc3f426b60a8f). As there, `root`
+# must be an existing directory given as a path, and every file set element an existing path
+# under it; unlike there nothing is copied to the store (outPath is the directory itself).
+let
+  inherit (builtins) pathExists typeOf;
+  underRoot =
+    root: p:
+    let
+      r = toString root;
+      s = toString p;
+    in
+    s == r || builtins.substring 0 (builtins.stringLength r + 1) s == "${r}/";
+in
+{
+  fileset = {
+    toSource =
+      { root, fileset }:
+      if typeOf root != "path" then
+        throw "stand-in lib.fileset.toSource: `root` must be a path, got a ${typeOf root}"
+      else if !pathExists root then
+        throw "stand-in lib.fileset.toSource: `root` (${toString root}) does not exist"
+      else
+        let
+          paths = fileset._standinPaths or [ fileset ];
+          missing = builtins.filter (p: typeOf p != "path" || !pathExists p) paths;
+          outside = builtins.filter (p: !underRoot root p) paths;
+        in
+        if missing != [ ] then
+          throw "stand-in lib.fileset.toSource: `${toString (builtins.head missing)}` is not an existing path"
+        else if outside != [ ] then
+          throw "stand-in lib.fileset.toSource: `${toString (builtins.head outside)}` is not under root ${toString root}"
+        else
+          {
+            outPath = toString root;
+            _standinFiles = map toString paths;
+          };
+    unions =
+      filesets:
+      if typeOf filesets != "list" then
+        throw "stand-in lib.fileset.unions: expected a list, got a ${typeOf filesets}"
+      else
+        { _standinPaths = builtins.concatMap (f: f._standinPaths or [ f ]) filesets; };
+  };
+}

@@ -1,0 +1,142 @@
+# Stand-in for `import nixpkgs { ... }` (nixpkgs pkgs/top-level/impure.nix and default.nix):
+# a package set for a build and a host platform, overlays applied to every spliced set as in
+# nixpkgs, and only the packages and functions nix/*.nix uses, so anything else is a missing
+# attribute here and gets a stand-in on purpose.
+#
+# Arguments: impure.nix (read at 09c66f40454de7afceb2101105657e96def9133f) takes localSystem,
+# system, platform, crossSystem, config, overlays, crossOverlays and `...`. This stand-in has no
+# `...`: a misspelt `crossSystem` would give the real nixpkgs a silent native build, here it
+# fails.
+{
+  localSystem ? null,
+  system ? null,
+  crossSystem ? null,
+  config ? { },
+  overlays ? [ ],
+  crossOverlays ? [ ],
+}:
+let
+  drv = import ../drv.nix;
+
+  known = {
+    x86_64-linux = {
+      rustcTarget = "x86_64-unknown-linux-gnu";
+      GOARCH = "amd64";
+    };
+    aarch64-linux = {
+      rustcTarget = "aarch64-unknown-linux-gnu";
+      GOARCH = "arm64";
+    };
+  };
+  platform =
+    spec:
+    let
+      name = if builtins.isString spec then spec else spec.system;
+    in
+    if !(known ? ${name}) then
+      throw "stand-in nixpkgs: unknown system `${name}`; accepted: ${builtins.concatStringsSep ", " (builtins.attrNames known)}"
+    else
+      {
+        system = name;
+        isLinux = true;
+        rust.rustcTarget = known.${name}.rustcTarget;
+        go.GOARCH = known.${name}.GOARCH;
+      };
+
+  buildPlatform = platform (
+    if localSystem != null then
+      localSystem
+    else if system != null then
+      system
+    else
+      throw "stand-in nixpkgs: give localSystem (the tests never use builtins.currentSystem)"
+  );
+  hostPlatform = if crossSystem == null then buildPlatform else platform crossSystem;
+
+  # One package set; `pkgsBuildHost` and friends are the spliced sets crane and rust-overlay
+  # look at (tools that run on the build machine, for the host or target platform).
+  mkSet =
+    {
+      build,
+      host,
+      target,
+    }:
+    let
+      base = final: {
+        lib = import ../lib.nix;
+        stdenv = {
+          buildPlatform = build;
+          hostPlatform = host;
+          targetPlatform = target;
+          isLinux = true;
+        };
+        pkgsBuildBuild = mkSet {
+          host = build;
+          target = build;
+          inherit build;
+        };
+        pkgsBuildHost = mkSet {
+          inherit build;
+          host = build;
+          target = host;
+        };
+        pkgsHostTarget = final;
+        buildPackages = final.pkgsBuildHost;
+
+        callPackage =
+          fn: overrides:
+          let
+            f = if builtins.isFunction fn then fn else import fn;
+          in
+          f (builtins.intersectAttrs (builtins.functionArgs f) final // overrides);
+
+        go = package "go" // {
+          inherit (host.go) GOARCH;
+        };
+        dockerTools = import ../docker-tools.nix {
+          defaultArchitecture = final.go.GOARCH;
+          host = host.system;
+        };
+      }
+      // import ../trivial-builders.nix { host = host.system; }
+      // builtins.listToAttrs (
+        map
+          (n: {
+            name = n;
+            value = package n;
+          })
+          [
+            "nix"
+            "cachix"
+            "git"
+            "nixfmt-tree"
+            "distribution"
+            "skopeo"
+            "umoci"
+            "qemu-user"
+            "apacheHttpd"
+            "openssl"
+            "jq"
+            "zstd"
+            "shellcheck"
+          ]
+      );
+      package =
+        name:
+        drv.mk {
+          fn = "nixpkgs.package";
+          inherit name;
+          info.host = host.system;
+        };
+      withOverlays = final: builtins.foldl' (prev: overlay: prev // overlay final prev) (base final) overlays;
+      fix = f: let x = f x; in x;
+    in
+    fix withOverlays;
+in
+builtins.seq config (
+  builtins.seq crossOverlays (mkSet {
+    build = buildPlatform;
+    host = hostPlatform;
+    target = hostPlatform;
+  })
+)
