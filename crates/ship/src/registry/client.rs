@@ -734,10 +734,13 @@ fn transport_error(e: &ureq::Error) -> AttemptError {
         ureq::Error::ConnectionFailed | ureq::Error::Timeout(_) | ureq::Error::Protocol(_) => true,
         _ => false,
     };
+    // rustls failures during the handshake surface as io errors wrapping rustls::Error.
+    let text = e.to_string().to_ascii_lowercase();
     let tls = matches!(
         e,
         ureq::Error::Tls(_) | ureq::Error::Rustls(_) | ureq::Error::Pem(_)
-    );
+    ) || text.contains("certificate")
+        || text.contains("handshake");
     let detail = if tls {
         format!("TLS: {e} (if the registry uses its own CA, pass its certificate with --ca-file)")
     } else {
@@ -903,6 +906,16 @@ mod tests {
         ));
         match transport_error(&ureq::Error::Tls("bad cert")) {
             AttemptError::Fatal(d) => assert!(d.contains("--ca-file"), "{d}"),
+            other => panic!("{other:?}"),
+        }
+        let wrapped = ureq::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "invalid peer certificate: UnknownIssuer",
+        ));
+        match transport_error(&wrapped) {
+            AttemptError::Fatal(d) => {
+                assert!(d.starts_with("TLS: ") && d.contains("--ca-file"), "{d}")
+            }
             other => panic!("{other:?}"),
         }
     }
