@@ -166,7 +166,7 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
     ));
     outputs_seen.push_str(&all_output(&out));
     let report = json(&out);
-    assert_eq!(paths(&report["pushed"]), [deps_dev.clone()]);
+    assert_eq!(paths(&report["pushed"]), [deps_dev.as_str()]);
     assert_eq!(narinfos(cache_dir.path()), 1);
 
     // Everything: the apps (from the images' closures) and the other deps go; images and the
@@ -187,8 +187,8 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
         ["fixture-0.1.0", "fixture-0.1.0", "fixture-deps-0.1.0"]
     );
     assert!(paths(&report["pushed"]).contains(&deps_arm));
-    assert_eq!(paths(&report["present"]), [deps_dev.clone()]);
-    assert_eq!(paths(&report["upstream"]), [fake_nss.clone()]);
+    assert_eq!(paths(&report["present"]), [deps_dev.as_str()]);
+    assert_eq!(paths(&report["upstream"]), [fake_nss.as_str()]);
     let mut images = vec![image_dev.clone(), image_arm.clone()];
     images.sort();
     assert_eq!(paths(&report["images"]), images);
