@@ -18,7 +18,8 @@ rec {
   # "a/b/c" -> [ "a" "b" "c" ]; "" -> [ "" ] (like Rust's str::split).
   splitOn = sep: s: filter isString (split sep s);
 
-  hasInfix = infix: s: match ".*${escapeRegex infix}.*" s != null;
+  # split searches the whole string, newlines included (match's `.` stops at a newline).
+  hasInfix = infix: s: builtins.length (split (escapeRegex infix) s) > 1;
 
   hasPrefix = prefix: s: builtins.substring 0 (builtins.stringLength prefix) s == prefix;
 

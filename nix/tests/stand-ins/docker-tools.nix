@@ -14,52 +14,62 @@ let
   drv = import ./drv.nix;
 in
 {
+  # Checked with a `throw` (not Nix's own "unexpected argument" error, which has the same
+  # effect but which builtins.tryEval cannot catch, so the stand-in tests could not see it).
   streamLayeredImage =
-    {
-      name,
-      tag ? null,
-      fromImage ? null,
-      contents ? [ ],
-      config ? { },
-      architecture ? defaultArchitecture,
-      created ? "1970-01-01T00:00:01Z",
-      mtime ? "1970-01-01T00:00:01Z",
-      uid ? 0,
-      gid ? 0,
-      uname ? "root",
-      gname ? "root",
-      maxLayers ? 100,
-      extraCommands ? "",
-      fakeRootCommands ? "",
-      enableFakechroot ? false,
-      includeStorePaths ? true,
-      includeNixDB ? false,
-      passthru ? { },
-    }@args:
-    assert
-      maxLayers > 1
-      || throw "the maxLayers argument of dockerTools.buildLayeredImage function must be greather than 1";
-    drv.mk {
-      fn = "dockerTools.streamLayeredImage";
-      name = "stream-${baseNameOf name}";
-      inherit args;
-      info = {
-        inherit
-          host
-          architecture
-          created
-          contents
-          config
-          fromImage
-          tag
-          ;
+    args:
+    let
+      a = drv.checkArgs "dockerTools.streamLayeredImage" [
+        "name"
+        "tag"
+        "fromImage"
+        "contents"
+        "config"
+        "architecture"
+        "created"
+        "mtime"
+        "uid"
+        "gid"
+        "uname"
+        "gname"
+        "maxLayers"
+        "extraCommands"
+        "fakeRootCommands"
+        "enableFakechroot"
+        "includeStorePaths"
+        "includeNixDB"
+        "passthru"
+      ] "the real function has no `...`, so Nix refuses the call" args;
+      name = a.name or (throw "stand-in dockerTools.streamLayeredImage: missing argument `name`");
+      tag = a.tag or null;
+      architecture = a.architecture or defaultArchitecture;
+      created = a.created or "1970-01-01T00:00:01Z";
+      maxLayers = a.maxLayers or 100;
+    in
+    if maxLayers <= 1 then
+      throw "the maxLayers argument of dockerTools.buildLayeredImage function must be greather than 1"
+    else
+      drv.mk {
+        fn = "dockerTools.streamLayeredImage";
+        name = "stream-${baseNameOf name}";
+        args = a;
+        info = {
+          inherit
+            host
+            architecture
+            created
+            tag
+            ;
+          contents = a.contents or [ ];
+          config = a.config or { };
+          fromImage = a.fromImage or null;
+          imageName = name;
+        };
+      }
+      // (a.passthru or { })
+      // {
         imageName = name;
+        imageTag = tag;
+        isExe = true;
       };
-    }
-    // passthru
-    // {
-      imageName = name;
-      imageTag = tag;
-      isExe = true;
-    };
 }

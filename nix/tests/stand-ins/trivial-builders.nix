@@ -25,30 +25,34 @@ in
       info = { inherit host; };
     };
 
+  # Checked with a `throw`, which builtins.tryEval can catch (see docker-tools.nix).
   writeShellApplication =
-    {
-      name,
-      text,
-      runtimeInputs ? [ ],
-      runtimeEnv ? null,
-      meta ? { },
-      passthru ? { },
-      checkPhase ? null,
-      excludeShellChecks ? [ ],
-      extraShellCheckFlags ? [ ],
-      bashOptions ? [
-        "errexit"
-        "nounset"
-        "pipefail"
-      ],
-      derivationArgs ? { },
-      inheritPath ? true,
-    }@args:
-    drv.mk {
-      fn = "writeShellApplication";
-      inherit name args;
-      info = { inherit host; };
-    };
+    args:
+    let
+      a = drv.checkArgs "writeShellApplication" [
+        "name"
+        "text"
+        "runtimeInputs"
+        "runtimeEnv"
+        "meta"
+        "passthru"
+        "checkPhase"
+        "excludeShellChecks"
+        "extraShellCheckFlags"
+        "bashOptions"
+        "derivationArgs"
+        "inheritPath"
+      ] "the real function has no `...`, so Nix refuses the call" args;
+    in
+    if !(a ? name && a ? text) then
+      throw "stand-in writeShellApplication: `name` and `text` are required"
+    else
+      drv.mk {
+        fn = "writeShellApplication";
+        inherit (a) name;
+        args = a;
+        info = { inherit host; };
+      };
 
   # runCommand name env buildCommand: `env` goes to stdenv.mkDerivation, which takes any
   # attribute, so only its type is checked.

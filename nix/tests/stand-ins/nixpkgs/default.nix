@@ -6,17 +6,24 @@
 # Arguments: impure.nix (read at 09c66f40454de7afceb2101105657e96def9133f) takes localSystem,
 # system, platform, crossSystem, config, overlays, crossOverlays and `...`. This stand-in has no
 # `...`: a misspelt `crossSystem` would give the real nixpkgs a silent native build, here it
-# fails.
-{
-  localSystem ? null,
-  system ? null,
-  crossSystem ? null,
-  config ? { },
-  overlays ? [ ],
-  crossOverlays ? [ ],
-}:
+# fails (with a `throw`, so the stand-in tests can catch it).
+args:
 let
   drv = import ../drv.nix;
+  checked = drv.checkArgs "import nixpkgs" [
+    "localSystem"
+    "system"
+    "crossSystem"
+    "config"
+    "overlays"
+    "crossOverlays"
+  ] "real nixpkgs would ignore it" args;
+  localSystem = checked.localSystem or null;
+  system = checked.system or null;
+  crossSystem = checked.crossSystem or null;
+  config = checked.config or { };
+  overlays = checked.overlays or [ ];
+  crossOverlays = checked.crossOverlays or [ ];
 
   known = {
     x86_64-linux = {

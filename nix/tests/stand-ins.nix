@@ -1,0 +1,107 @@
+# The stand-ins themselves: each accepts a correct call and refuses a misspelt or discarded
+# argument, so the wiring tests built on them can fail. (crates/ship/tests/nix_wiring.rs also
+# misspells arguments in a copy of the real nix/ files and checks the message names them.)
+let
+  h = import ./harness.nix;
+  inputs = import ./stand-ins {
+    envVars = [ "SHIP_GIT_REV" ];
+    rev = "f00d";
+  };
+  overlays = [ inputs.rust-overlay.overlays.default ];
+  pkgs = import inputs.nixpkgs {
+    localSystem = "x86_64-linux";
+    inherit overlays;
+  };
+  pkgsArm64 = import inputs.nixpkgs {
+    localSystem = "x86_64-linux";
+    crossSystem = "aarch64-linux";
+    inherit overlays;
+  };
+  craneLib = (inputs.crane.mkLib pkgs).overrideToolchain (
+    p: p.rust-bin.fromRustupToolchainFile ../../rust-toolchain.toml
+  );
+  src = craneLib.cleanCargoSource ../..;
+  deps = craneLib.buildDepsOnly { inherit src; };
+  app = craneLib.buildPackage {
+    inherit src;
+    cargoArtifacts = deps;
+  };
+  image = p: args: p.dockerTools.streamLayeredImage ({ name = "x"; } // args);
+in
+h.run "stand-ins" [
+  (h.eq "crane: a correct buildPackage evaluates" app.standin.cargoArtifacts deps.outPath)
+  (h.fails "crane: buildPackage refuses cargoArtifactsCross" (craneLib.buildPackage {
+    inherit src;
+    cargoArtifactsCross = deps;
+  }))
+  (h.fails "crane: buildPackage refuses a misspelt option" (craneLib.buildPackage {
+    inherit src;
+    cargoArtifacts = deps;
+    cargoExtraArg = "--locked";
+  }))
+  (h.fails "crane: buildPackage refuses a misspelt CARGO_PROFILE" (craneLib.buildPackage {
+    inherit src;
+    cargoArtifacts = deps;
+    CARGO_PROFLE = "dev";
+  }))
+  (h.eq "crane: env vars the project declares pass" (craneLib.buildPackage {
+    inherit src;
+    cargoArtifacts = deps;
+    SHIP_GIT_REV = "x";
+  }).standin.args.SHIP_GIT_REV "x")
+  (h.fails "crane: buildDepsOnly refuses cargoArtifacts (it sets it to null)" (craneLib.buildDepsOnly {
+    inherit src;
+    cargoArtifacts = deps;
+  }))
+  (h.fails "crane: cargoClippy needs cargoArtifacts" (craneLib.cargoClippy { inherit src; }))
+  (h.fails "crane: cargoArtifacts must hold cargo artifacts" (craneLib.cargoTest {
+    inherit src;
+    cargoArtifacts = app;
+  }))
+  (h.fails "crane: devShell refuses nativeBuildInputs (crane drops it)" (craneLib.devShell {
+    nativeBuildInputs = [ ];
+  }))
+  (h.fails "crane: overrideToolchain wants a function" (
+    ((inputs.crane.mkLib pkgs).overrideToolchain pkgs.git).buildDepsOnly { inherit src; }
+  ))
+  (h.eq "crane: CARGO_PROFILE defaults to release" deps.standin.profile "release")
+  (h.eq "crane: a cross package set builds for aarch64" ((inputs.crane.mkLib pkgsArm64).buildDepsOnly {
+    inherit src;
+  }).standin.cargoBuildTarget "aarch64-unknown-linux-gnu")
+
+  (h.eq "dockerTools: default architecture native" (image pkgs { }).standin.architecture "amd64")
+  (h.eq "dockerTools: default architecture cross" (image pkgsArm64 { }).standin.architecture "arm64")
+  (h.fails "dockerTools: refuses a misspelt architecture" (image pkgs { architecure = "arm64"; }))
+  (h.fails "dockerTools: refuses maxLayers 1" (image pkgs { maxLayers = 1; }))
+
+  (h.fails "writeShellApplication: refuses runtimeInput" (pkgs.writeShellApplication {
+    name = "x";
+    text = "";
+    runtimeInput = [ ];
+  }))
+  (h.fails "nixpkgs: refuses crossSytem" (import inputs.nixpkgs {
+    localSystem = "x86_64-linux";
+    crossSytem = "aarch64-linux";
+  }))
+
+  (h.fails "rust-overlay: a Rust it has no manifest for" (pkgs.rust-bin.fromRustupToolchain {
+    channel = "1.99.0";
+  }))
+  (h.fails "rust-overlay: unknown component" (pkgs.rust-bin.fromRustupToolchain {
+    channel = "1.95.0";
+    components = [ "clipy" ];
+  }))
+  (h.eq "rust-overlay: cross toolchain carries aarch64's std"
+    (pkgsArm64.pkgsBuildHost.rust-bin.fromRustupToolchain { channel = "1.95.0"; }).standin.targets
+    [ "x86_64-unknown-linux-gnu" "aarch64-unknown-linux-gnu" ]
+  )
+
+  (h.fails "lib.fileset: a missing file" (pkgs.lib.fileset.toSource {
+    root = ../..;
+    fileset = ../../no-such-file;
+  }))
+  (h.fails "lib.fileset: root must be a path" (pkgs.lib.fileset.toSource {
+    root = toString ../..;
+    fileset = ../../Cargo.toml;
+  }))
+]
