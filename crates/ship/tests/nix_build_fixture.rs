@@ -148,6 +148,16 @@ fn first_build_builds_everything_then_everything_is_local() {
         assert!(closure.iter().any(|p| p == app), "{closure:?}");
     }
 
+    // Reproducible bit for bit (so layer digests are too): Nix rebuilds and compares.
+    env.nix(&[
+        "build",
+        "--rebuild",
+        "--no-link",
+        &image_dev,
+        &deps_dev,
+        &image_arm,
+    ]);
+
     // deps-dev is a build-time input only: in no runtime closure, which is why push-cache must
     // be given it explicitly.
     let image_closure = env.closure(&image_dev_out);
