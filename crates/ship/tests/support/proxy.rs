@@ -122,6 +122,8 @@ fn handle(
     number: &mut usize,
     seen: &Mutex<Vec<String>>,
 ) {
+    // Bounded: a client that stops sending cannot hang the proxy.
+    let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(30)));
     let Some((head, already)) = read_head(&mut client) else {
         let _ = client.shutdown(Shutdown::Both);
         return;
