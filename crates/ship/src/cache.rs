@@ -352,7 +352,7 @@ pub fn select(
     let pick = |want: &[Kind]| -> Vec<PathInfo> {
         closure
             .iter()
-            .filter(|i| want.contains(&kind[i.path.as_str()]))
+            .filter(|i| kind.get(i.path.as_str()).is_some_and(|k| want.contains(k)))
             .cloned()
             .collect()
     };
@@ -409,8 +409,8 @@ pub fn cachix_args(name: &str, opts: &CachixOptions) -> Vec<String> {
 }
 
 /// Secret values that must not appear in anything printed for `target`: cachix's credentials
-/// from the environment; for a store URL, the secret parameters' values (a key file's path)
-/// and, as a second line of defence, the key files' contents.
+/// from the environment; for a store URL, the signing key file named by `secret-key=` and, as
+/// a second line of defence, that file's contents.
 pub fn secrets_for(target: &Target) -> Vec<String> {
     let mut out = Vec::new();
     match target {
@@ -427,7 +427,8 @@ pub fn secrets_for(target: &Target) -> Vec<String> {
             let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
             for param in query.split('&') {
                 if let Some((name, value)) = param.split_once('=') {
-                    if name.contains("secret") || name.contains("key") {
+                    if name == "secret-key" {
+                        out.push(value.to_owned());
                         if let Ok(text) = std::fs::read_to_string(value) {
                             let text = text.trim().to_owned();
                             if let Some((_, key)) = text.split_once(':') {
@@ -846,6 +847,7 @@ mod tests {
         let s = secrets_for(&t);
         assert!(s.contains(&"c2VjcmV0LWtleS1ieXRlcw==".to_owned()), "{s:?}");
         assert!(s.contains(&"test-1:c2VjcmV0LWtleS1ieXRlcw==".to_owned()));
+        assert!(s.contains(&key.display().to_string()));
     }
 
     #[test]
