@@ -7,6 +7,7 @@ mod support;
 use base64::Engine as _;
 use support::image::{write_archive, ImageSpec};
 use support::registry::{Registry, RegistryOptions};
+use support::token::TokenServer;
 use support::{run, ship};
 
 const USER: &str = "ship-ci";
@@ -213,4 +214,65 @@ fn tls_is_verified_without_the_ca_file() {
         stderr.contains("bogus.pem") && stderr.contains("no PEM certificate"),
         "{stderr}"
     );
+}
+
+#[test]
+fn bearer_tokens_from_the_realm_the_registry_names() {
+    let tokens = TokenServer::start(USER, PASSWORD);
+    let reg = Registry::start_with(RegistryOptions::bearer(&tokens));
+    let dir = tempfile::tempdir().unwrap();
+    let repo = reg.repo("team/app");
+    let (ok, stdout, stderr) = run(ship(dir.path())
+        .arg("push-image")
+        .arg(image(dir.path()))
+        .args(["--to", &repo, "--username", USER])
+        .env("SHIP_REGISTRY_PASSWORD", PASSWORD));
+    assert!(ok, "{stderr}\nregistry log:\n{}", reg.log());
+    assert_no_secret(&format!("{stdout}{stderr}"), PASSWORD);
+    let digest = stdout.trim().to_owned();
+    let (ok, _, stderr) = run(ship(dir.path())
+        .args([
+            "push-index",
+            "--to",
+            &repo,
+            "--tag",
+            "latest",
+            "--username",
+            USER,
+        ])
+        .arg(format!("{digest}@linux/amd64"))
+        .env("SHIP_REGISTRY_PASSWORD", PASSWORD));
+    assert!(ok, "{stderr}");
+    assert_eq!(reg.stored_tags("team/app"), vec!["latest"]);
+
+    // One token per run (cached for every request after the first 401), scoped to
+    // pull+push on the repository, asked for with the user's credentials.
+    let requests = tokens.requests();
+    assert_eq!(requests.len(), 2, "{requests:#?}");
+    for r in &requests {
+        assert!(r.granted, "{r:?}");
+        assert_eq!(r.user.as_deref(), Some(USER));
+        assert!(r.query.contains("service=ship-test-registry"), "{r:?}");
+        assert!(
+            r.query
+                .contains("scope=repository%3Ateam%2Fapp%3Apull%2Cpush"),
+            "{r:?}"
+        );
+    }
+
+    // Refused by the token server: a clear error, no secret.
+    let wrong = "not-the-Token-123";
+    let (ok, stdout, stderr) = run(ship(dir.path())
+        .arg("push-image")
+        .arg(image(dir.path()))
+        .args(["--to", &reg.repo("team/other"), "--username", USER])
+        .env("SHIP_REGISTRY_PASSWORD", wrong));
+    assert!(!ok);
+    assert_no_secret(&format!("{stdout}{stderr}"), wrong);
+    assert!(
+        stderr.contains(&format!("authenticating at {}", tokens.realm())),
+        "{stderr}"
+    );
+    assert!(stderr.contains("401 Unauthorized"), "{stderr}");
+    assert!(reg.stored_manifests("team/other").is_empty());
 }

@@ -1,7 +1,8 @@
 //! Test harness shared by the integration tests (`mod support;` in each test file):
 //! - [`registry`]: a real Distribution registry on 127.0.0.1 (plain, or htpasswd + TLS);
 //! - [`image`]: deterministic docker-archives shaped like streamLayeredImage's output;
-//! - [`proxy`]: a fault-injecting HTTP proxy (error statuses, a registry dying mid-upload).
+//! - [`proxy`]: a fault-injecting HTTP proxy (error statuses, a registry dying mid-upload);
+//! - [`token`]: a bearer-token server for the registry's token auth (as ghcr.io uses).
 //!
 //! Each test binary uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -9,6 +10,7 @@
 pub mod image;
 pub mod proxy;
 pub mod registry;
+pub mod token;
 
 use std::path::PathBuf;
 

@@ -26,6 +26,9 @@ pub struct RegistryOptions {
     pub login: Option<(String, String)>,
     /// Serve HTTPS with a certificate for 127.0.0.1 signed by a CA made for this registry.
     pub tls: bool,
+    /// Bearer-token auth: the token server's realm URL and the certificate its tokens are
+    /// signed with (see [`super::token::TokenServer`]).
+    pub token: Option<(String, PathBuf)>,
 }
 
 impl RegistryOptions {
@@ -37,6 +40,14 @@ impl RegistryOptions {
         Self {
             login: Some((user.to_owned(), password.to_owned())),
             tls: true,
+            token: None,
+        }
+    }
+    /// Bearer tokens from `server`, as ghcr.io and Docker Hub do it (plain HTTP).
+    pub fn bearer(server: &super::token::TokenServer) -> Self {
+        Self {
+            token: Some((server.realm(), server.cert().to_owned())),
+            ..Self::default()
         }
     }
 }
@@ -277,7 +288,14 @@ fn config_yaml(dir: &Path, options: &RegistryOptions) -> String {
             dir.join("server.key").display()
         ));
     }
-    if options.login.is_some() {
+    if let Some((realm, cert)) = &options.token {
+        yaml.push_str(&format!(
+            "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+            super::token::SERVICE,
+            super::token::ISSUER,
+            cert.display()
+        ));
+    } else if options.login.is_some() {
         yaml.push_str(&format!(
             "auth:\n  htpasswd:\n    realm: ship-test\n    path: {}\n",
             dir.join("htpasswd").display()
