@@ -37,9 +37,18 @@ fn release_yml() -> Yaml {
         .remove(0)
 }
 
-/// A workspace manifest for the fixture: its binary, the test registry, a file:// cache, and
-/// arm64 by cross-compilation so both platforms build on this x86_64 machine.
-fn manifest(dir: &Path, image: &str, cache: &Path) -> PathBuf {
+/// Makes the fixture flake's directory look like a checkout of a project using ship: a
+/// workspace manifest (its binary, the test registry, a file:// cache, arm64 by
+/// cross-compilation so both platforms build on this x86_64 machine) and the workflows' own
+/// files under .github/.
+fn checkout(dir: &Path, image: &str, cache: &Path) {
+    let nix_dir = dir.join(".github/nix");
+    std::fs::create_dir_all(&nix_dir).expect("mkdir .github/nix");
+    std::fs::copy(
+        repo().join(".github/nix/cachix-name.nix"),
+        nix_dir.join("cachix-name.nix"),
+    )
+    .expect("copy cachix-name.nix");
     let path = dir.join("Cargo.toml");
     std::fs::write(
         &path,
@@ -52,7 +61,6 @@ fn manifest(dir: &Path, image: &str, cache: &Path) -> PathBuf {
         ),
     )
     .expect("write manifest");
-    path
 }
 
 fn skopeo_raw(registry: &Registry, reference: &str) -> serde_json::Value {
@@ -97,19 +105,120 @@ fn artifacts_hand_over_one_directory() {
     assert_eq!(down["merge-multiple"], Yaml::Boolean(true));
 }
 
+/// The environment a GitHub-hosted runner gives a step, for this machine: ship on PATH, Nix
+/// configured as install-nix-action does (minus the unreachable substituters), the run's
+/// GitHub variables.
+fn runner_env(
+    run: &Path,
+    nix: &NixEnv,
+    git_ref: &str,
+    event: &str,
+) -> (Vec<(String, String)>, PathBuf) {
+    let (home, runner_temp) = (run.join("home"), run.join("runner-temp"));
+    for d in [&home, &runner_temp] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    let ship_dir = Path::new(env!("CARGO_BIN_EXE_ship"))
+        .parent()
+        .expect("ship's directory")
+        .to_owned();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut dirs = vec![ship_dir];
+    dirs.extend(std::env::split_paths(&path));
+    let env = [
+        (
+            "PATH",
+            std::env::join_paths(dirs)
+                .expect("PATH")
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        ("HOME", home.display().to_string()),
+        ("TMPDIR", runner_temp.display().to_string()),
+        ("RUNNER_TEMP", runner_temp.display().to_string()),
+        ("GITHUB_REF", git_ref.to_owned()),
+        ("GITHUB_EVENT_NAME", event.to_owned()),
+        ("GITHUB_SHA", SHA.to_owned()),
+        ("GITHUB_ACTOR", USER.to_owned()),
+        (
+            "NIX_CONFIG",
+            "experimental-features = nix-command flakes\nsubstituters =".to_owned(),
+        ),
+        ("SHIP_NIX_ARGS", OFFLINE.to_owned()),
+        (
+            "XDG_CACHE_HOME",
+            nix.cache_home.path().display().to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    (env, runner_temp)
+}
+
+/// ci.yml's job for a pull request: the plan table and the dev image's cache hit rate in the
+/// summary, the dev image built, and the flake checked.
+#[test]
+fn ci_workflow_runs_end_to_end() {
+    let flake = FixtureFlake::prepare();
+    let nix = NixEnv::new();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    checkout(
+        flake.dir(),
+        "127.0.0.1:5000/e2e/demo",
+        &tmp.path().join("cache"),
+    );
+    let text = std::fs::read_to_string(repo().join(".github/workflows/ci.yml")).expect("ci.yml");
+    let doc = YamlLoader::load_from_str(&text).expect("YAML").remove(0);
+    let run = tmp.path().join("run");
+    let (env, runner_temp) = runner_env(&run, &nix, "refs/pull/42/merge", "pull_request");
+    let mut ctx = Contexts::default();
+    ctx.set("runner.temp", &runner_temp.display().to_string());
+    let job = run_job(
+        &doc["jobs"]["check"],
+        flake.dir(),
+        &ctx,
+        &env,
+        &run.join("check"),
+    );
+    assert_eq!(
+        job.ran,
+        [
+            "Cache name",
+            "Plan",
+            "Build the dev image",
+            "nix flake check"
+        ],
+        "steps run (actions and the ship bootstrap aside)"
+    );
+    for want in [
+        "### What a release of this ref would build",
+        "variant    dev (selected by default-variant)",
+        "tags       pr-42, sha-0123456",
+        "`.#image-dev`",
+        "cache hit rate",
+    ] {
+        assert!(
+            job.summary.contains(want),
+            "summary lacks {want:?}:\n{}",
+            job.summary
+        );
+    }
+}
+
 #[test]
 fn release_workflow_runs_end_to_end() {
     let flake = FixtureFlake::prepare();
     let nix = NixEnv::new();
     let registry = Registry::start_with(RegistryOptions {
         login: Some((USER.into(), TOKEN.into())),
-        tls: false,
+        ..RegistryOptions::default()
     });
     let tmp = tempfile::tempdir().expect("tempdir");
     let cache = tmp.path().join("cache");
     let repo_path = "e2e/demo";
     let image = registry.repo(repo_path);
-    let manifest = manifest(tmp.path(), &image, &cache);
+    checkout(flake.dir(), &image, &cache);
     let doc = release_yml();
     let jobs = &doc["jobs"];
     assert_eq!(
@@ -118,10 +227,6 @@ fn release_workflow_runs_end_to_end() {
         "this test expands the matrix the way GitHub does for that expression"
     );
 
-    let ship_dir = Path::new(env!("CARGO_BIN_EXE_ship"))
-        .parent()
-        .expect("ship's directory")
-        .to_owned();
     let mut published = Vec::new();
     for (n, (git_ref, platforms, tags)) in [
         (
@@ -139,49 +244,19 @@ fn release_workflow_runs_end_to_end() {
     .enumerate()
     {
         let run = tmp.path().join(format!("run-{n}"));
-        let (home, runner_temp) = (run.join("home"), run.join("runner-temp"));
-        for d in [&home, &runner_temp] {
-            std::fs::create_dir_all(d).expect("mkdir");
-        }
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut dirs = vec![ship_dir.clone()];
-        dirs.extend(std::env::split_paths(&path));
-        let base_env: Vec<(String, String)> = [
-            (
-                "PATH",
-                std::env::join_paths(dirs)
-                    .expect("PATH")
-                    .to_string_lossy()
-                    .into_owned(),
-            ),
-            ("HOME", home.display().to_string()),
-            ("TMPDIR", runner_temp.display().to_string()),
-            ("RUNNER_TEMP", runner_temp.display().to_string()),
-            ("GITHUB_REF", git_ref.to_owned()),
-            ("GITHUB_EVENT_NAME", "push".to_owned()),
-            ("GITHUB_SHA", SHA.to_owned()),
-            ("GITHUB_ACTOR", USER.to_owned()),
-            ("SHIP_MANIFEST", manifest.display().to_string()),
-            // What install-nix-action configures, minus the unreachable substituters.
-            (
-                "NIX_CONFIG",
-                "experimental-features = nix-command flakes\nsubstituters =".to_owned(),
-            ),
-            ("SHIP_NIX_ARGS", OFFLINE.to_owned()),
-            (
-                "XDG_CACHE_HOME",
-                nix.cache_home.path().display().to_string(),
-            ),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        let (base_env, runner_temp) = runner_env(&run, &nix, git_ref, "push");
         let mut ctx = Contexts::default();
         ctx.set("secrets.GITHUB_TOKEN", TOKEN);
         ctx.set("github.actor", USER);
         ctx.set("runner.temp", &runner_temp.display().to_string());
 
-        let plan = run_job(&jobs["plan"], &repo(), &ctx, &base_env, &run.join("plan"));
+        let plan = run_job(
+            &jobs["plan"],
+            flake.dir(),
+            &ctx,
+            &base_env,
+            &run.join("plan"),
+        );
         for (k, v) in &plan.outputs {
             ctx.set(&format!("needs.plan.outputs.{k}"), v);
         }
