@@ -55,10 +55,12 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
-def ship_binary() -> Path:
-    """Builds the helper the way the test command does (debug, shared target dir)."""
+def ship_binary(release: bool) -> Path:
+    """Builds the helper in the shared target dir: as shipped (release profile) in full mode, as
+    the test command already built it (debug) in quick mode, where figures are not the point."""
     out = subprocess.run(
-        ["cargo", "build", "-p", "ship", "--locked", "--message-format=json"],
+        ["cargo", "build", "-p", "ship", "--locked", "--message-format=json"]
+        + (["--release"] if release else []),
         cwd=ROOT, capture_output=True, text=True,
     )
     if out.returncode != 0:
@@ -79,7 +81,7 @@ def helper_overhead(ship: Path, runs: int, log_to: Path) -> dict:
     manifest = str(ROOT / "Cargo.toml")
     plan_cmd = [str(ship), "--manifest", manifest, "plan", "--format", "json",
                 "--ref", "refs/tags/v1.2.3", "--event", "push", "--sha", "0123456789abcdef" * 2 + "01234567"]
-    res: dict = {"ship_binary": str(ship), "profile": "dev (debug, as `cargo test` builds it)"}
+    res: dict = {"ship_binary": str(ship)}
     run(plan_cmd, log_to=log_to)  # warm the page cache; not counted
     res["plan"] = repeat(plan_cmd, runs, log_to=log_to)
     if has_subcommand(ship, "release"):
@@ -94,10 +96,10 @@ def helper_release_dry_run(ship: Path, runs: int, log_to: Path) -> dict | str:
     cmd = [str(ship), "--manifest", str(ROOT / "Cargo.toml"), "release", "--dry-run",
            "--variant", "dev"]
     try:
-        run(cmd, log_to=log_to)
+        run(cmd, log_to=log_to, timeout=300)
     except Exception as e:  # a failing dry run is reported as such, never as a time
         return f"not measured: `{' '.join(cmd[1:])}` failed: {str(e).splitlines()[-1][:300]}"
-    return repeat(cmd, runs, log_to=log_to)
+    return repeat(cmd, runs, log_to=log_to, timeout=300)
 
 
 def main() -> int:
@@ -137,7 +139,8 @@ def main() -> int:
     try:
         # Network only if the registry cache lacks something; every build below is --offline.
         run(["cargo", "fetch", "--locked"], cwd=ROOT, log_to=log_to)
-        ship = ship_binary()
+        ship = ship_binary(release=not args.quick)
+        results["ship_profile"] = "dev" if args.quick else "release"
         if args.wait_load is not None:
             results["wait_for_quiet"] = wait_for_quiet(args.wait_load, args.wait_max)
         results["machine"] = machine()

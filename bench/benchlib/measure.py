@@ -64,13 +64,18 @@ def run(
     env: dict[str, str] | None = None,
     nice: int = 0,
     log_to: Path | None = None,
+    timeout: float | None = None,
 ) -> Timed:
     """Runs cmd to completion and times it. A non-zero exit raises with the tail of stderr."""
     full = (["nice", "-n", str(nice)] if nice else []) + cmd
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load_before = loadavg()
     start = time.monotonic()
-    proc = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(full, cwd=cwd, env=env, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise CommandFailed(f"command timed out after {timeout} s: {' '.join(full)}") from e
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)

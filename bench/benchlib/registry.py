@@ -178,9 +178,6 @@ def fresh_client_env(home: Path) -> dict[str, str]:
     return env
 
 
-DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-
-
 def push_cycle(
     ship: Path,
     images: list[tuple[str, Path]],
@@ -202,13 +199,16 @@ def push_cycle(
                 target = f"127.0.0.1:{relay.port}/{repo}"
                 log(f"[push] {label}: ship push-image {archive.name} --to {target}")
                 t = run([str(ship), "push-image", str(archive), "--to", target,
-                         "--platform", platform], env=env, log_to=log_to)
+                         "--platform", platform, "--format", "json"], env=env, log_to=log_to)
                 up, down = relay.counts()
                 after = reg.blobs()
-                digests = DIGEST.findall(t.stdout)
-                if not digests:
-                    raise RuntimeError(f"ship push-image printed no digest; stdout: {t.stdout!r}")
-                digest = digests[-1]
+                try:
+                    pushed = json.loads(t.stdout)
+                    digest = pushed["manifest_digest"]
+                except (ValueError, KeyError) as e:
+                    raise RuntimeError(
+                        f"ship push-image --format json: no manifest_digest ({e}); stdout: {t.stdout!r}"
+                    ) from e
                 manifest = reg.manifest(repo, digest)
                 image_bytes = manifest["config"]["size"] + sum(l["size"] for l in manifest["layers"])
                 new_blobs = {d: s for d, s in after.items() if d not in before}
@@ -226,7 +226,10 @@ def push_cycle(
                     "image_layers": len(manifest["layers"]),
                     "layer_sizes": [l["size"] for l in manifest["layers"]],
                     "uploaded_fraction_of_image": round(up / image_bytes, 4) if image_bytes else None,
-                    "ship_output": (t.stdout.strip() + "\n" + t.stderr.strip()).strip()[-2000:],
+                    "ship_reported": {k: pushed.get(k) for k in (
+                        "layers", "layers_uploaded", "layers_skipped", "bytes_uploaded",
+                        "bytes_skipped", "uncompressed_bytes", "retries")},
+                    "ship_progress": t.stderr.strip()[-2000:],
                 })
         finally:
             relay.close()

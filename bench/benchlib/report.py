@@ -18,7 +18,7 @@ def _load(l: list[float]) -> str:
 def _build_cell(b: dict | None) -> str:
     if not b:
         return "not run (quick)"
-    return f"{_s(b['wall_s'])} wall, {_s(b['cpu_s'])} CPU, {b['units_compiled']} units, load {_load(b['load_before'])}"
+    return f"{_s(b['wall_s'])} wall, {_s(b['cpu_s'])} CPU, units {b['units_compiled']}, load {_load(b['load_before'])}"
 
 
 def markdown(r: dict) -> str:
@@ -83,22 +83,28 @@ def markdown(r: dict) -> str:
 
     push = r.get("push")
     if push:
-        out.append(f"### 3. Push ({push.get('image_profile')} image, imitation of streamLayeredImage, local registry, fresh client each time)\n")
+        out.append(f"### 3. Push ({push.get('image_profile')} image, imitation of streamLayeredImage, local registry, fresh client each time, `ship` {r.get('ship_profile')} build)\n")
         imgs = r.get("images", {})
-        for label, info in imgs.items():
-            layers = ", ".join(f"{l['label'].split('-', 1)[-1] if l['label'].startswith('nix/') else l['label']} {_mib(l['bytes'])}" for l in info["layers"])
+        first = {l["diff_id"] for l in next(iter(imgs.values()))["layers"]} if imgs else set()
+        for i, (label, info) in enumerate(imgs.items()):
+            layers = ", ".join(
+                f"{l['label'].split('-', 1)[-1] if l['label'].startswith('nix/') else l['label']} {_mib(l['bytes'])}"
+                + (" (changed)" if i and l["diff_id"] not in first else "")
+                for l in info["layers"])
             out.append(f"- image {label}: docker-archive {_mib(info['archive_bytes'])}; layers (uncompressed): {layers}")
-        out.append("\n| push | wall | bytes sent (wire) | new blobs stored | image (compressed) | sent / image |")
-        out.append("| --- | --- | --- | --- | --- | --- |")
+        out.append("\n| push | wall | CPU | bytes sent (wire) | ship says uploaded / skipped | new blobs stored (manifest included) | image (compressed) | sent / image |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for p_ in push["pushes"]:
-            out.append(f"| {p_['label']} | {_s(p_['wall_s'])} | {p_['bytes_sent_on_wire']} ({_mib(p_['bytes_sent_on_wire'])}) | "
+            sr = p_.get("ship_reported", {})
+            out.append(f"| {p_['label']} | {_s(p_['wall_s'])} | {_s(p_['cpu_s'])} | {p_['bytes_sent_on_wire']} ({_mib(p_['bytes_sent_on_wire'])}) | "
+                       f"{sr.get('layers_uploaded')} layers {_mib(sr.get('bytes_uploaded'))} / {sr.get('layers_skipped')} layers {_mib(sr.get('bytes_skipped'))} | "
                        f"{p_['new_blobs_stored']} ({_mib(p_['new_blob_bytes_stored'])}) | {_mib(p_['image_bytes_compressed'])} | "
                        f"{p_['uploaded_fraction_of_image']} |")
         out.append("")
 
     h = r.get("helper")
     if h:
-        out.append(f"### 4. Helper overhead (`ship`, {h['profile']})\n")
+        out.append(f"### 4. Helper overhead (`ship`, {r.get('ship_profile')} build)\n")
         out.append("| command | runs | min | median | max |\n| --- | --- | --- | --- | --- |")
         pl = h["plan"]
         out.append(f"| `ship plan --format json` | {pl['runs']} | {_s(pl['min_s'])} | {_s(pl['median_s'])} | {_s(pl['max_s'])} |")
