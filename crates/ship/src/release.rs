@@ -23,14 +23,24 @@ pub struct PushedImage {
     pub bytes_skipped: u64,
 }
 
+/// What one build did: derivations built, paths fetched, and each installable's output path
+/// in the order asked for (Nix's own JSON does not keep that order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    pub built: usize,
+    pub fetched: usize,
+    pub outputs: Vec<PathBuf>,
+}
+
 /// The side effects a release has, one method per step.
 pub trait Backend {
     /// The Nix system of this machine, e.g. `x86_64-linux`.
     fn current_system(&mut self) -> Result<String, BackendError>;
-    /// `nix build --dry-run`: how many derivations would be built and paths fetched.
+    /// `nix build --dry-run`: how many derivations would be built and paths fetched (used
+    /// by `--dry-run`; a real build measures this itself).
     fn dry_run(&mut self, installables: &[String]) -> Result<(usize, usize), BackendError>;
-    /// One `nix build` of all installables; returns each one's output path, in order.
-    fn build(&mut self, installables: &[String]) -> Result<Vec<PathBuf>, BackendError>;
+    /// One `nix build` of all installables.
+    fn build(&mut self, installables: &[String]) -> Result<Built, BackendError>;
     fn push_image(&mut self, image: &Path, platform: Platform)
         -> Result<PushedImage, BackendError>;
     /// Pushes the index over `children` and points `tags` at it; returns the index digest.
@@ -173,16 +183,19 @@ fn run_steps(
         installables.extend([t.image.clone(), t.app.clone(), t.deps.clone()]);
     }
 
-    // Nix's own dry run is read-only, so it runs in --dry-run mode too: it is the hit rate.
-    let (built, fetched) = timed(report, "dry-run", || backend.dry_run(&installables))?;
-    let total = built + fetched;
-    report.build = Some(BuildStats {
-        built,
-        fetched,
-        hit_rate: (total > 0).then(|| fetched as f64 / total as f64),
-    });
+    let record = |report: &mut Report, built: usize, fetched: usize| {
+        let total = built + fetched;
+        report.build = Some(BuildStats {
+            built,
+            fetched,
+            hit_rate: (total > 0).then(|| fetched as f64 / total as f64),
+        });
+    };
 
     if opts.dry_run {
+        // Nix's dry run is read-only, so --dry-run still reports the cache hit rate.
+        let (built, fetched) = timed(report, "dry-run", || backend.dry_run(&installables))?;
+        record(report, built, fetched);
         backend.describe(&format!(
             "nix build --json --no-link {}",
             installables.join(" ")
@@ -198,21 +211,19 @@ fn run_steps(
             plan.image,
             plan.tags.join(", ")
         ));
-        let cached: Vec<String> = targets
-            .iter()
-            .flat_map(|t| [t.app.clone(), t.deps.clone()])
-            .collect();
         backend.describe(&format!(
             "push-cache {}: {}",
             plan.cache
                 .as_deref()
                 .unwrap_or("(no cache configured: skipped)"),
-            cached.join(" ")
+            cache_installables(&targets).join(" ")
         ));
         return Ok(());
     }
 
-    let outputs = timed(report, "build", || backend.build(&installables))?;
+    let build = timed(report, "build", || backend.build(&installables))?;
+    record(report, build.built, build.fetched);
+    let outputs = build.outputs;
     if outputs.len() != installables.len() {
         return Err(ReleaseError::OutputCount {
             step: "build",
@@ -267,15 +278,21 @@ fn run_steps(
     report.published.tags = plan.tags.clone();
 
     if plan.cache.is_some() {
-        let cached: Vec<String> = targets
-            .iter()
-            .flat_map(|t| [t.app.clone(), t.deps.clone()])
-            .collect();
+        let cached = cache_installables(&targets);
         let stats = timed(report, "push-cache", || backend.push_cache(&cached))?;
         report.cache = Some(stats);
         report.published.cache = true;
     }
     Ok(())
+}
+
+/// What goes to the binary cache: each app and, explicitly, its dependency-only derivation
+/// (crane's deps output is a build input, not in the app's runtime closure).
+fn cache_installables(targets: &[Target]) -> Vec<String> {
+    targets
+        .iter()
+        .flat_map(|t| [t.app.clone(), t.deps.clone()])
+        .collect()
 }
 
 #[cfg(test)]
@@ -319,13 +336,19 @@ mod tests {
             self.calls.push(format!("dry-run {}", i.len()));
             Ok((1, 3))
         }
-        fn build(&mut self, i: &[String]) -> Result<Vec<PathBuf>, BackendError> {
+        fn build(&mut self, i: &[String]) -> Result<Built, BackendError> {
             self.calls.push(format!("build {}", i.join(" ")));
-            Ok(i.iter()
+            let outputs = i
+                .iter()
                 .map(|x| {
                     PathBuf::from(format!("/nix/store/{}", x.rsplit('.').next().unwrap_or("")))
                 })
-                .collect())
+                .collect();
+            Ok(Built {
+                built: 1,
+                fetched: 3,
+                outputs,
+            })
         }
         fn push_image(&mut self, image: &Path, p: Platform) -> Result<PushedImage, BackendError> {
             if self.fail == Some(("push_image", p)) {
@@ -396,7 +419,6 @@ mod tests {
         assert_eq!(
             fake.calls,
             [
-                "dry-run 6",
                 "build .#packages.x86_64-linux.image-release .#packages.x86_64-linux.app-release .#packages.x86_64-linux.deps-release .#packages.x86_64-linux.image-release-arm64 .#packages.x86_64-linux.app-release-arm64 .#packages.x86_64-linux.deps-release-arm64",
                 "push-image /nix/store/image-release linux/amd64",
                 "push-image /nix/store/image-release-arm64 linux/arm64",
@@ -414,7 +436,6 @@ mod tests {
             steps,
             [
                 "detect-system",
-                "dry-run",
                 "build",
                 "push-images",
                 "push-index",
