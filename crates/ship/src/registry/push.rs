@@ -180,6 +180,8 @@ pub fn push_image_with(
     on_event(Event::Prepared { image: &image });
 
     let mut blobs = Vec::with_capacity(image.layers.len() + 1);
+    // The config goes first and alone: its HEAD answers the auth challenge once, so the
+    // parallel layer uploads all reuse one token.
     let config = push_blob(
         client,
         repo,
@@ -190,18 +192,7 @@ pub fn push_image_with(
     )?;
     on_event(Event::Blob(&config));
     blobs.push(config);
-    for layer in &image.layers {
-        let outcome = push_blob(
-            client,
-            repo,
-            BlobKind::Layer,
-            &layer.digest,
-            layer.size,
-            Payload::File(layer.path()),
-        )?;
-        on_event(Event::Blob(&outcome));
-        blobs.push(outcome);
-    }
+    blobs.extend(push_layers(client, repo, &image, on_event)?);
 
     let manifest = image.manifest().to_canonical_json();
     let digest = Digest::of(&manifest);
@@ -232,6 +223,78 @@ pub fn push_image_with(
         retries: client.retries() - retries_before,
         manifest_digest: digest,
     })
+}
+
+/// Layer uploads in flight at once: registries are latency-bound per request, and images
+/// with many small store-path layers gain most.
+const PARALLEL_UPLOADS: usize = 4;
+
+/// Check and upload every layer, a few at a time; outcomes in layer order. The first error
+/// stops new uploads and is returned.
+fn push_layers(
+    client: &Client,
+    repo: &Repository,
+    image: &PreparedImage,
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Vec<BlobOutcome>, RegistryError> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let layers = &image.layers;
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let mut results: Vec<Option<BlobOutcome>> = vec![None; layers.len()];
+    let mut first_error = None;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        for _ in 0..PARALLEL_UPLOADS.min(layers.len()) {
+            let tx = tx.clone();
+            let (next, failed) = (&next, &failed);
+            scope.spawn(move || loop {
+                if failed.load(Ordering::SeqCst) {
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(layer) = layers.get(i) else { break };
+                let result = push_blob(
+                    client,
+                    repo,
+                    BlobKind::Layer,
+                    &layer.digest,
+                    layer.size,
+                    Payload::File(layer.path()),
+                );
+                if result.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                if tx.send((i, result)).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, result) in rx {
+            match result {
+                Ok(outcome) => {
+                    on_event(Event::Blob(&outcome));
+                    results[i] = Some(outcome);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+    });
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.ok_or_else(|| {
+                RegistryError::request(repo, &format!("uploading layer {}", i + 1), "not done")
+            })
+        })
+        .collect()
 }
 
 fn push_blob(
