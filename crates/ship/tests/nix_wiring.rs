@@ -1,0 +1,472 @@
+//! The flake's crane/dockerTools wiring, evaluated with Nix 2.8 against stand-ins of its inputs
+//! (nix/tests/stand-ins: crane, nixpkgs, rust-overlay with the real functions' argument sets):
+//! its `nix flake show` structure matches `ship`'s naming, deps and package share their
+//! arguments, each image runs its own build's binary, arm64 comes from the cross build, and a
+//! misspelt argument or a misplaced one in the real nix/ files makes evaluation fail.
+//!
+//! Needs `nix-instantiate` (Debian nix-bin); `--store dummy://`, no network.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use ship::config::Platform;
+
+const SYSTEMS: [&str; 2] = ["x86_64-linux", "aarch64-linux"];
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .expect("repo root")
+}
+
+fn nix_instantiate() -> Command {
+    let exe = support::require_tool(&["nix-instantiate"], "nix-bin: apt-get install nix-bin");
+    let mut cmd = Command::new(exe);
+    cmd.args(["--store", "dummy://", "--option", "substituters", ""]);
+    cmd
+}
+
+/// `nix-instantiate --eval --strict --json FILE`: the JSON, or the error text.
+fn eval_file(file: &Path) -> Result<Value, String> {
+    let out = nix_instantiate()
+        .args(["--eval", "--strict", "--json"])
+        .arg(file)
+        .output()
+        .expect("run nix-instantiate");
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout).expect("JSON"))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
+
+/// The flake as `nix flake show` would list it, and its builds' arguments (nix/tests/show.nix).
+fn show() -> Value {
+    eval_file(&repo().join("nix/tests/show.nix"))
+        .unwrap_or_else(|e| panic!("nix/tests/show.nix: {e}"))
+}
+
+fn names(v: &Value) -> BTreeSet<String> {
+    v.as_array()
+        .expect("a list of names")
+        .iter()
+        .map(|n| n.as_str().expect("name").to_owned())
+        .collect()
+}
+
+/// Every build (system, attribute names, platform, cross) the flake must have for the repo's
+/// configuration, by `ship::plan::attrs`, the naming `ship plan` uses.
+fn expected_builds() -> Vec<(String, [String; 3], Platform, bool)> {
+    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    let profiles: BTreeSet<String> = config
+        .variants
+        .values()
+        .map(|v| v.profile.clone())
+        .collect();
+    let mut builds = Vec::new();
+    for profile in &profiles {
+        for (platform, cross) in [
+            (Platform::Amd64, false),
+            (Platform::Arm64, false),
+            (Platform::Arm64, true),
+        ] {
+            let (system, names) = ship::plan::attrs(profile, platform, cross);
+            builds.push((system, names, platform, cross));
+        }
+    }
+    builds
+}
+
+#[test]
+fn flake_structure_matches_ship_naming() {
+    let show = show();
+    let mut expected: BTreeMap<String, BTreeSet<String>> = SYSTEMS
+        .iter()
+        .map(|s| {
+            (
+                (*s).to_owned(),
+                ["default", "ship"]
+                    .iter()
+                    .map(|n| (*n).to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    for (system, attrs, _, _) in expected_builds() {
+        expected
+            .get_mut(&system)
+            .unwrap_or_else(|| panic!("ship names a system the flake lacks: {system}"))
+            .extend(attrs);
+    }
+    for system in SYSTEMS {
+        assert_eq!(
+            names(&show["packages"][system]),
+            expected[system],
+            "packages.{system}: left the flake, right ship::plan::attrs"
+        );
+        assert_eq!(
+            names(&show["apps"][system]),
+            BTreeSet::from(["release".to_owned(), "ship".to_owned()]),
+            "apps.{system}"
+        );
+        assert_eq!(
+            names(&show["checks"][system]),
+            ["clippy", "fmt", "image-dev", "nix-tests", "tests"]
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect(),
+            "checks.{system}"
+        );
+        assert_eq!(
+            names(&show["devShells"][system]),
+            BTreeSet::from(["default".to_owned()])
+        );
+        assert_eq!(show["formatter"][system], "nixfmt-tree");
+    }
+
+    // What `ship plan` sends each runner to build exists under that runner's system.
+    let manifest = repo().join("Cargo.toml");
+    let config = ship::config::load(&manifest).expect("repo configuration");
+    for variant in config.variants.keys() {
+        let out = Command::new(env!("CARGO_BIN_EXE_ship"))
+            .env_remove("SHIP_MANIFEST")
+            .arg("plan")
+            .arg("--manifest")
+            .arg(&manifest)
+            .args(["--format", "json", "--variant", variant])
+            .output()
+            .expect("run ship");
+        assert!(out.status.success(), "ship plan --variant {variant}");
+        let plan: Value = serde_json::from_slice(&out.stdout).expect("plan JSON");
+        for entry in plan["matrix"]["include"].as_array().expect("include") {
+            let system = entry["system"].as_str().expect("system");
+            for key in ["attr", "app", "deps"] {
+                let attr = entry[key].as_str().expect("attribute");
+                assert!(
+                    names(&show["packages"][system]).contains(attr),
+                    "ship plan --variant {variant} builds .#{attr} on {system}, which the flake lacks"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
+    let show = show();
+    let rev = show["rev"].as_str().expect("rev");
+    // What only a package has, and the deps' own doCheck (it caches the test builds).
+    let package_only = [
+        "cargoArtifacts",
+        "cargoBuildExtraArgs",
+        "SHIP_GIT_REV",
+        "meta",
+        "pname",
+        "version",
+    ];
+    let mut checked = 0;
+    for (system, [_, app, deps], _, _) in expected_builds() {
+        let b = &show["builds"][&system];
+        let deps_args = b[&deps]["args"].as_object().expect("deps args");
+        let app_args = b[&app]["args"].as_object().expect("app args");
+        let ctx = format!("{system}: {deps} / {app}");
+        assert_eq!(b[&deps]["fn"], "crane.buildDepsOnly", "{ctx}");
+        assert_eq!(b[&app]["fn"], "crane.buildPackage", "{ctx}");
+        for (key, value) in deps_args {
+            if key == "doCheck" {
+                continue;
+            }
+            assert_eq!(
+                app_args.get(key),
+                Some(value),
+                "{ctx}: shared argument {key} differs"
+            );
+        }
+        for key in app_args.keys() {
+            assert!(
+                deps_args.contains_key(key) || package_only.contains(&key.as_str()),
+                "{ctx}: {key} is given to the package but not to the deps"
+            );
+        }
+        assert_eq!(
+            b[&app]["cargoArtifacts"], b[&deps]["path"],
+            "{ctx}: cargoArtifacts is the deps derivation"
+        );
+        assert_eq!(
+            app_args["SHIP_GIT_REV"], rev,
+            "{ctx}: revision in the package"
+        );
+        assert!(
+            !deps_args.contains_key("SHIP_GIT_REV"),
+            "{ctx}: the revision must stay out of the deps derivation"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, expected_builds().len());
+    for system in SYSTEMS {
+        let ship = &show["builds"][system]["ship"];
+        assert!(
+            ship["args"].get("SHIP_GIT_REV").is_none(),
+            "{system}: ship would rebuild on every commit"
+        );
+        assert_eq!(
+            ship["cargoArtifacts"], show["builds"][system]["deps-release"]["path"],
+            "{system}: ship reuses the release deps"
+        );
+    }
+}
+
+#[test]
+fn each_image_runs_its_own_build_and_arm64_is_cross_compiled() {
+    let show = show();
+    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    for (system, [image, app, _], platform, cross) in expected_builds() {
+        let b = &show["builds"][&system];
+        let ctx = format!("{system}.{image}");
+        let app_path = b[&app]["path"].as_str().expect("app path");
+        assert_eq!(
+            b[&image]["config"]["Entrypoint"],
+            serde_json::json!([format!("{app_path}/bin/{}", config.binary)]),
+            "{ctx}: entrypoint"
+        );
+        assert_eq!(b[&image]["architecture"], platform.arch(), "{ctx}");
+        assert_eq!(
+            b[&image]["host"],
+            platform.native_system(),
+            "{ctx}: dockerTools of the image's platform"
+        );
+        assert_eq!(b[&app]["host"], platform.native_system(), "{ctx}: binary");
+        if cross {
+            assert_eq!(b[&app]["build"], "x86_64-linux", "{ctx}: built on amd64");
+            assert_eq!(
+                b[&app]["cargoBuildTarget"], "aarch64-unknown-linux-gnu",
+                "{ctx}: cross-compiled"
+            );
+        } else {
+            assert_eq!(b[&app]["build"], system, "{ctx}: built natively");
+            assert!(b[&app]["cargoBuildTarget"].is_null(), "{ctx}");
+        }
+        let user = b[&image]["config"]["User"].as_str().expect("User");
+        assert!(
+            !user.starts_with('0') && !user.starts_with("root"),
+            "{ctx}: runs as {user}"
+        );
+    }
+}
+
+#[test]
+fn a_misspelt_argument_is_named_by_the_stand_in() {
+    let expr = format!(
+        r#"let
+             inputs = import {standins} {{ envVars = [ ]; rev = null; }};
+             pkgs = import inputs.nixpkgs {{ localSystem = "x86_64-linux"; }};
+             craneLib = inputs.crane.mkLib pkgs;
+             src = craneLib.cleanCargoSource {root};
+             deps = craneLib.buildDepsOnly {{ inherit src; }};
+           in (craneLib.buildPackage {{ inherit src; cargoArtifactsCross = deps; }}).outPath"#,
+        standins = repo().join("nix/tests/stand-ins").display(),
+        root = repo().display(),
+    );
+    let out = nix_instantiate()
+        .args(["--eval", "--strict", "-E", &expr])
+        .output()
+        .expect("run nix-instantiate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the misspelling was accepted");
+    assert!(
+        stderr.contains("unknown argument `cargoArtifactsCross`")
+            && stderr.contains("accepted: ")
+            && stderr.contains("cargoArtifacts,"),
+        "the error names the argument and the accepted ones: {stderr}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The files the flake's evaluation reads, copied so they can be broken on purpose.
+fn copy_of_the_flake() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = repo();
+    for file in [
+        "flake.nix",
+        "flake.lock",
+        "Cargo.toml",
+        "rust-toolchain.toml",
+        "crates/ship/Cargo.toml",
+    ] {
+        let target = dir.path().join(file);
+        std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(root.join(file), &target).expect("copy");
+    }
+    copy_dir(&root.join("nix"), &dir.path().join("nix"));
+    copy_dir(
+        &root.join("crates/ship/tests/fixtures"),
+        &dir.path().join("crates/ship/tests/fixtures"),
+    );
+    dir
+}
+
+#[test]
+fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
+    // The unbroken copy passes, so each failure below is the mistake's.
+    let control = copy_of_the_flake();
+    if let Err(e) = eval_file(&control.path().join("nix/tests")) {
+        panic!("the copied flake should pass nix/tests: {e}");
+    }
+
+    // (file, text, replacement, what the failure must say)
+    let mistakes = [
+        (
+            "nix/crate.nix",
+            "      inherit cargoArtifacts;\n",
+            "      cargoArtifactsCross = cargoArtifacts;\n",
+            "unknown argument `cargoArtifactsCross`",
+        ),
+        (
+            "nix/crate.nix",
+            "    CARGO_PROFILE = profile;\n",
+            "    CARGO_PROFILE = profile;\n    SHIP_GIT_REV = rev;\n",
+            "the git revision stays out of the deps",
+        ),
+        (
+            "nix/crate.nix",
+            "cargoBuildExtraArgs = \"--bin ${name}\";",
+            "cargoExtraArgs = \"--locked --package ${name}\";",
+            "deps and package get identical shared arguments",
+        ),
+        (
+            "nix/image.nix",
+            "    tag\n    architecture\n    created\n    ;\n",
+            "    tag\n    created\n    ;\n  architecure = spec.architecture;\n",
+            "unknown argument `architecure`",
+        ),
+        (
+            "nix/per-system.nix",
+            "withImage pkgsArm64 \"linux/arm64\"",
+            "withImage pkgs \"linux/arm64\"",
+            "dockerTools of the image's platform",
+        ),
+        (
+            "nix/per-system.nix",
+            "        app = builds.app;\n",
+            "        app = native.${profile}.app;\n",
+            "entrypoint is this build's binary",
+        ),
+        (
+            "nix/per-system.nix",
+            "    crossSystem = \"aarch64-linux\";\n",
+            "    crossSytem = \"aarch64-linux\";\n",
+            "unknown argument `crossSytem`",
+        ),
+        (
+            "nix/per-system.nix",
+            "  craneLib = craneLibFor pkgs;\n",
+            "  craneLib = crane.mkLib pkgs;\n",
+            "built with the rust-overlay toolchain",
+        ),
+        (
+            "nix/checks.nix",
+            "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
+            "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",
+            "cargoArtifacts is not a derivation holding cargo artifacts",
+        ),
+    ];
+    for (file, text, replacement, needle) in mistakes {
+        let copy = copy_of_the_flake();
+        let path = copy.path().join(file);
+        let source = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            source.matches(text).count(),
+            1,
+            "{file} must contain `{text}` exactly once for this mistake to be made"
+        );
+        std::fs::write(&path, source.replace(text, replacement)).expect("write");
+        match eval_file(&copy.path().join("nix/tests")) {
+            Ok(_) => panic!("{file}: `{replacement}` went unnoticed by nix/tests"),
+            Err(e) => assert!(
+                e.contains(needle),
+                "{file}: `{replacement}` failed, but not with `{needle}`:\n{e}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn flake_lock_pins_real_revisions_of_the_three_inputs() {
+    let lock: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("flake.lock")).expect("read flake.lock"),
+    )
+    .expect("flake.lock is JSON");
+    assert_eq!(lock["version"], 7);
+    let root = &lock["nodes"]["root"]["inputs"];
+    assert_eq!(
+        root.as_object()
+            .expect("root inputs")
+            .keys()
+            .collect::<Vec<_>>(),
+        ["crane", "nixpkgs", "rust-overlay"]
+    );
+    for (input, owner, repo_name) in [
+        ("nixpkgs", "NixOS", "nixpkgs"),
+        ("crane", "ipetkov", "crane"),
+        ("rust-overlay", "oxalica", "rust-overlay"),
+    ] {
+        let locked = &lock["nodes"][input]["locked"];
+        assert_eq!(locked["type"], "github", "{input}");
+        assert_eq!(locked["owner"], owner, "{input}");
+        assert_eq!(locked["repo"], repo_name, "{input}");
+        let rev = locked["rev"].as_str().expect("rev");
+        assert!(
+            rev.len() == 40 && rev.chars().all(|c| c.is_ascii_hexdigit()),
+            "{input}: rev {rev}"
+        );
+        let nar = locked["narHash"].as_str().expect("narHash");
+        let b64 = nar.strip_prefix("sha256-").expect("an SRI sha256 narHash");
+        assert!(
+            b64.len() == 44
+                && b64.ends_with('=')
+                && b64[..43]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '+' || c == '/'),
+            "{input}: narHash {nar}"
+        );
+        // After 2023-11 and not in the future of these pins' era.
+        let modified = locked["lastModified"].as_u64().expect("lastModified");
+        assert!(modified > 1_700_000_000, "{input}: lastModified {modified}");
+    }
+    let crane_ref = lock["nodes"]["crane"]["original"]["ref"]
+        .as_str()
+        .expect("crane is pinned by a ref");
+    assert!(
+        crane_ref.starts_with('v') && semver::Version::parse(&crane_ref[1..]).is_ok(),
+        "crane must follow a release tag, not a branch: {crane_ref}"
+    );
+    let nixpkgs_ref = lock["nodes"]["nixpkgs"]["original"]["ref"]
+        .as_str()
+        .expect("nixpkgs ref");
+    assert_eq!(
+        nixpkgs_ref, "nixos-25.11",
+        "crane >= 0.22 needs nixpkgs >= 25.11"
+    );
+    assert_eq!(
+        lock["nodes"]["rust-overlay"]["inputs"]["nixpkgs"],
+        serde_json::json!(["nixpkgs"]),
+        "rust-overlay follows our nixpkgs"
+    );
+}
