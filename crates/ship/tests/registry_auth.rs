@@ -276,3 +276,57 @@ fn bearer_tokens_from_the_realm_the_registry_names() {
     assert!(stderr.contains("401 Unauthorized"), "{stderr}");
     assert!(reg.stored_manifests("team/other").is_empty());
 }
+
+#[test]
+fn credential_helpers_named_in_the_auth_file_are_asked() {
+    use std::os::unix::fs::PermissionsExt;
+    let reg = secure();
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    // docker-credential-<name> get: server on stdin, {"Username","Secret"} on stdout.
+    let helper = bin.join("docker-credential-shiptest");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\nread server\n[ \"$server\" = \"{}\" ] || {{ echo 'credentials not found in native keychain'; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}' \"$server\"\n",
+            reg.addr()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let auth_file = dir.path().join("auth.json");
+    std::fs::write(
+        &auth_file,
+        format!(r#"{{"credHelpers":{{"{}":"shiptest"}}}}"#, reg.addr()),
+    )
+    .unwrap();
+    let (ok, stdout, stderr) = run(ship(dir.path())
+        .arg("push-image")
+        .arg(image(dir.path()))
+        .args(["--to", &reg.repo("h/x")])
+        .arg("--ca-file")
+        .arg(reg.ca_file().unwrap())
+        .env("PATH", &path)
+        .env("REGISTRY_AUTH_FILE", &auth_file));
+    assert!(ok, "{stderr}");
+    assert_no_secret(&format!("{stdout}{stderr}"), PASSWORD);
+    assert_eq!(reg.stored_manifests("h/x").len(), 1);
+
+    // A helper this machine does not have means "no credentials", not a crash.
+    std::fs::write(&auth_file, r#"{"credsStore":"not-installed-here"}"#).unwrap();
+    let (ok, _, stderr) = run(ship(dir.path())
+        .arg("push-image")
+        .arg(image(dir.path()))
+        .args(["--to", &reg.repo("h/y")])
+        .arg("--ca-file")
+        .arg(reg.ca_file().unwrap())
+        .env("REGISTRY_AUTH_FILE", &auth_file));
+    assert!(!ok);
+    assert!(stderr.contains("no credentials were found"), "{stderr}");
+}

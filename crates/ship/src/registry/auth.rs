@@ -425,13 +425,19 @@ fn run_helper(helper: &str, registry: &str) -> Result<Option<(String, Secret)>, 
     } else {
         registry
     };
-    let mut child = Command::new(format!("docker-credential-{helper}"))
+    let spawned = Command::new(format!("docker-credential-{helper}"))
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| fail(format!("cannot run it: {e}")))?;
+        .spawn();
+    let mut child = match spawned {
+        Ok(child) => child,
+        // A config copied from a desktop machine names a helper this machine lacks: that is
+        // "no stored credentials", as docker treats it, not a reason to fail.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(fail(format!("cannot run it: {e}"))),
+    };
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(server.as_bytes())

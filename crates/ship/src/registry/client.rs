@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::oci::Digest;
@@ -38,7 +38,8 @@ pub struct Client {
     host: String,
     agent: ureq::Agent,
     scheme_rule: SchemeRule,
-    scheme: OnceLock<&'static str>,
+    /// Decided on first use (probing, for loopback); unset while nothing answered.
+    scheme: Mutex<Option<&'static str>>,
     credentials: Option<Credentials>,
     /// Authorization header values: by repository path for bearer tokens, "" for basic.
     auth_cache: Mutex<HashMap<String, Secret>>,
@@ -180,7 +181,7 @@ impl Client {
             host: reference::api_host(registry).to_owned(),
             agent,
             scheme_rule: scheme_rule(registry, options.insecure_http, options.ca_file.is_some()),
-            scheme: OnceLock::new(),
+            scheme: Mutex::new(None),
             credentials: options.credentials,
             auth_cache: Mutex::new(HashMap::new()),
             retry: options.retry,
@@ -222,20 +223,31 @@ impl Client {
     }
 
     fn base_url(&self) -> String {
-        let scheme = *self.scheme.get_or_init(|| match self.scheme_rule {
-            SchemeRule::Https => "https",
-            SchemeRule::Http => "http",
-            SchemeRule::Probe => self.probe_scheme(),
-        });
+        let cached = self.scheme.lock().ok().and_then(|s| *s);
+        let scheme = match (cached, self.scheme_rule) {
+            (Some(s), _) => s,
+            (None, SchemeRule::Https) => "https",
+            (None, SchemeRule::Http) => "http",
+            (None, SchemeRule::Probe) => match self.probe_scheme() {
+                Some(s) => {
+                    if let Ok(mut slot) = self.scheme.lock() {
+                        *slot = Some(s);
+                    }
+                    s
+                }
+                // Nothing answers (yet): try HTTPS now, probe again next time.
+                None => "https",
+            },
+        };
         format!("{scheme}://{}", self.host)
     }
 
     /// HTTPS if the loopback server answers it; plain HTTP if only that gets an answer that
     /// is not Go's "Client sent an HTTP request to an HTTPS server".
-    fn probe_scheme(&self) -> &'static str {
+    fn probe_scheme(&self) -> Option<&'static str> {
         let https = format!("https://{}/v2/", self.host);
         if self.agent.get(&https).call().is_ok() {
-            return "https";
+            return Some("https");
         }
         let http = format!("http://{}/v2/", self.host);
         match self.agent.get(&http).call() {
@@ -248,13 +260,9 @@ impl Client {
                     .unwrap_or_default();
                 let tls_only = resp.status().as_u16() == 400
                     && String::from_utf8_lossy(&body).contains("HTTPS server");
-                if tls_only {
-                    "https"
-                } else {
-                    "http"
-                }
+                Some(if tls_only { "https" } else { "http" })
             }
-            Err(_) => "https",
+            Err(_) => None,
         }
     }
 
