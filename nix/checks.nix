@@ -3,6 +3,7 @@
 {
   craneLib,
   callPackage,
+  procps,
   src,
   root,
   # The profile the checks build with, and crate.nix's result for it (plus `image`).
@@ -33,6 +34,8 @@ in
     // {
       cargoArtifacts = builds.deps;
       cargoTestExtraArgs = "--lib --bins --test http --test plan_cli";
+      # tests/http.rs stops the service with kill(1). Test-only: the deps never see it.
+      nativeBuildInputs = [ procps ];
     }
   );
 

@@ -126,6 +126,7 @@ let
             "jq"
             "zstd"
             "shellcheck"
+            "procps"
           ]
       );
       package =
