@@ -46,6 +46,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--wait-max", type=float, default=1200, help="longest wait for --wait-load, s")
     p.add_argument("--no-ablation", action="store_true",
                    help="full mode: skip the one-setting-reverted release builds")
+    p.add_argument("--no-flake-split", action="store_true",
+                   help="full mode: skip the split with nix/crate.nix's own cargo commands")
     p.add_argument("--runs", type=int, help="runs per helper-overhead figure (20 full, 5 quick)")
     p.add_argument("--only", default="split,profile,push,helper",
                    help="comma-separated parts to run (default all): split,profile,push,helper;\n"
@@ -154,6 +156,13 @@ def main() -> int:
                                     nice=args.nice, cold=not args.quick, keep=keep, log_to=log_to)
             for p in profiles
         ]
+
+        if not args.quick and not args.no_flake_split and "split" in parts:
+            results["flake_split"] = [
+                builds.flake_split(ROOT, files, workdir, profile=p, package=PACKAGE,
+                                   binary=BINARY, nice=args.nice, keep=keep, log_to=log_to)
+                for p in profiles
+            ]
 
         # Part 2: the planned release profile vs cargo's default.
         if "profile" not in parts:

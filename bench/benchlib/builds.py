@@ -164,10 +164,15 @@ def cargo_build(
     log_to: Path,
     keep_binary_as: Path | None = None,
     overrides: dict[str, str] | None = None,
+    cargo_args: list[str] | None = None,
 ) -> Build:
-    cmd = ["cargo", "build", "-p", package, "--locked", "--offline"]
-    cmd += ["--message-format=json-render-diagnostics"]
-    if profile == "release":
+    """cargo_args replaces the default `build -p PACKAGE` (profile and flags are added)."""
+    cmd = ["cargo"] + (cargo_args or ["build", "-p", package])
+    cmd += ["--locked", "--offline", "--message-format=json-render-diagnostics"]
+    if cargo_args:
+        # crane's cargoWithProfile: always an explicit --profile.
+        cmd += ["--profile", profile]
+    elif profile == "release":
         cmd.append("--release")
     elif profile != "dev":
         cmd += ["--profile", profile]
@@ -296,6 +301,60 @@ def dependency_split(
             "cpu": round(s["cpu_s"] / c["cpu_s"], 4) if c["cpu_s"] else None,
         }
     return result
+
+
+def flake_commands(profile: str) -> tuple[list[list[str]], list[str]]:
+    """The cargo commands nix/crate.nix makes crane run: the deps derivation (buildDepsOnly with
+    cargoExtraArgs "--locked --workspace"; doCheck only for dev, which adds `check --all-targets`
+    and `test --no-run`), and the app (buildPackage with cargoBuildExtraArgs "--bin NAME")."""
+    deps = []
+    if profile == "dev":
+        deps.append(["check", "--workspace", "--all-targets"])
+    deps.append(["build", "--workspace"])
+    if profile == "dev":
+        deps.append(["test", "--workspace", "--no-run"])
+    return deps, ["build", "--workspace", "--bin"]
+
+
+def flake_split(
+    root: Path,
+    files: list[str],
+    tmp: Path,
+    *,
+    profile: str,
+    package: str,
+    binary: str,
+    nice: int,
+    keep: Path,
+    log_to: Path,
+) -> dict:
+    """The same split with the flake's own commands (whole workspace; dev deps also cache the
+    test and check artifacts), to show what nix/crate.nix adds over the package-only split."""
+    kw = dict(package=package, binary=binary, profile=profile, nice=nice, log_to=log_to)
+    deps_cmds, app_cmd = flake_commands(profile)
+    ws = tmp / f"ws-{profile}-flake"
+    write_dummy(root, files, ws)
+    target = tmp / f"target-{profile}-flake"
+    res: dict = {"profile": profile, "deps_commands": [" ".join(["cargo", *c]) for c in deps_cmds]}
+    steps = []
+    for c in deps_cmds:
+        log(f"[{profile} flake] deps: cargo {' '.join(c)}")
+        steps.append(cargo_build(ws, target, cargo_args=c, **kw).summary())
+    res["deps_steps"] = steps
+    res["deps_only"] = {
+        "wall_s": round(sum(x["wall_s"] for x in steps), 3),
+        "cpu_s": round(sum(x["cpu_s"] for x in steps), 3),
+        "units_compiled": sum(x["units_compiled"] for x in steps),
+        "load_before": steps[0]["load_before"],
+    }
+    res["deps_artifacts"] = {"bytes": dir_size(target), **compressed_size(target, nice)}
+    copy_real(root, files, ws)
+    log(f"[{profile} flake] app: cargo {' '.join(app_cmd)} {binary}")
+    res["app_on_deps"] = cargo_build(ws, target, cargo_args=app_cmd + [binary], **kw).summary()
+    res["edited"] = edit_one_line(ws, "bench-edit-1")
+    log(f"[{profile} flake] app after a one-line change")
+    res["source_change"] = cargo_build(ws, target, cargo_args=app_cmd + [binary], **kw).summary()
+    return res
 
 
 SMOKE_MAIN = r"""use std::collections::BTreeMap;

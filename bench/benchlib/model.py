@@ -49,6 +49,9 @@ def estimate(results: dict, assume: dict[str, float]) -> dict | None:
     if len(pushes) < 3:
         return None
     a = {**ASSUMPTIONS, **assume}
+    # Prefer the flake's own cargo commands (what CI runs) where the run measured them.
+    flake = {s["profile"]: s for s in results.get("flake_split", [])}
+    dev_ci, rel_ci = flake.get("dev", dev), flake.get("release", rel)
 
     rel_cold = rel["cold_full"]["wall_s"]
     dev_cold = dev["cold_full"]["wall_s"]
@@ -86,12 +89,13 @@ def estimate(results: dict, assume: dict[str, float]) -> dict | None:
                 "total_min": round(sum(parts.values()), 1)}
 
     out: dict = {"assumptions": a, "baseline_min": BASELINE,
+                 "split_used": "flake commands" if flake else "package only",
                  "scale_user_min_per_demo_min": round(scale, 3)}
     for cached in (True, False):
         key = "cache_hit" if cached else "cache_miss"
-        d = job(dev, cached)
-        amd = job(rel, cached)
-        arm = job(rel, cached, a["arm64_native_speed_factor"])
+        d = job(dev_ci, cached)
+        amd = job(rel_ci, cached)
+        arm = job(rel_ci, cached, a["arm64_native_speed_factor"])
         out[f"dev_{key}"] = {"amd64": d, "total_min": round(d["total_min"] + a["publish_min"], 1)}
         out[f"production_{key}"] = {
             "amd64": amd,

@@ -62,6 +62,22 @@ def markdown(r: dict) -> str:
         out.append(f"\nEdited line: `{edited}`; binary changed: "
                    + ", ".join(f"{s['profile']}={s['binary_changed']}" for s in splits) + ".\n")
 
+    fs = r.get("flake_split")
+    if fs:
+        out.append("The same split with the cargo commands nix/crate.nix gives crane (whole workspace, so `ship`'s "
+                   "dependencies too; the dev deps derivation also runs `check --all-targets` and `test --no-run` "
+                   "for the checks):\n")
+        out.append("| profile | deps derivation commands | deps-only total | app (`build --workspace --bin`) on the deps | one-line change, rebuild | deps artifacts (dir / zstd) |")
+        out.append("| --- | --- | --- | --- | --- | --- |")
+        for s in fs:
+            d = s["deps_only"]
+            art = s["deps_artifacts"]
+            out.append(f"| {s['profile']} | {'; '.join('`' + c + '`' for c in s['deps_commands'])} | "
+                       f"{_s(d['wall_s'])} wall, {_s(d['cpu_s'])} CPU, units {d['units_compiled']} | "
+                       f"{_build_cell(s['app_on_deps'])} | {_build_cell(s['source_change'])} | "
+                       f"{_mib(art['bytes'])} / {_mib(art['zstd_bytes'])} |")
+        out.append("")
+
     rp = r.get("release_profile")
     if rp:
         out.append(f"### 2. Release profile ({rp['subject']})\n")
