@@ -111,8 +111,11 @@ let
 
   release = pkgs.callPackage ./release.nix { inherit (packages) ship; };
 
-  checks = pkgs.callPackage ./checks.nix {
+  # Imported, not callPackage'd: callPackage would add `override` and `overrideDerivation` to
+  # this set, and `nix flake check` wants every attribute of checks.<system> to be a derivation.
+  checks = import ./checks.nix {
     inherit craneLib src root;
+    inherit (pkgs) callPackage procps;
     profile = checkProfile;
     builds = native.${checkProfile};
   };

@@ -381,6 +381,12 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
             "built with the rust-overlay toolchain",
         ),
         (
+            "nix/per-system.nix",
+            "  checks = import ./checks.nix {\n",
+            "  checks = pkgs.callPackage ./checks.nix {\n",
+            "overrideDerivation",
+        ),
+        (
             "nix/checks.nix",
             "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
             "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",

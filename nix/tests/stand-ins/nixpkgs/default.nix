@@ -90,12 +90,24 @@ let
         pkgsHostTarget = final;
         buildPackages = final.pkgsBuildHost;
 
+        # As lib.callPackageWith (lib/customisation.nix): missing arguments are Nix's own
+        # error, and makeOverridable adds `override` and `overrideDerivation` to an attribute-set
+        # result, which is why a set of checks must not come out of callPackage.
         callPackage =
           fn: overrides:
           let
             f = if builtins.isFunction fn then fn else import fn;
+            args = builtins.intersectAttrs (builtins.functionArgs f) final // overrides;
+            result = f args;
           in
-          f (builtins.intersectAttrs (builtins.functionArgs f) final // overrides);
+          if builtins.isAttrs result then
+            result
+            // {
+              override = more: final.callPackage fn (overrides // more);
+              overrideDerivation = _: throw "stand-in: overrideDerivation is not modelled";
+            }
+          else
+            result;
 
         go = package "go" // {
           inherit (host.go) GOARCH;
