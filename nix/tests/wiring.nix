@@ -239,7 +239,9 @@ let
           "qemu-aarch64-static"
           "jq"
           "zstd"
+          "xz"
           "shellcheck"
+          "actionlint"
           "openssl"
         ]
       ) (h.show (map (x: x.name) (flake.devShells.${system}.default.standin.args.packages or [ ]))))

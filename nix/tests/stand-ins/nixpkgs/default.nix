@@ -45,6 +45,7 @@ let
     else
       {
         system = name;
+        config = known.${name}.rustcTarget;
         isLinux = true;
         rust.rustcTarget = known.${name}.rustcTarget;
         go.GOARCH = known.${name}.GOARCH;
@@ -76,6 +77,11 @@ let
           hostPlatform = host;
           targetPlatform = target;
           isLinux = true;
+          # The C compiler runs on the build platform and targets the host; as in nixpkgs its
+          # tools carry the host's config as a prefix when the two differ.
+          cc = package "gcc-wrapper" // {
+            targetPrefix = if build.system == host.system then "" else "${host.config}-";
+          };
         };
         pkgsBuildBuild = mkSet {
           host = build;
@@ -139,6 +145,8 @@ let
             "zstd"
             "shellcheck"
             "procps"
+            "xz"
+            "actionlint"
           ]
       );
       package =
