@@ -96,7 +96,9 @@ let
         pkgsHostTarget = final;
         buildPackages = final.pkgsBuildHost;
 
-        # As lib.callPackageWith (lib/customisation.nix): missing arguments are Nix's own
+        # As lib.callPackageWith (lib/customisation.nix, read at
+        # 00976b194fe32d3e425ff3b457eeb6e4ec7ba12c; makeOverridable is unchanged in this respect
+        # in later revisions' excerpts): missing arguments are Nix's own
         # error, and makeOverridable adds `override` and `overrideDerivation` to an attribute-set
         # result, which is why a set of checks must not come out of callPackage.
         callPackage =
