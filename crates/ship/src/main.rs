@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use ship::{cache, config, nix, plan, registry};
+use ship::{cache, config, nix, plan, registry, release};
 
 /// Plans, pushes and reports Nix-built OCI image releases of a Rust workspace.
 #[derive(Parser, Debug)]
@@ -36,6 +36,40 @@ enum Command {
     /// archives, paths the upstream cache serves and paths the cache already has. Pass the
     /// dependency-only outputs (deps-PROFILE) explicitly: they are in no runtime closure.
     PushCache(PushCacheArgs),
+    /// Everything a release does on this machine: plan, one `nix build` of the variant's
+    /// images, apps and dependency derivations, push each image by digest, publish the index
+    /// and tags, push the binary cache, and report. Refuses up front what it cannot build here.
+    Release(ReleaseArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ReleaseArgs {
+    #[command(flatten)]
+    plan: PlanInputs,
+    /// The flake to build from.
+    #[arg(long, default_value = ".")]
+    flake: String,
+    /// Repository to push to (default: `image` in [workspace.metadata.ship]).
+    #[arg(long = "to", value_name = "REPO")]
+    to: Option<String>,
+    /// Binary cache to push to (default: `cache` in [workspace.metadata.ship]).
+    #[arg(long = "cache", value_name = "CACHE")]
+    cache: Option<String>,
+    /// Print every build, push and request it would make (secrets redacted) and change
+    /// nothing; Nix's own read-only dry run still measures the cache hit rate.
+    #[arg(long)]
+    dry_run: bool,
+    /// Write the report as JSON to this file (also on failure).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Size in bytes of the same binary built with cargo's default release profile, to
+    /// compare the release binary against (bench/ measures it).
+    #[arg(long, value_name = "BYTES")]
+    baseline_binary_bytes: Option<u64>,
+    #[command(flatten)]
+    registry: RegistryArgs,
+    #[command(flatten)]
+    nix: NixOpts,
 }
 
 #[derive(clap::Args, Debug)]
@@ -99,6 +133,17 @@ struct PushCacheArgs {
 
 #[derive(clap::Args, Debug)]
 struct PlanArgs {
+    #[command(flatten)]
+    inputs: PlanInputs,
+    /// Output: a table for people, one JSON object, or key=value lines appended to
+    /// $GITHUB_OUTPUT.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+}
+
+/// What decides the variant and tags (shared by plan and release).
+#[derive(clap::Args, Debug)]
+struct PlanInputs {
     /// Variant to build; wins over the selection rules.
     #[arg(long)]
     variant: Option<String>,
@@ -111,10 +156,18 @@ struct PlanArgs {
     /// Commit being built; gives the sha-<7 hex> tag.
     #[arg(long, env = "GITHUB_SHA", default_value = "")]
     sha: String,
-    /// Output: a table for people, one JSON object, or key=value lines appended to
-    /// $GITHUB_OUTPUT.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+}
+
+impl PlanInputs {
+    fn plan(self, config: &config::Config) -> anyhow::Result<plan::Plan> {
+        let ctx = plan::Context {
+            variant: self.variant,
+            git_ref: self.git_ref,
+            event: self.event,
+            sha: self.sha,
+        };
+        Ok(plan::plan(config, &ctx)?)
+    }
 }
 
 /// How to reach and log in to the registry (shared by push-image and push-index).
@@ -226,15 +279,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PushIndex(args) => push_index(args),
         Command::Build(args) => build(args),
         Command::PushCache(args) => push_cache(args, cli.manifest),
+        Command::Release(args) => release(args, cli.manifest),
         Command::Plan(args) => {
             let config = load_config(cli.manifest)?;
-            let ctx = plan::Context {
-                variant: args.variant,
-                git_ref: args.git_ref,
-                event: args.event,
-                sha: args.sha,
-            };
-            let plan = plan::plan(&config, &ctx)?;
+            let plan = args.inputs.plan(&config)?;
             match args.format {
                 Format::Table => print!("{}", plan.table()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
@@ -260,20 +308,83 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn registry_client(
-    repo: &registry::Repository,
-    args: &RegistryArgs,
-) -> anyhow::Result<registry::Client> {
+fn registry_options(args: &RegistryArgs) -> anyhow::Result<registry::ClientOptions> {
     let env = |k: &str| std::env::var(k).ok();
     let credentials =
         registry::credentials_from_flags(args.username.as_deref(), &args.password_env, &env)?;
-    let options = registry::ClientOptions {
+    Ok(registry::ClientOptions {
         credentials,
         ca_file: args.ca_file.clone(),
         insecure_http: args.insecure_http,
         retry: registry::RetryPolicy::default(),
+    })
+}
+
+fn registry_client(
+    repo: &registry::Repository,
+    args: &RegistryArgs,
+) -> anyhow::Result<registry::Client> {
+    Ok(registry::Client::from_env(repo, registry_options(args)?)?)
+}
+
+fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
+    let config = load_config(manifest)?;
+    let plan = args.plan.plan(&config)?;
+    let repo_text = args.to.clone().unwrap_or_else(|| plan.image.clone());
+    let repo: registry::Repository = repo_text
+        .parse()
+        .with_context(|| format!("--to / image `{repo_text}`"))?;
+    // The plan shows the cache redacted; the usable URL comes from the configuration.
+    let cache = match args.cache.as_deref().or(config.cache.as_deref()) {
+        Some(c) => Some(cache::Target::parse(c)?),
+        None => None,
     };
-    Ok(registry::Client::from_env(repo, options)?)
+    let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
+    // The plan's image and cache are what gets published; --to / --cache override them.
+    let mut plan = plan;
+    plan.image = repo.to_string();
+    plan.cache = cache.as_ref().map(|c| c.to_string());
+    eprint!("{}", plan.table());
+    let mut log = std::io::stderr();
+    let mut backend = release::real::RealBackend::new(
+        &nix,
+        repo,
+        registry_options(&args.registry)?,
+        cache,
+        cache::PushOptions::default(),
+        &mut log,
+    );
+    let opts = release::Options {
+        flake: args.flake,
+        dry_run: args.dry_run,
+        baseline_binary_bytes: args.baseline_binary_bytes,
+    };
+    let (report, result) = release::run(&plan, &opts, &mut backend);
+    if let Some(path) = &args.report {
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("cannot write --report {}", path.display()))?;
+    }
+    append_step_summary(&report.markdown())?;
+    print!("{}", report.markdown());
+    if let Err(e) = result {
+        let p = &report.published;
+        let manifests = if p.manifests.is_empty() {
+            "none".to_owned()
+        } else {
+            p.manifests
+                .iter()
+                .map(|(platform, d)| format!("{platform} {d} (untagged)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        anyhow::bail!(
+            "release failed at {e}\npublished: manifests: {manifests}; index: {}; tags: {}; cache: {}",
+            p.index.as_deref().unwrap_or("none"),
+            if p.tags.is_empty() { "none".to_owned() } else { p.tags.join(", ") },
+            if p.cache { "pushed" } else { "not pushed" }
+        );
+    }
+    Ok(())
 }
 
 fn push_image(args: PushImageArgs) -> anyhow::Result<()> {

@@ -1088,6 +1088,23 @@ impl Nix {
         Ok(*self.version.get_or_init(|| v))
     }
 
+    /// The system this Nix builds for natively, e.g. `x86_64-linux`.
+    pub fn current_system(&self) -> Result<String, NixError> {
+        let args = strings(&[
+            "eval",
+            "--impure",
+            "--raw",
+            "--expr",
+            "builtins.currentSystem",
+        ]);
+        let out = self.run(&args, false)?;
+        let system = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if system.is_empty() {
+            return Err(self.output_error(&args, "no system printed".into()));
+        }
+        Ok(system)
+    }
+
     /// `nix build --dry-run`: what would be built and fetched, and what each installable
     /// resolves to. Fails when Nix could neither build nor fetch some path.
     pub fn dry_run(&self, installables: &[String]) -> Result<DryRun, NixError> {

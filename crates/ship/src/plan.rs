@@ -51,6 +51,8 @@ pub struct Plan {
     pub platforms: Vec<String>,
     pub image: String,
     pub binary: String,
+    /// The binary cache, fit to print (secret query parameters and passwords as `***`); the
+    /// usable URL stays in the configuration.
     pub cache: Option<String>,
     pub tags: Vec<String>,
     pub matrix: Matrix,
@@ -176,7 +178,7 @@ pub fn plan(config: &Config, ctx: &Context) -> Result<Plan, PlanError> {
             .collect(),
         image: config.image.clone(),
         binary: config.binary.clone(),
-        cache: config.cache.clone(),
+        cache: config.cache.as_deref().map(crate::nix::redact_url),
         tags,
         matrix: Matrix { include },
     })
@@ -427,6 +429,18 @@ mod tests {
         ] {
             assert_eq!(glob(p, t), want, "{p} ~ {t}");
         }
+    }
+
+    #[test]
+    fn the_cache_is_shown_without_secrets() {
+        let c = cfg("cache = \"s3://bucket?secret-key=/run/keys/cache.sec&region=eu\"\n");
+        let p = plan(&c, &ctx("refs/heads/main", "push")).unwrap();
+        assert_eq!(
+            p.cache.as_deref(),
+            Some("s3://bucket?secret-key=***&region=eu")
+        );
+        assert!(!p.table().contains("/run/keys"));
+        assert!(!p.github_output().unwrap().contains("/run/keys"));
     }
 
     #[test]

@@ -9,6 +9,8 @@ use std::time::Instant;
 
 use crate::config::Platform;
 use crate::plan::{self, Plan};
+pub mod real;
+
 use crate::report::{BinaryStats, BuildStats, CacheStats, ImageStats, Report, Step};
 
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,358 @@
+//! `ship release` for real: the Nix 2.8 fixture flake (amd64 natively, arm64 by its cross
+//! attributes), a real Distribution registry on loopback, and a signed `file://` binary cache.
+//! A completed release publishes both manifests, the index and every tag, and the deps; running
+//! it again changes nothing; a registry killed mid-push publishes no index and no tag; a dry run
+//! changes nothing and prints no secret.
+
+#[path = "support/nix_fixture.rs"]
+mod nix_fixture;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nix_fixture::{FixtureFlake, NixEnv, OFFLINE};
+use serde_json::Value;
+use support::proxy::{Action, FaultProxy};
+use support::registry::Registry;
+
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+struct Setup {
+    dir: tempfile::TempDir,
+    flake: FixtureFlake,
+    env: NixEnv,
+    manifest: PathBuf,
+    cache_dir: PathBuf,
+    public_key: String,
+    key_file: PathBuf,
+}
+
+/// A workspace manifest whose [workspace.metadata.ship] points at `repo` and a signed cache.
+fn setup(repo: &str) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let flake = FixtureFlake::prepare();
+    let env = NixEnv::new();
+    let (key_file, public_key) = env.signing_key(dir.path(), "ship-release-test-1");
+    let cache_dir = dir.path().join("cache");
+    let manifest = dir.path().join("Cargo.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            "[package]\nname = \"fixture\"\nversion = \"0.1.0\"\n\n[workspace]\n\n\
+             [workspace.metadata.ship]\nbinary = \"fixture\"\nimage = \"{repo}\"\n\
+             cache = \"file://{}?secret-key={}&compression=zstd\"\n",
+            cache_dir.display(),
+            key_file.display()
+        ),
+    )
+    .unwrap();
+    Setup {
+        dir,
+        flake,
+        env,
+        manifest,
+        cache_dir,
+        public_key,
+        key_file,
+    }
+}
+
+impl Setup {
+    fn release(&self, git_ref: &str, extra: &[&str]) -> (bool, String, String, Value) {
+        let report = self.dir.path().join("report.json");
+        let _ = std::fs::remove_file(&report);
+        let home = self.dir.path().join("home");
+        let mut cmd: Command = support::ship(&home);
+        self.env.apply(&mut cmd, OFFLINE);
+        cmd.arg("release")
+            .arg("--manifest")
+            .arg(&self.manifest)
+            .args(["--flake", &self.flake.flake_ref()])
+            .args(["--ref", git_ref, "--event", "push", "--sha", SHA])
+            .arg("--report")
+            .arg(&report)
+            .args(extra);
+        let (ok, stdout, stderr) = support::run(&mut cmd);
+        let report: Value = std::fs::read_to_string(&report)
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(Value::Null);
+        (ok, stdout, stderr, report)
+    }
+
+    fn assert_secret_absent(&self, text: &str) {
+        let secret = std::fs::read_to_string(&self.key_file).unwrap();
+        let secret_part = secret.trim().rsplit(':').next().unwrap();
+        assert!(!text.contains(secret_part), "secret key leaked");
+        assert!(
+            !text.contains(&self.key_file.display().to_string()),
+            "secret key path leaked:\n{text}"
+        );
+    }
+}
+
+fn in_cache(env: &NixEnv, cache: &Path, path: &str) -> bool {
+    env.nix_unchecked(&[
+        "path-info",
+        "--store",
+        &format!("file://{}", cache.display()),
+        path,
+    ])
+    .status
+    .success()
+}
+
+#[test]
+fn production_release_publishes_everything_and_a_rerun_changes_nothing() {
+    let reg = Registry::start();
+    let repo = reg.repo("team/fixture");
+    let s = setup(&repo);
+
+    let (ok, stdout, stderr, report) = s.release("refs/tags/v1.2.3", &[]);
+    assert!(ok, "release failed:\n{stdout}\n{stderr}");
+    s.assert_secret_absent(&format!("{stdout}{stderr}{report}"));
+    assert_eq!(report["outcome"], "success", "{report:#}");
+    assert_eq!(report["variant"], "production");
+    let images = report["images"].as_array().unwrap();
+    let platforms: Vec<_> = images
+        .iter()
+        .map(|i| i["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    assert!(images
+        .iter()
+        .all(|i| i["bytes_uploaded"].as_u64().unwrap() > 0));
+    assert_eq!(report["build"]["fetched"], 0, "offline: nothing to fetch");
+    assert!(
+        report["build"]["built"].as_u64().unwrap() >= 6,
+        "{report:#}"
+    );
+    assert_eq!(report["binaries"].as_array().unwrap().len(), 2);
+    assert!(report["binaries"][0]["bytes"].as_u64().unwrap() > 0);
+    let index = report["published"]["index"].as_str().unwrap().to_owned();
+    assert!(
+        stdout.contains("### ship release: `production` (success)"),
+        "{stdout}"
+    );
+    let budgets: Vec<_> = report["budgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        budgets,
+        [
+            "production build",
+            "registry push",
+            "cache hit rate",
+            "binary vs default release build"
+        ]
+    );
+
+    // The registry has the index under every tag, and the index has exactly both platforms.
+    let mut tags = reg.stored_tags("team/fixture");
+    tags.sort();
+    assert_eq!(tags, ["1", "1.2", "1.2.3", "latest", "sha-0123456"]);
+    let raw = reg
+        .skopeo()
+        .args([
+            "inspect",
+            "--raw",
+            "--tls-verify=false",
+            &format!("docker://{repo}:1.2.3"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        raw.status.success(),
+        "{}",
+        String::from_utf8_lossy(&raw.stderr)
+    );
+    let idx: Value = serde_json::from_slice(&raw.stdout).unwrap();
+    assert_eq!(idx["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let archs: Vec<_> = idx["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs, ["amd64", "arm64"]);
+    for (i, m) in idx["manifests"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(m["digest"], images[i]["digest"]);
+    }
+
+    // The deps derivations are in the cache, though no runtime closure holds them, and the
+    // cache verifies with the public key.
+    let deps = s.env.nix(&[
+        "build",
+        "--no-link",
+        "--json",
+        &s.flake.attr("packages.x86_64-linux.deps-release"),
+    ]);
+    let deps: Value = serde_json::from_slice(&deps.stdout).unwrap();
+    let deps_path = deps[0]["outputs"]["out"].as_str().unwrap();
+    assert!(
+        in_cache(&s.env, &s.cache_dir, deps_path),
+        "deps-release not in the cache"
+    );
+    let verify = s.env.nix_unchecked(&[
+        "store",
+        "verify",
+        "--all",
+        "--store",
+        &format!("file://{}", s.cache_dir.display()),
+        "--trusted-public-keys",
+        &s.public_key,
+    ]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(
+        report["cache"]["paths_pushed"].as_u64().unwrap() >= 4,
+        "{report:#}"
+    );
+
+    // Again: nothing to build, nothing uploaded, same index, tags unchanged, cache all present.
+    let (ok, stdout, stderr, again) = s.release("refs/tags/v1.2.3", &[]);
+    assert!(ok, "re-run failed:\n{stdout}\n{stderr}");
+    assert_eq!(again["build"]["built"], 0);
+    assert_eq!(
+        again["build"]["hit_rate"],
+        Value::Null,
+        "all local: no rate"
+    );
+    for i in again["images"].as_array().unwrap() {
+        assert_eq!(i["bytes_uploaded"], 0, "{i}");
+        assert_eq!(i["layers_uploaded"], 0, "{i}");
+    }
+    assert_eq!(again["published"]["index"], index.as_str());
+    assert_eq!(again["cache"]["paths_pushed"], 0, "{again:#}");
+    assert!(
+        stderr.contains("nothing changed: the registry already had this index and every tag"),
+        "{stderr}"
+    );
+    let mut tags_again = reg.stored_tags("team/fixture");
+    tags_again.sort();
+    assert_eq!(tags_again, tags);
+}
+
+#[test]
+fn registry_killed_mid_push_publishes_no_index_and_no_tag() {
+    let mut reg = Registry::start();
+    let killer = reg.kill_handle();
+    let mut killer = Some(killer);
+    let mut blob_puts = 0;
+    let proxy = FaultProxy::start(reg.addr(), move |req| {
+        if req.method == "PUT" && req.path.contains("/blobs/uploads/") {
+            blob_puts += 1;
+            // The config goes first; the second upload is a layer.
+            if blob_puts == 2 {
+                if let Some(k) = killer.take() {
+                    return Action::CutAfter(8 * 1024, Box::new(move || k.kill()));
+                }
+            }
+        }
+        Action::Forward
+    });
+    let repo = format!("{}/team/fixture", proxy.addr());
+    let s = setup(&repo);
+    let (ok, stdout, stderr, report) = s.release("refs/tags/v1.2.3", &[]);
+    assert!(!ok, "release should fail:\n{stdout}\n{stderr}");
+    assert!(
+        proxy.seen().iter().any(|l| l.contains("cut after")),
+        "{:#?}",
+        proxy.seen()
+    );
+    assert!(
+        stderr.contains("release failed at push-images: linux/amd64"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("index: none; tags: none; cache: not pushed"),
+        "{stderr}"
+    );
+    assert_eq!(report["outcome"], "failed");
+    assert_eq!(report["published"]["index"], Value::Null);
+    assert_eq!(report["published"]["tags"], serde_json::json!([]));
+    s.assert_secret_absent(&format!("{stdout}{stderr}{report}"));
+    assert!(
+        !s.cache_dir.join("nix-cache-info").exists(),
+        "cache pushed after a failed release"
+    );
+
+    reg.restart();
+    assert_eq!(reg.stored_tags("team/fixture"), Vec::<String>::new());
+    assert_eq!(reg.stored_manifests("team/fixture"), Vec::<String>::new());
+}
+
+#[test]
+fn dry_run_prints_the_plan_of_work_and_changes_nothing() {
+    let reg = Registry::start();
+    let repo = reg.repo("team/fixture");
+    let s = setup(&repo);
+    let (ok, stdout, stderr, report) = s.release("refs/heads/main", &["--dry-run"]);
+    assert!(ok, "dry run failed:\n{stdout}\n{stderr}");
+    for needle in [
+        "would nix build --json --no-link",
+        "packages.x86_64-linux.image-dev",
+        &format!("would push-image {}#packages.x86_64-linux.image-dev --to {repo} --platform linux/amd64", s.flake.flake_ref()),
+        "then tags main, sha-0123456",
+        "secret-key=***",
+    ] {
+        assert!(stderr.contains(needle), "missing {needle:?} in:\n{stderr}");
+    }
+    s.assert_secret_absent(&format!("{stdout}{stderr}{report}"));
+    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["outcome"], "success");
+    // Nix's read-only dry run measured what a build would do: everything is to be built.
+    assert!(
+        report["build"]["built"].as_u64().unwrap() >= 3,
+        "{report:#}"
+    );
+    assert_eq!(report["build"]["hit_rate"], 0.0);
+    assert_eq!(reg.stored_tags("team/fixture"), Vec::<String>::new());
+    assert_eq!(reg.stored_manifests("team/fixture"), Vec::<String>::new());
+    assert!(!s.cache_dir.exists(), "dry run wrote the cache");
+    // And it built nothing.
+    let out = s.env.nix(&[
+        "build",
+        "--dry-run",
+        "--json",
+        &s.flake.attr("packages.x86_64-linux.app-dev"),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("will be built"),
+        "dry run built the app"
+    );
+}
+
+#[test]
+fn production_on_a_machine_that_cannot_build_amd64_is_refused_before_building() {
+    // Pretend to be an aarch64 machine: Nix's `system` setting is what ship asks.
+    let reg = Registry::start();
+    let s = setup(&reg.repo("team/fixture"));
+    let home = s.dir.path().join("home");
+    let mut cmd = support::ship(&home);
+    s.env.apply(
+        &mut cmd,
+        &format!("{OFFLINE} --option system aarch64-linux"),
+    );
+    cmd.arg("release").arg("--manifest").arg(&s.manifest).args([
+        "--flake",
+        &s.flake.flake_ref(),
+        "--ref",
+        "refs/tags/v1.2.3",
+    ]);
+    let (ok, stdout, stderr) = support::run(&mut cmd);
+    assert!(!ok, "{stdout}");
+    assert!(
+        stderr.contains("linux/amd64 is built on x86_64-linux and this machine is aarch64-linux"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("index: none; tags: none"), "{stderr}");
+    assert_eq!(reg.stored_manifests("team/fixture"), Vec::<String>::new());
+}
