@@ -303,12 +303,20 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     }
     let image = raw.image.unwrap_or_else(|| binary.clone());
     validate_image(&image).map_err(|m| invalid("image", m))?;
+    // `repository.workspace = true` is inherited from [workspace.package], as cargo (and
+    // nix/lib/config.nix) resolve it; from_slice does not resolve inheritance itself.
     let source = raw.source.or_else(|| {
-        manifest
-            .package
-            .as_ref()
-            .and_then(|p| p.repository.as_ref())
-            .and_then(|r| r.get().ok().cloned())
+        let repository = manifest.package.as_ref()?.repository.as_ref()?;
+        match repository.get() {
+            Ok(own) => Some(own.clone()),
+            Err(_) => manifest
+                .workspace
+                .as_ref()?
+                .package
+                .as_ref()?
+                .repository
+                .clone(),
+        }
     });
     let cache = match raw.cache {
         Some(c) if c.is_empty() => None,
@@ -699,6 +707,21 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn source_comes_from_the_repository_own_or_inherited() {
+        let own = "[package]\nname = \"a\"\nversion = \"0.1.0\"\nrepository = \"https://x/own\"\n";
+        let c = parse(Path::new("Cargo.toml"), own).unwrap();
+        assert_eq!(c.source.as_deref(), Some("https://x/own"));
+        let inherited = "[workspace]\n[workspace.package]\nrepository = \"https://x/ws\"\n\
+                         [package]\nname = \"a\"\nversion = \"0.1.0\"\nrepository.workspace = true\n";
+        let c = parse(Path::new("Cargo.toml"), inherited).unwrap();
+        assert_eq!(c.source.as_deref(), Some("https://x/ws"));
+        let explicit =
+            format!("{inherited}[workspace.metadata.ship]\nsource = \"https://x/meta\"\n");
+        let c = parse(Path::new("Cargo.toml"), &explicit).unwrap();
+        assert_eq!(c.source.as_deref(), Some("https://x/meta"));
     }
 
     #[test]
