@@ -287,19 +287,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 Format::Table => print!("{}", plan.table()),
                 Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
                 Format::Github => {
-                    let path = std::env::var_os("GITHUB_OUTPUT")
-                        .context("--format github: GITHUB_OUTPUT is not set (it names the file to append to)")?;
-                    let mut file = std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(&path)
-                        .with_context(|| {
-                            format!(
-                                "cannot open GITHUB_OUTPUT file {}",
-                                PathBuf::from(&path).display()
-                            )
-                        })?;
-                    file.write_all(plan.github_output()?.as_bytes())?;
+                    if !append_to_env_file("GITHUB_OUTPUT", &plan.github_output()?)? {
+                        anyhow::bail!(
+                            "--format github: GITHUB_OUTPUT is not set (it names the file to append to)"
+                        );
+                    }
                     print!("{}", plan.table());
                 }
             }
@@ -419,23 +411,24 @@ fn push_index(args: PushIndexArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Appends to the file GitHub Actions names in GITHUB_STEP_SUMMARY, when there is one.
-fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
-    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|p| !p.is_empty()) else {
-        return Ok(());
+/// Appends `text` to the file GitHub Actions names in the variable `var` (GITHUB_OUTPUT,
+/// GITHUB_STEP_SUMMARY); false when the variable is unset or empty.
+fn append_to_env_file(var: &str, text: &str) -> anyhow::Result<bool> {
+    let Some(path) = std::env::var_os(var).filter(|p| !p.is_empty()) else {
+        return Ok(false);
     };
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&path)
-        .with_context(|| {
-            format!(
-                "cannot open GITHUB_STEP_SUMMARY file {}",
-                PathBuf::from(&path).display()
-            )
-        })?;
-    file.write_all(markdown.as_bytes())?;
-    Ok(())
+        .with_context(|| format!("cannot open {var} file {}", PathBuf::from(&path).display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(true)
+}
+
+/// Appends to the job summary when running in GitHub Actions.
+fn append_step_summary(markdown: &str) -> anyhow::Result<()> {
+    append_to_env_file("GITHUB_STEP_SUMMARY", markdown).map(|_| ())
 }
 
 fn build(args: BuildArgs) -> anyhow::Result<()> {
