@@ -9,7 +9,7 @@ mod nix_fixture;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use nix_fixture::{FixtureFlake, NixEnv, OFFLINE};
+use nix_fixture::{ok, FixtureFlake, NixEnv, OFFLINE};
 use serde_json::Value;
 
 struct Recorder {
@@ -66,16 +66,6 @@ impl Recorder {
             "signing key printed:\n{all}"
         );
     }
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "ship failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// Builds image-dev and deps-dev, gives fake-nss an upstream signature; returns (image, app,

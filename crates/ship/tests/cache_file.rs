@@ -7,25 +7,13 @@
 mod nix_fixture;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use nix_fixture::{FixtureFlake, NixEnv, OFFLINE};
+use nix_fixture::{json, ok, FixtureFlake, NixEnv, OFFLINE};
 use serde_json::Value;
 
 fn ship(env: &NixEnv, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
-    env.apply(&mut cmd, OFFLINE);
-    cmd.args(args).output().expect("run ship")
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "ship failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    env.ship(OFFLINE, args)
 }
 
 fn all_output(out: &Output) -> String {
@@ -34,10 +22,6 @@ fn all_output(out: &Output) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("ship printed JSON")
 }
 
 fn paths(group: &Value) -> Vec<String> {

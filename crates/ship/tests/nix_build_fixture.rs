@@ -8,27 +8,11 @@ mod nix_fixture;
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
 
-use nix_fixture::{FixtureFlake, NixEnv, BINARY, OFFLINE};
+use nix_fixture::{json, ok, FixtureFlake, NixEnv, BINARY, OFFLINE};
 use serde_json::Value;
 
 fn ship(env: &NixEnv, nix_args: &str, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
-    env.apply(&mut cmd, nix_args);
-    cmd.args(args).output().expect("run ship")
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "ship failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn json(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).expect("ship printed JSON")
+    env.ship(nix_args, args)
 }
 
 /// Store path names (`<hash>-` dropped), sorted.

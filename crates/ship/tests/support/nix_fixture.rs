@@ -202,6 +202,31 @@ impl NixEnv {
     }
 }
 
+impl NixEnv {
+    /// Runs the `ship` binary with this state and `nix_args` as SHIP_NIX_ARGS.
+    pub fn ship(&self, nix_args: &str, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+        self.apply(&mut cmd, nix_args);
+        cmd.args(args).output().expect("run ship")
+    }
+}
+
+/// `out`, after asserting ship succeeded (its output in the failure message).
+pub fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "ship failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// ship's stdout as JSON.
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).expect("ship printed JSON")
+}
+
 impl Default for NixEnv {
     fn default() -> Self {
         Self::new()
