@@ -126,7 +126,7 @@ def markdown(r: dict) -> str:
         out.append(f"| `ship plan --format json` | {pl['runs']} | {_s(pl['min_s'])} | {_s(pl['median_s'])} | {_s(pl['max_s'])} |")
         rd = h.get("release_dry_run")
         if isinstance(rd, dict):
-            out.append(f"| `ship release --dry-run` | {rd['runs']} | {_s(rd['min_s'])} | {_s(rd['median_s'])} | {_s(rd['max_s'])} |")
+            out.append(f"| `ship release --dry-run` (production, Nix 2.8 fixture flake, evaluation included) | {rd['runs']} | {_s(rd['min_s'])} | {_s(rd['median_s'])} | {_s(rd['max_s'])} |")
         else:
             out.append(f"| `ship release --dry-run` | {rd} | | | |")
         out.append("")
