@@ -70,6 +70,27 @@ def workspace_files(root: Path) -> list[str]:
     return sorted({p for p in out.decode().split("\0") if p and (root / p).is_file()})
 
 
+def snapshot(root: Path, dest: Path, worktree: bool, rev: str = "HEAD") -> list[str]:
+    """Copies the source once, so other people's edits during a long run cannot mix into it:
+    the committed HEAD (git archive) by default, or the work tree's tracked and untracked files.
+    Returns the snapshot's files, relative to dest."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if worktree:
+        for rel in workspace_files(root):
+            try:
+                (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(root / rel, dest / rel)
+            except FileNotFoundError:
+                pass  # deleted or renamed since `git ls-files`; the snapshot is what exists now
+    else:
+        archive = subprocess.run(["git", "-C", str(root), "archive", "--format=tar", rev],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return sorted(
+        str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file() and not p.is_symlink()
+    )
+
+
 def copy_real(root: Path, files: list[str], dest: Path) -> None:
     """Copies the real source over dest. shutil.copy gives fresh mtimes, so cargo sees every
     file as newer than any earlier build in the same target dir (crane touches sources likewise)."""

@@ -35,7 +35,7 @@ def markdown(r: dict) -> str:
         w = r["wait_for_quiet"]
         out.append(f"| waited for load < {w['threshold']} | {w['waited_s']} s, reached: {w['reached']} |")
     out.append(f"| builds niced | {r.get('nice')} |")
-    out.append(f"| commit | {r.get('git_rev', '')[:12]}{' (dirty tree)' if r.get('git_dirty') else ''} |")
+    out.append(f"| commit | {r.get('git_rev', '')[:12]}{' + uncommitted changes' if r.get('git_dirty') else ''} ({r.get('source', '')}) |")
     out.append(f"| run took | {_s(r.get('duration_s'))} |")
 
     c = r.get("crates")
