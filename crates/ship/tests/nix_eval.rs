@@ -14,16 +14,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .join("Cargo.toml")
-}
+use support::{fixture, repo};
 
 fn nix_instantiate() -> Command {
     let exe = support::require_tool(&["nix-instantiate"], "nix-bin: apt-get install nix-bin");

@@ -1,22 +1,18 @@
 //! `ship plan` end to end: the real binary on sample manifests, good and bad.
 
+mod support;
+
 use std::path::PathBuf;
 
 use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
+use support::fixture;
 
 const SHA: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678";
 
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .join("Cargo.toml")
-}
-
 fn root_manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../Cargo.toml")
+    support::repo().join("Cargo.toml")
 }
 
 /// A `ship` command with no GitHub context leaking in from the environment.

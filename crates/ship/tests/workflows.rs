@@ -5,10 +5,11 @@
 //! (per nix/lib/attrs.nix). Plus the house rules a reviewer would otherwise check by eye:
 //! actions pinned by commit, secrets only through env, least permissions.
 
+mod support;
 mod workflow_check;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use workflow_check::{
@@ -18,16 +19,7 @@ use yaml_rust2::{Yaml, YamlLoader};
 
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-        .join("Cargo.toml")
-}
+use support::{fixture, repo};
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))

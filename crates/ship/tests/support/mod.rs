@@ -14,6 +14,19 @@ pub mod token;
 
 use std::path::PathBuf;
 
+/// The repository's root (the workspace holding this crate).
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A sample manifest: tests/fixtures/NAME/Cargo.toml.
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+        .join("Cargo.toml")
+}
+
 /// The full path of `tool` on PATH, or a panic that says which package provides it (tests
 /// never install anything and never skip silently).
 pub fn require_tool(names: &[&str], package: &str) -> PathBuf {

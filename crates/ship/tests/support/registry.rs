@@ -183,29 +183,24 @@ impl Registry {
     /// Manifest revisions stored for `repo_path` (empty if the repository does not exist):
     /// a check that reads the registry's storage, not its API.
     pub fn stored_manifests(&self, repo_path: &str) -> Vec<String> {
-        let dir = self
-            .storage()
-            .join("docker/registry/v2/repositories")
-            .join(repo_path)
-            .join("_manifests/revisions/sha256");
-        let mut out: Vec<String> = fs::read_dir(dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| format!("sha256:{}", e.file_name().to_string_lossy()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        out.sort();
-        out
+        self.stored(repo_path, "_manifests/revisions/sha256")
+            .into_iter()
+            .map(|hex| format!("sha256:{hex}"))
+            .collect()
     }
 
     /// Tags stored for `repo_path`, from storage.
     pub fn stored_tags(&self, repo_path: &str) -> Vec<String> {
+        self.stored(repo_path, "_manifests/tags")
+    }
+
+    /// Sorted entry names of a directory in `repo_path`'s storage (none if it does not exist).
+    fn stored(&self, repo_path: &str, sub: &str) -> Vec<String> {
         let dir = self
             .storage()
             .join("docker/registry/v2/repositories")
             .join(repo_path)
-            .join("_manifests/tags");
+            .join(sub);
         let mut out: Vec<String> = fs::read_dir(dir)
             .map(|rd| {
                 rd.filter_map(|e| e.ok())
