@@ -213,22 +213,23 @@ def main() -> int:
                 nice=args.nice, keep=keep, log_to=log_to, planned=dict(rel["cold_full"]),
                 planned_binary=keep / "release-cold", ablation=not args.no_ablation)
 
-        # Part 3: push the imitated image, first / again / after a source change.
-        img_profile = profiles[-1]
-        images = []
-        for label, suffix in (("v1", "app"), ("v2", "changed")) if "push" in parts else ():
-            archive = workdir / f"image-{img_profile}-{label}.tar"
-            info = image.build_archive(keep / f"{img_profile}-{suffix}", BINARY, "0.1.0", archive)
-            results.setdefault("images", {})[label] = {"profile": img_profile, **info}
-            images.append(archive)
-        if images:
-            results["push"] = registry.push_cycle(
+        # Part 3: push the imitated image, first / again / after a source change; per profile
+        # built (the release image is the one production pushes; dev images are much larger).
+        results["push"] = []
+        for img_profile in profiles if "push" in parts else ():
+            images = []
+            for label, suffix in (("v1", "app"), ("v2", "changed")):
+                archive = workdir / f"image-{img_profile}-{label}.tar"
+                info = image.build_archive(keep / f"{img_profile}-{suffix}", BINARY, "0.1.0", archive)
+                results.setdefault("images", {}).setdefault(img_profile, {})[label] = info
+                images.append(archive)
+            cycle = registry.push_cycle(
                 ship,
                 [("first push", images[0]), ("re-push, same image", images[0]),
                  ("push after a source-only change", images[1])],
-                workdir / "push", repo="bench/demo-service",
+                workdir / f"push-{img_profile}", repo="bench/demo-service",
                 platform=f"linux/{image.oci_arch()}", log_to=log_to)
-            results["push"]["image_profile"] = img_profile
+            results["push"].append({"image_profile": img_profile, **cycle})
 
         # Part 4: helper overhead.
         runs = args.runs or (5 if args.quick else 20)

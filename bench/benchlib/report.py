@@ -18,7 +18,8 @@ def _load(l: list[float]) -> str:
 def _build_cell(b: dict | None) -> str:
     if not b:
         return "not run (quick)"
-    return f"{_s(b['wall_s'])} wall, {_s(b['cpu_s'])} CPU, units {b['units_compiled']}, load {_load(b['load_before'])}"
+    return (f"{_s(b['wall_s'])} wall, {_s(b['cpu_s'])} CPU (×{b['cpu_s'] / b['wall_s']:.2f}), "
+            f"units {b['units_compiled']}, load {_load(b['load_before'])}")
 
 
 def markdown(r: dict) -> str:
@@ -97,10 +98,10 @@ def markdown(r: dict) -> str:
                    f"({(1 - rp['size_ratio_planned_to_default_stripped']) * 100:.1f}% smaller). "
                    f"Build time planned / default: {t['wall']} wall, {t['cpu']} CPU.\n")
 
-    push = r.get("push")
-    if push:
-        out.append(f"### 3. Push ({push.get('image_profile')} image, imitation of streamLayeredImage, local registry, fresh client each time, `ship` {r.get('ship_profile')} build)\n")
-        imgs = r.get("images", {})
+    for push in r.get("push") or []:
+        prof = push["image_profile"]
+        out.append(f"### 3. Push, {prof} image (imitation of streamLayeredImage; local registry; fresh client each time; `ship` {r.get('ship_profile')} build)\n")
+        imgs = r.get("images", {}).get(prof, {})
         first = {l["diff_id"] for l in next(iter(imgs.values()))["layers"]} if imgs else set()
         for i, (label, info) in enumerate(imgs.items()):
             layers = ", ".join(
@@ -134,17 +135,22 @@ def markdown(r: dict) -> str:
     mo = r.get("model")
     if mo:
         out.append("### 5. Expected CI wall time, minutes (ESTIMATED from the ratios above and the assumptions)\n")
-        out.append(f"Scale: {mo['scale_user_min_per_demo_min']} user-workspace minutes per demo minute "
-                   "(the user's 22-min amd64 build = this run's cold release build).\n")
-        out.append("| variant, path | nix setup | deps from cache | build | deps to cache | image | push | total |")
-        out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
-        for key in ("dev_cache_hit", "dev_cache_miss", "production_cache_hit", "production_cache_miss"):
-            v = mo[key]
-            job = v["amd64"]["parts_min"]
-            out.append(f"| {key.replace('_', ' ')} (amd64 job{'; arm64 job in parallel' if 'production' in key else ''}) | "
-                       f"{job['nix_setup']} | {job['deps_from_cache']} | {job['build']} | {job['deps_to_cache']} | "
-                       f"{job['image']} | {job['push']} | **{v['total_min']}** |")
-        out.append(f"\nBaseline (user, Docker): {mo['baseline_min']}. Assumptions: {mo['assumptions']}.\n")
+        out.append("Build steps: the user's 22-min amd64 Docker build is taken as a cold release build and "
+                   "multiplied by each step's CPU-time ratio to this run's cold release build of the demo "
+                   "(package-only split). Artifact transfers: the user's workspace counts as "
+                   f"{mo['scale_user_workspace_in_demos']} demos. doCheck factor (dev deps derivation, "
+                   f"check + build + test --no-run over build alone, measured): {mo.get('dev_docheck_factor')}.\n")
+        out.append("| variant, path | jobs | nix setup | deps from cache | build | deps to cache | image | push | publish | total |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for name, v in mo["rows"].items():
+            j = v["job"]["parts_min"]
+            out.append(f"| {name} | {'amd64' if v['parallel_jobs'] == 1 else 'amd64 ∥ arm64'} | "
+                       f"{j['nix_setup']} | {j['deps_from_cache']} | {j['build']} | {j['deps_to_cache']} | "
+                       f"{j['image']} | {j['push']} | {mo['assumptions']['publish_min']} | **{v['total_min']}** |")
+        b = mo["baseline_min"]
+        out.append(f"\nBaseline (the user's Docker CI): arm64 under QEMU {b['arm64_qemu']} + amd64 {b['amd64']} "
+                   f"+ push {b['push']} = {b['total']} min. Assumptions: "
+                   + ", ".join(f"`{k}` = {v}" for k, v in mo["assumptions"].items()) + ".\n")
     elif r.get("mode") == "quick":
         out.append("### 5. Model\n\nNot computed in quick mode (it needs the cold builds of the full mode).\n")
     return "\n".join(out)
