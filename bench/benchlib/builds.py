@@ -8,6 +8,7 @@ with plain cargo in throw-away copies of the workspace, each measurement in its 
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -309,6 +310,8 @@ def dependency_split(
     log(f"[{profile}] rebuild after a one-line change in {result['edited']}")
     changed = cargo_build(ws, target, keep_binary_as=keep / f"{profile}-changed", **kw)
     result["source_change"] = changed.summary()
+    if changed.binary is not None:
+        result["binary_sizes"] = binary_sizes(changed.binary, tmp / f"{profile}-strip-debug")
     result["binary_changed"] = (
         app.binary is not None
         and changed.binary is not None
@@ -415,6 +418,21 @@ def write_smoke_crate(root: Path, dest: Path) -> None:
     # --locked needs a lock file; with no dependencies generating it needs no network.
     subprocess.run(["cargo", "generate-lockfile", "--offline"], cwd=dest, check=True,
                    capture_output=True)
+
+
+def binary_sizes(binary: Path, scratch: Path) -> dict:
+    """Raw and gzip-compressed (what a pushed layer roughly costs) sizes, also with the debug
+    info stripped: a dev binary is mostly debug info, and the image could do without it."""
+    shutil.copy2(binary, scratch)
+    subprocess.run(["strip", "--strip-debug", str(scratch)], check=True)
+    raw, stripped = binary.read_bytes(), scratch.read_bytes()
+    scratch.unlink()
+    return {
+        "bytes": len(raw),
+        "gzip_bytes": len(gzip.compress(raw, 6)),
+        "strip_debug_bytes": len(stripped),
+        "strip_debug_gzip_bytes": len(gzip.compress(stripped, 6)),
+    }
 
 
 def strip_copy(binary: Path, dest: Path) -> int:

@@ -86,18 +86,24 @@ def estimate(results: dict, assume: dict[str, float]) -> dict | None:
     # push is scaled by its compressed size over the release image's as well.
     rel_image = pushes["release"][0]["image_bytes_compressed"]
 
-    def push_share(profile: str, cached: bool) -> float:
+    def push_share(profile: str, cached: bool, strip_debug: bool = False) -> float:
         p = pushes[profile][2 if cached else 0]
-        return p["bytes_sent_on_wire"] / rel_image
+        sent = p["bytes_sent_on_wire"]
+        if strip_debug:
+            # The binary's layer as if its debug info were stripped (gzip sizes, measured).
+            b = split[profile]["binary_sizes"]
+            sent += b["strip_debug_gzip_bytes"] - b["gzip_bytes"]
+        return sent / rel_image
 
     push_platform = BASELINE["push"] * a["baseline_push_share_per_platform"]
 
-    def job(split_: dict, cached: bool, speed: float = 1.0, factor: float = 1.0) -> dict:
+    def job(split_: dict, cached: bool, speed: float = 1.0, factor: float = 1.0,
+            strip_debug: bool = False) -> dict:
         profile = split_["profile"]
         b = build(split_, cached, factor) / speed
         fetch = artifacts_min(split_, a["cache_download_MBps"], factor) if cached else 0.0
         upload = 0.0 if cached else artifacts_min(split_, a["cache_upload_MBps"], factor)
-        push = a["push_fixed_min"] + push_platform * push_share(profile, cached)
+        push = a["push_fixed_min"] + push_platform * push_share(profile, cached, strip_debug)
         parts = {
             "nix_setup": a["nix_setup_min"],
             "deps_from_cache": fetch,
@@ -119,6 +125,11 @@ def estimate(results: dict, assume: dict[str, float]) -> dict | None:
         d = job(dev, cached)
         rows[f"dev, {key}"] = {"job": d, "parallel_jobs": 1,
                                "total_min": round(d["total_min"] + a["publish_min"], 1)}
+        if cached and "binary_sizes" in dev:
+            d1 = job(dev, cached, strip_debug=True)
+            rows["dev, cache hit, debug info stripped from the image's binary"] = {
+                "job": d1, "parallel_jobs": 1,
+                "total_min": round(d1["total_min"] + a["publish_min"], 1)}
         if not cached and docheck:
             d2 = job(dev, cached, factor=docheck)
             rows["dev, cache miss, deps with doCheck (as nix/crate.nix)"] = {

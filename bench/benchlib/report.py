@@ -59,6 +59,11 @@ def markdown(r: dict) -> str:
                 f"{ratio.get('wall', 'n/a')} | {ratio.get('cpu', 'n/a')} | "
                 f"{_mib(art['bytes'])} / {_mib(art['zstd_bytes'])} |"
             )
+        for s in splits:
+            b = s.get("binary_sizes")
+            if b:
+                out.append(f"- {s['profile']} binary: {_mib(b['bytes'])} ({_mib(b['gzip_bytes'])} gzip); "
+                           f"debug info stripped: {_mib(b['strip_debug_bytes'])} ({_mib(b['strip_debug_gzip_bytes'])} gzip)")
         edited = splits[0].get("edited")
         out.append(f"\nEdited line: `{edited}`; binary changed: "
                    + ", ".join(f"{s['profile']}={s['binary_changed']}" for s in splits) + ".\n")
