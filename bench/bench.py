@@ -55,6 +55,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--only", default="split,profile,push,helper",
                    help="comma-separated parts to run (default all): split,profile,push,helper;\n"
                         "profile and push need split (they use its builds)")
+    p.add_argument("--report", type=Path, metavar="RESULTS_JSON",
+                   help="measure nothing: print the report of an earlier run's results.json,\n"
+                        "with the model recomputed (e.g. under other --assume values)")
     p.add_argument("--assume", action="append", default=[], metavar="KEY=VALUE",
                    help="override a model assumption (see bench/benchlib/model.py)")
     return p.parse_args()
@@ -143,6 +146,11 @@ def main() -> int:
             return 2
         assume[k] = float(v)
 
+    if args.report:
+        results = json.loads(args.report.read_text(encoding="utf-8"))
+        results["model"] = model.estimate(results, assume)
+        print(markdown(results))
+        return 0
     parts = set(args.only.split(","))
     unknown = parts - {"split", "profile", "push", "helper"}
     if unknown or ("split" not in parts and parts & {"profile", "push"}):
