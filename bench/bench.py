@@ -256,7 +256,7 @@ def main() -> int:
             shutil.copy(out, args.json)
         if not args.keep:
             for p in workdir.iterdir():
-                if p.is_dir() and p.name.startswith(("target-", "ws-", "push", "smoke", "fixture-flake", "xdg-cache", "source")):
+                if p.is_dir() and p.name.startswith(("target-", "ws-", "push", "smoke", "fixture-flake", "xdg-cache", "source", "binaries")):
                     shutil.rmtree(p, ignore_errors=True)
             for p in workdir.glob("image-*.tar"):
                 p.unlink()
