@@ -18,11 +18,11 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use serde::Serialize;
 
 use crate::config::Platform;
+use crate::exec::{ExecError, Process};
 use crate::oci::{
     ConfigPlatform, Descriptor, Digest, HashingWriter, ImageManifest, PlatformSpec,
     MEDIA_TYPE_IMAGE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD,
@@ -278,7 +278,7 @@ fn materialize(source: &Path, workdir: &Path) -> Result<PathBuf> {
     let spool = workdir.join("image.tar");
     match kind {
         SourceKind::Tar => return Ok(source.to_owned()),
-        SourceKind::Script => run_script(source, workdir, &spool)?,
+        SourceKind::Script => run_script(source, &spool)?,
         SourceKind::Gzip | SourceKind::Zstd | SourceKind::Xz => {
             decompress_file(source, kind, &spool)?
         }
@@ -314,38 +314,29 @@ fn detect_file(path: &Path) -> Result<SourceKind> {
     })
 }
 
-fn run_script(script: &Path, workdir: &Path, spool: &Path) -> Result<()> {
+fn run_script(script: &Path, spool: &Path) -> Result<()> {
     let out = File::create(spool).map_err(ArchiveError::io(spool, "creating spool file"))?;
-    let err_path = workdir.join("script.stderr");
-    let err = File::create(&err_path).map_err(ArchiveError::io(&err_path, "creating"))?;
     // A bare relative name would be looked up on PATH; the user means the file.
     let program = if script.is_relative() && script.components().count() == 1 {
         Path::new(".").join(script)
     } else {
         script.to_owned()
     };
-    let status = Command::new(&program)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .status()
-        .map_err(ArchiveError::io(
+    match Process::new(program).stdout_to(out).run() {
+        Ok(_) => Ok(()),
+        Err(ExecError::Spawn { source, .. }) => Err(ArchiveError::io(
             script,
             "running the image script (is it executable?)",
-        ))?;
-    if !status.success() {
-        let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-        let tail: Vec<&str> = stderr.lines().rev().take(20).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        return Err(ArchiveError::invalid(
+        )(source)),
+        Err(ExecError::Failed {
+            status,
+            stderr_tail,
+            ..
+        }) => Err(ArchiveError::invalid(
             script,
-            format!(
-                "the image script failed ({status}); last lines of its stderr:\n{}",
-                tail.join("\n")
-            ),
-        ));
+            format!("the image script failed ({status}); last lines of its stderr:\n{stderr_tail}"),
+        )),
     }
-    Ok(())
 }
 
 fn decompress_file(source: &Path, kind: SourceKind, dest: &Path) -> Result<()> {

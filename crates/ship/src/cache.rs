@@ -36,15 +36,16 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::nix::{
-    self, display_command, redact_url, run_process, Nix, NixError, PathInfo, PathInfoQuery,
-    StorePath,
-};
+use crate::exec::{ExecError, Process};
+use crate::nix::{self, Nix, NixError, PathInfo, PathInfoQuery, StorePath};
+use crate::redact::{display_command, redact_url};
 
 /// The signing key of cache.nixos.org.
 pub const DEFAULT_UPSTREAM_KEY: &str = "cache.nixos.org-1";
 /// Overrides the `cachix` binary.
 pub const CACHIX_ENV: &str = "SHIP_CACHIX";
+/// What to do when cachix cannot be started.
+const CACHIX_HINT: &str = "install cachix, or point SHIP_CACHIX at it";
 /// cachix's credentials: left in its environment, never printed.
 pub const CACHIX_SECRET_ENVS: &[&str] = &["CACHIX_AUTH_TOKEN", "CACHIX_SIGNING_KEY"];
 /// Store URL schemes `nix copy --to` is used with.
@@ -77,17 +78,8 @@ pub enum CacheError {
     Invalid(StorePath),
     #[error(transparent)]
     Nix(#[from] NixError),
-    #[error("cannot run `{program}`: {source} (install cachix, or point {CACHIX_ENV} at it)")]
-    CachixSpawn {
-        program: String,
-        source: std::io::Error,
-    },
-    #[error("`{command}` failed ({status}):\n{stderr_tail}")]
-    CachixFailed {
-        command: String,
-        status: String,
-        stderr_tail: String,
-    },
+    #[error(transparent)]
+    Exec(#[from] ExecError),
 }
 
 /// Where to push.
@@ -576,11 +568,7 @@ pub fn push_cache(
 }
 
 fn copy(nix: &Nix, args: &[String], secrets: &[String]) -> Result<(), CacheError> {
-    let full = nix.full_args(args);
-    let (status, captured) = run_process(nix.program(), &full, None, true, secrets)?;
-    if !status.success() {
-        return Err(nix::failed(nix.program(), &full, status, &captured.stderr).into());
-    }
+    nix.process(args).echo(true).secrets(secrets).run()?;
     Ok(())
 }
 
@@ -592,19 +580,13 @@ fn cachix_push(
 ) -> Result<(), CacheError> {
     let mut stdin = paths.join("\n");
     stdin.push('\n');
-    let (status, captured) = run_process(program, args, Some(stdin.into_bytes()), true, secrets)
-        .map_err(|e| match e {
-            NixError::Spawn { program, source } => CacheError::CachixSpawn { program, source },
-            other => CacheError::Nix(other),
-        })?;
-    if !status.success() {
-        let tail: Vec<&str> = captured.stderr.lines().collect();
-        return Err(CacheError::CachixFailed {
-            command: display_command(&program.to_string_lossy(), args),
-            status: status.to_string(),
-            stderr_tail: tail[tail.len().saturating_sub(20)..].join("\n"),
-        });
-    }
+    Process::new(program)
+        .args(args)
+        .stdin(stdin.into_bytes())
+        .echo(true)
+        .secrets(secrets)
+        .hint(CACHIX_HINT)
+        .run()?;
     Ok(())
 }
 

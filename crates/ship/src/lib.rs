@@ -4,9 +4,11 @@
 pub mod archive;
 pub mod cache;
 pub mod config;
+pub mod exec;
 pub mod nix;
 pub mod oci;
 pub mod plan;
+pub mod redact;
 pub mod registry;
 pub mod release;
 pub mod report;

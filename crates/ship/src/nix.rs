@@ -20,12 +20,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::exec::{split_words, ExecError, Output as ProcessOutput, Process};
+use crate::redact::display_command;
 
 /// A full store path such as `/nix/store/<hash>-<name>`.
 pub type StorePath = String;
@@ -37,22 +38,13 @@ pub const DEFAULT_STORE_DIR: &str = "/nix/store";
 pub const NIX_ENV: &str = "SHIP_NIX";
 /// Extra arguments for every Nix call, shell-quoted, e.g. `--option substituters ''`.
 pub const NIX_ARGS_ENV: &str = "SHIP_NIX_ARGS";
+/// What to do when `nix` cannot be started.
+const NIX_HINT: &str = "install Nix with flakes, or point SHIP_NIX at it";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NixError {
-    #[error(
-        "cannot run `{program}`: {source} (install Nix with flakes, or point {NIX_ENV} at it)"
-    )]
-    Spawn {
-        program: String,
-        source: std::io::Error,
-    },
-    #[error("`{command}` failed ({status}){}", tail_suffix(.stderr_tail))]
-    Failed {
-        command: String,
-        status: String,
-        stderr_tail: String,
-    },
+    #[error(transparent)]
+    Exec(#[from] ExecError),
     #[error("`{command}` printed output ship cannot read: {message}")]
     Output { command: String, message: String },
     #[error(
@@ -64,14 +56,6 @@ pub enum NixError {
     Unbuildable { paths: Vec<StorePath> },
     #[error("{NIX_ARGS_ENV} / --nix-args `{value}`: {message}")]
     BadArgs { value: String, message: String },
-}
-
-fn tail_suffix(tail: &str) -> String {
-    if tail.trim().is_empty() {
-        String::new()
-    } else {
-        format!(":\n{tail}")
-    }
 }
 
 /// `nix --version`, e.g. `nix (Nix) 2.8.0` -> (2, 8, 0).
@@ -757,255 +741,6 @@ fn strings(items: &[&str]) -> Vec<String> {
     items.iter().map(|s| (*s).to_owned()).collect()
 }
 
-/// Splits `SHIP_NIX_ARGS` the way a POSIX shell splits words: blanks separate, '...' and "..."
-/// quote (so `--option substituters ''` gives an empty third word), backslash escapes.
-pub fn split_words(text: &str) -> Result<Vec<String>, String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut in_word = false;
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            '\'' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('\'') => break,
-                        Some(c) => word.push(c),
-                        None => return Err("unterminated '".to_owned()),
-                    }
-                }
-            }
-            '"' => {
-                in_word = true;
-                loop {
-                    match chars.next() {
-                        Some('"') => break,
-                        Some('\\') => match chars.next() {
-                            Some(c @ ('"' | '\\' | '$' | '`')) => word.push(c),
-                            Some(c) => {
-                                word.push('\\');
-                                word.push(c);
-                            }
-                            None => return Err("unterminated \"".to_owned()),
-                        },
-                        Some(c) => word.push(c),
-                        None => return Err("unterminated \"".to_owned()),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                match chars.next() {
-                    Some(c) => word.push(c),
-                    None => return Err("trailing \\".to_owned()),
-                }
-            }
-            c => {
-                in_word = true;
-                word.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    Ok(words)
-}
-
-/// A setting or query parameter whose value is a secret (or points at one): its value is
-/// never printed.
-fn is_secret_name(name: &str) -> bool {
-    let name = name.to_ascii_lowercase();
-    ["secret", "token", "password", "passwd", "ssh-key"]
-        .iter()
-        .any(|s| name.contains(s))
-}
-
-/// A store URL fit to print: the password of `user:password@` and the value of every query
-/// parameter naming a secret (`secret-key=`, `ssh-key=`, `...token=`) become `***`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    let (authority, path) = match before_query.find('/') {
-        Some(i) => before_query.split_at(i),
-        None => (before_query, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let mut out = format!("{scheme}://{authority}{path}");
-    if let Some(query) = query {
-        let params: Vec<String> = query
-            .split('&')
-            .map(|param| match param.split_once('=') {
-                Some((name, _)) if is_secret_name(name) => format!("{name}=***"),
-                _ => param.to_owned(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&params.join("&"));
-    }
-    out
-}
-
-/// A command line fit to print: shell-quoted, URLs redacted, values of secret settings
-/// (`--option access-tokens ...`, `--secret-key-files ...`) replaced by `***`.
-pub fn display_command(program: &str, args: &[String]) -> String {
-    let mut words = vec![shell_quote(program)];
-    let mut redact_next = false;
-    for (i, arg) in args.iter().enumerate() {
-        let shown = if redact_next {
-            redact_next = false;
-            "***".to_owned()
-        } else if arg.contains("://") {
-            redact_url(arg)
-        } else {
-            arg.clone()
-        };
-        if i > 0 && args[i - 1] == "--option" && is_secret_name(arg) {
-            redact_next = true;
-        } else if let Some(flag) = arg.strip_prefix("--") {
-            if is_secret_name(flag) && !flag.contains('=') {
-                redact_next = true;
-            }
-        }
-        words.push(shell_quote(&shown));
-    }
-    words.join(" ")
-}
-
-fn shell_quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./:=@%+,#*".contains(c));
-    if plain {
-        word.to_owned()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
-}
-
-/// Replaces every occurrence of each secret value in `text` with `***`.
-pub fn scrub(text: &str, secrets: &[String]) -> String {
-    let mut out = text.to_owned();
-    for secret in secrets.iter().filter(|s| s.len() >= 4) {
-        out = out.replace(secret.as_str(), "***");
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes
-
-/// What a finished child process left behind.
-pub(crate) struct Captured {
-    pub stdout: Vec<u8>,
-    pub stderr: String,
-}
-
-/// The last lines of a child's stderr, for error messages.
-fn tail(stderr: &str, lines: usize) -> String {
-    let all: Vec<&str> = stderr.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
-
-/// Runs a program; stderr is captured and, with `echo`, also copied line by line to ours as it
-/// arrives (build logs, copy progress). Every secret value is scrubbed from both.
-pub(crate) fn run_process(
-    program: &OsString,
-    args: &[String],
-    stdin: Option<Vec<u8>>,
-    echo: bool,
-    secrets: &[String],
-) -> Result<(std::process::ExitStatus, Captured), NixError> {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| NixError::Spawn {
-            program: program.to_string_lossy().into_owned(),
-            source,
-        })?;
-    let writer = match (stdin, child.stdin.take()) {
-        (Some(data), Some(mut pipe)) => Some(std::thread::spawn(move || {
-            // A child that exits without reading all of stdin is reported by its exit status.
-            let _ = pipe.write_all(&data);
-        })),
-        _ => None,
-    };
-    let stderr_pipe = child.stderr.take();
-    let scrub_with = secrets.to_vec();
-    let reader = std::thread::spawn(move || {
-        let mut collected = String::new();
-        if let Some(pipe) = stderr_pipe {
-            for line in BufReader::new(pipe).split(b'\n') {
-                let Ok(line) = line else { break };
-                let line = scrub(&String::from_utf8_lossy(&line), &scrub_with);
-                if echo {
-                    eprintln!("{line}");
-                }
-                collected.push_str(&line);
-                collected.push('\n');
-            }
-        }
-        collected
-    });
-    let mut stdout = Vec::new();
-    if let Some(mut pipe) = child.stdout.take() {
-        pipe.read_to_end(&mut stdout)
-            .map_err(|source| NixError::Spawn {
-                program: program.to_string_lossy().into_owned(),
-                source,
-            })?;
-    }
-    let status = child.wait().map_err(|source| NixError::Spawn {
-        program: program.to_string_lossy().into_owned(),
-        source,
-    })?;
-    if let Some(w) = writer {
-        let _ = w.join();
-    }
-    let stderr = reader.join().unwrap_or_default();
-    Ok((status, Captured { stdout, stderr }))
-}
-
-/// `Failed` with the command (redacted) and the end of its stderr.
-pub(crate) fn failed(
-    program: &OsString,
-    args: &[String],
-    status: std::process::ExitStatus,
-    stderr: &str,
-) -> NixError {
-    NixError::Failed {
-        command: display_command(&program.to_string_lossy(), args),
-        status: status.to_string(),
-        stderr_tail: tail(stderr, 20),
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // The I/O edge
 
@@ -1059,14 +794,16 @@ impl Nix {
         display_command(&self.program.to_string_lossy(), &self.full_args(args))
     }
 
+    /// `nix ARGS` as a process to run.
+    pub(crate) fn process(&self, args: &[String]) -> Process {
+        Process::new(&self.program)
+            .args(&self.full_args(args))
+            .hint(NIX_HINT)
+    }
+
     /// Runs `nix ARGS`, failing on a non-zero exit.
-    pub(crate) fn run(&self, args: &[String], echo: bool) -> Result<Captured, NixError> {
-        let full = self.full_args(args);
-        let (status, captured) = run_process(&self.program, &full, None, echo, &[])?;
-        if !status.success() {
-            return Err(failed(&self.program, &full, status, &captured.stderr));
-        }
-        Ok(captured)
+    fn run(&self, args: &[String], echo: bool) -> Result<ProcessOutput, NixError> {
+        Ok(self.process(args).echo(echo).run()?)
     }
 
     fn output_error(&self, args: &[String], message: String) -> NixError {
@@ -1565,81 +1302,6 @@ mod tests {
             "nix --extra-experimental-features 'nix-command flakes' --option substituters '' \
              build --json --no-link .#image-dev"
         );
-    }
-
-    #[test]
-    fn shell_words() {
-        assert_eq!(
-            split_words("--option substituters ''").unwrap(),
-            strings(&["--option", "substituters", ""])
-        );
-        assert_eq!(
-            split_words(r#"  -L --option trusted-public-keys "k-1:abc= k-2:def"  a\ b "x\"y" "#)
-                .unwrap(),
-            strings(&[
-                "-L",
-                "--option",
-                "trusted-public-keys",
-                "k-1:abc= k-2:def",
-                "a b",
-                "x\"y"
-            ])
-        );
-        assert_eq!(split_words("").unwrap(), Vec::<String>::new());
-        assert!(split_words("'open").is_err());
-        assert!(split_words("\"open").is_err());
-        assert!(split_words("x\\").is_err());
-    }
-
-    #[test]
-    fn urls_and_commands_are_redacted() {
-        assert_eq!(
-            redact_url("file:///tmp/c?compression=zstd&secret-key=/run/keys/cache.sec"),
-            "file:///tmp/c?compression=zstd&secret-key=***"
-        );
-        assert_eq!(
-            redact_url("s3://bucket?region=eu-west-1&profile=ci"),
-            "s3://bucket?region=eu-west-1&profile=ci"
-        );
-        assert_eq!(
-            redact_url("https://user:hunter22@cache.example.org/nix?token=abcd"),
-            "https://user:***@cache.example.org/nix?token=***"
-        );
-        assert_eq!(
-            redact_url("ssh-ng://builder@host?ssh-key=/root/.ssh/id"),
-            "ssh-ng://builder@host?ssh-key=***"
-        );
-        assert_eq!(redact_url("cachix:name"), "cachix:name");
-        let shown = display_command(
-            "nix",
-            &strings(&[
-                "--option",
-                "access-tokens",
-                "github.com=ghp_secret",
-                "--secret-key-files",
-                "/k",
-                "--option",
-                "trusted-public-keys",
-                "t-1:pub",
-                "copy",
-                "--to",
-                "file:///c?secret-key=/k",
-            ]),
-        );
-        assert!(!shown.contains("ghp_secret"), "{shown}");
-        assert!(!shown.contains("/k"), "{shown}");
-        assert!(shown.contains("trusted-public-keys t-1:pub"), "{shown}");
-        assert!(shown.contains("'file:///c?secret-key=***'"), "{shown}");
-    }
-
-    #[test]
-    fn scrub_replaces_secret_values() {
-        assert_eq!(
-            scrub("token abcd1234 and abcd1234", &["abcd1234".to_owned()]),
-            "token *** and ***"
-        );
-        // Too short to be a real secret: scrubbing it would mangle everything.
-        assert_eq!(scrub("a b", &["a".to_owned()]), "a b");
     }
 
     #[test]

@@ -178,7 +178,7 @@ pub fn plan(config: &Config, ctx: &Context) -> Result<Plan, PlanError> {
             .collect(),
         image: config.image.clone(),
         binary: config.binary.clone(),
-        cache: config.cache.as_deref().map(crate::nix::redact_url),
+        cache: config.cache.as_deref().map(crate::redact::redact_url),
         tags,
         matrix: Matrix { include },
     })
