@@ -21,12 +21,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::config::Platform;
 use crate::exec::{ExecError, Process};
 use crate::oci::{
     ConfigPlatform, Descriptor, Digest, HashingWriter, ImageManifest, PlatformSpec,
     MEDIA_TYPE_IMAGE_CONFIG, MEDIA_TYPE_LAYER_GZIP, MEDIA_TYPE_LAYER_ZSTD,
 };
+use crate::platform::Platform;
 
 /// gzip level for layers ship compresses. Changing it changes every layer digest (and so
 /// re-uploads everything once); it is part of the push format.
@@ -213,7 +213,7 @@ pub fn prepare(source: &Path) -> Result<PreparedImage> {
                     "image config says os {:?}, architecture {:?}; ship pushes {}",
                     platform_fields.os,
                     platform_fields.architecture,
-                    crate::config::PLATFORMS.join(", ")
+                    crate::platform::PLATFORMS.join(", ")
                 ),
             )
         })?;

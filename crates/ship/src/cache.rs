@@ -62,7 +62,7 @@ pub enum CacheError {
          store URL with scheme {}",
         STORE_SCHEMES.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(", ")
     )]
-    Target { given: String, reason: String },
+    BinaryCache { given: String, reason: String },
     #[error(
         "no binary cache to push to: pass --to CACHE or set `cache` in [workspace.metadata.ship]"
     )]
@@ -84,16 +84,16 @@ pub enum CacheError {
 
 /// Where to push.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub enum BinaryCache {
     /// `cachix:NAME`: the cachix CLI.
     Cachix(String),
     /// A store URL for `nix copy --to`.
     Store(String),
 }
 
-impl Target {
+impl BinaryCache {
     pub fn parse(given: &str) -> Result<Self, CacheError> {
-        let err = |reason: &str| CacheError::Target {
+        let err = |reason: &str| CacheError::BinaryCache {
             given: redact_url(given),
             reason: reason.to_owned(),
         };
@@ -132,7 +132,7 @@ impl Target {
     }
 }
 
-impl fmt::Display for Target {
+impl fmt::Display for BinaryCache {
     /// Fit to print: secrets in the URL are redacted.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -229,7 +229,7 @@ impl CacheReport {
                 "  {label:<17} {:>5} path{:<1}  {:>10}{note}\n",
                 g.count,
                 if g.count == 1 { "" } else { "s" },
-                crate::report::bytes(g.bytes)
+                crate::human::bytes(g.bytes)
             )
         };
         out.push_str(&row(verb, &self.pushed, ""));
@@ -251,7 +251,7 @@ impl CacheReport {
 
     /// A few Markdown lines for $GITHUB_STEP_SUMMARY.
     pub fn markdown(&self) -> String {
-        let g = |g: &PathGroup| format!("{} ({})", g.count, crate::report::bytes(g.bytes));
+        let g = |g: &PathGroup| format!("{} ({})", g.count, crate::human::bytes(g.bytes));
         format!(
             "- **push-cache** `{}`: {} {}, already present {}, skipped upstream {}, skipped images {}\n",
             self.target,
@@ -403,10 +403,10 @@ pub fn cachix_args(name: &str, opts: &CachixOptions) -> Vec<String> {
 /// Secret values that must not appear in anything printed for `target`: cachix's credentials
 /// from the environment; for a store URL, the signing key file named by `secret-key=` and, as
 /// a second line of defence, that file's contents.
-pub fn secrets_for(target: &Target) -> Vec<String> {
+pub fn secrets_for(target: &BinaryCache) -> Vec<String> {
     let mut out = Vec::new();
     match target {
-        Target::Cachix(_) => {
+        BinaryCache::Cachix(_) => {
             for var in CACHIX_SECRET_ENVS {
                 if let Ok(v) = std::env::var(var) {
                     if !v.trim().is_empty() {
@@ -415,7 +415,7 @@ pub fn secrets_for(target: &Target) -> Vec<String> {
                 }
             }
         }
-        Target::Store(url) => {
+        BinaryCache::Store(url) => {
             let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
             for param in query.split('&') {
                 if let Some((name, value)) = param.split_once('=') {
@@ -468,7 +468,7 @@ fn resolve(nix: &Nix, items: &[String], dry_run: bool) -> Result<Vec<StorePath>,
 /// `target`, leaving out images, upstream paths and what the store already has.
 pub fn push_cache(
     nix: &Nix,
-    target: &Target,
+    target: &BinaryCache,
     items: &[String],
     opts: &PushOptions,
 ) -> Result<CacheReport, CacheError> {
@@ -492,7 +492,7 @@ pub fn push_cache(
     let secrets = secrets_for(target);
 
     let (selection, commands) = match target {
-        Target::Store(url) => {
+        BinaryCache::Store(url) => {
             let candidates: Vec<String> = closure
                 .iter()
                 .filter(|i| !is_image(i.name(), root_set.contains(&i.path)))
@@ -528,7 +528,7 @@ pub fn push_cache(
             }
             (sel, commands)
         }
-        Target::Cachix(name) => {
+        BinaryCache::Cachix(name) => {
             let sel = select(&closure, &root_set, None, &opts.upstream_keys, false);
             let program = std::env::var_os(CACHIX_ENV)
                 .filter(|p| !p.is_empty())
@@ -558,8 +558,8 @@ pub fn push_cache(
         pushed: PathGroup::of(&selection.push),
         pushed_required: PathGroup::of(&selection.required),
         present: match target {
-            Target::Store(_) => Some(PathGroup::of(&selection.present)),
-            Target::Cachix(_) => None,
+            BinaryCache::Store(_) => Some(PathGroup::of(&selection.present)),
+            BinaryCache::Cachix(_) => None,
         },
         upstream: PathGroup::of(&selection.upstream),
         images: PathGroup::of(&selection.images),
@@ -621,8 +621,8 @@ mod tests {
     #[test]
     fn targets() {
         assert_eq!(
-            Target::parse("cachix:ship-demo").unwrap(),
-            Target::Cachix("ship-demo".into())
+            BinaryCache::parse("cachix:ship-demo").unwrap(),
+            BinaryCache::Cachix("ship-demo".into())
         );
         for url in [
             "file:///tmp/cache",
@@ -633,8 +633,8 @@ mod tests {
             "ssh-ng://builder",
         ] {
             assert_eq!(
-                Target::parse(url).unwrap(),
-                Target::Store(url.into()),
+                BinaryCache::parse(url).unwrap(),
+                BinaryCache::Store(url.into()),
                 "{url}"
             );
         }
@@ -645,30 +645,32 @@ mod tests {
             ("/tmp/cache", "not a cachix name or store URL"),
             ("file://", "not a cachix name or store URL"),
         ] {
-            let e = Target::parse(bad).unwrap_err().to_string();
+            let e = BinaryCache::parse(bad).unwrap_err().to_string();
             assert!(
                 e.contains(why) && e.contains("accepted: cachix:NAME"),
                 "{bad}: {e}"
             );
         }
-        let e = Target::parse("gopher://x?secret-key=/k")
+        let e = BinaryCache::parse("gopher://x?secret-key=/k")
             .unwrap_err()
             .to_string();
         assert!(!e.contains("/k"), "{e}");
         assert!(matches!(
-            Target::select(None, None),
+            BinaryCache::select(None, None),
             Err(CacheError::NoTarget)
         ));
         assert_eq!(
-            Target::select(Some("file:///a"), Some("cachix:b")).unwrap(),
-            Target::Store("file:///a".into())
+            BinaryCache::select(Some("file:///a"), Some("cachix:b")).unwrap(),
+            BinaryCache::Store("file:///a".into())
         );
         assert_eq!(
-            Target::select(None, Some("cachix:b")).unwrap().to_string(),
+            BinaryCache::select(None, Some("cachix:b"))
+                .unwrap()
+                .to_string(),
             "cachix:b"
         );
         assert_eq!(
-            Target::parse("file:///c?secret-key=/run/k")
+            BinaryCache::parse("file:///c?secret-key=/run/k")
                 .unwrap()
                 .to_string(),
             "file:///c?secret-key=***"
@@ -822,7 +824,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let key = dir.path().join("k.sec");
         std::fs::write(&key, "test-1:c2VjcmV0LWtleS1ieXRlcw==\n").unwrap();
-        let t = Target::Store(format!(
+        let t = BinaryCache::Store(format!(
             "file:///c?compression=zstd&secret-key={}",
             key.display()
         ));

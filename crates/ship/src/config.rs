@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-/// The platforms the flake knows how to build; anything else is refused up front.
-pub const PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
+use crate::cache::BinaryCache;
+use crate::platform::{Platform, PLATFORMS};
+use crate::registry::Repository;
+
 /// Cargo's built-in profiles, always accepted without a `[profile.NAME]` table.
 const BUILTIN_PROFILES: &[&str] = &["dev", "release", "test", "bench"];
 
@@ -74,61 +76,6 @@ pub struct Variant {
     pub name: String,
     pub profile: String,
     pub platforms: Vec<Platform>,
-}
-
-/// `linux/amd64` or `linux/arm64`, the only two the flake builds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Platform {
-    Amd64,
-    Arm64,
-}
-
-impl Platform {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "linux/amd64" => Some(Self::Amd64),
-            "linux/arm64" => Some(Self::Arm64),
-            _ => None,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Amd64 => "linux/amd64",
-            Self::Arm64 => "linux/arm64",
-        }
-    }
-    /// The OCI `os` value (every platform ship builds is Linux).
-    pub fn os(self) -> &'static str {
-        "linux"
-    }
-    /// The platform an image config's `os` and `architecture` describe, if ship builds it.
-    pub fn from_os_arch(os: &str, arch: &str) -> Option<Self> {
-        match (os, arch) {
-            ("linux", "amd64") => Some(Self::Amd64),
-            ("linux", "arm64") => Some(Self::Arm64),
-            _ => None,
-        }
-    }
-    /// The OCI `architecture` value.
-    pub fn arch(self) -> &'static str {
-        match self {
-            Self::Amd64 => "amd64",
-            Self::Arm64 => "arm64",
-        }
-    }
-    /// The Nix system that builds this platform natively.
-    pub fn native_system(self) -> &'static str {
-        match self {
-            Self::Amd64 => "x86_64-linux",
-            Self::Arm64 => "aarch64-linux",
-        }
-    }
-}
-
-impl std::fmt::Display for Platform {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,7 +249,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         ));
     }
     let image = raw.image.unwrap_or_else(|| binary.clone());
-    validate_image(&image).map_err(|m| invalid("image", m))?;
+    Repository::parse(&image).map_err(|e| invalid("image", e.to_string()))?;
     // `repository.workspace = true` is inherited from [workspace.package], as cargo (and
     // nix/lib/config.nix) resolve it; from_slice does not resolve inheritance itself.
     let source = raw.source.or_else(|| {
@@ -321,7 +268,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let cache = match raw.cache {
         Some(c) if c.is_empty() => None,
         Some(c) => {
-            validate_cache(&c).map_err(|m| invalid("cache", m))?;
+            BinaryCache::parse(&c).map_err(|e| invalid("cache", e.to_string()))?;
             Some(c)
         }
         None => None,
@@ -358,12 +305,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let mut platforms = Vec::new();
         for (i, p) in raw_platforms.iter().enumerate() {
             let key = format!("variants.{name}.platforms[{i}]");
-            let platform = Platform::parse(p).ok_or_else(|| {
-                invalid(
-                    &key,
-                    format!("unknown platform `{p}`; accepted: {}", PLATFORMS.join(", ")),
-                )
-            })?;
+            let platform = Platform::parse(p).map_err(|e| invalid(&key, e.to_string()))?;
             if platforms.contains(&platform) {
                 return Err(invalid(&key, format!("duplicate platform `{p}`")));
             }
@@ -396,12 +338,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
     let mut builders = BTreeMap::new();
     for (p, rb) in raw.builders.unwrap_or_default() {
         let key = format!("builders.\"{p}\"");
-        let platform = Platform::parse(&p).ok_or_else(|| {
-            invalid(
-                &key,
-                format!("unknown platform `{p}`; accepted: {}", PLATFORMS.join(", ")),
-            )
-        })?;
+        let platform = Platform::parse(&p).map_err(|e| invalid(&key, e.to_string()))?;
         let default = default_builder(platform);
         let cross = rb.cross.unwrap_or(default.cross);
         if cross && platform != Platform::Arm64 {
@@ -486,79 +423,6 @@ fn validate_name(name: &str) -> Result<(), String> {
             "`{name}` must start with a-z and contain only a-z, 0-9 and -"
         ))
     }
-}
-
-/// An image reference without tag or digest: `[registry/]path`, lowercase path components.
-fn validate_image(image: &str) -> Result<(), String> {
-    if image.is_empty() {
-        return Err("empty; give a repository such as ghcr.io/OWNER/NAME".into());
-    }
-    if image.contains('@')
-        || image
-            .rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains(':'))
-    {
-        return Err(format!(
-            "`{image}` has a tag or digest; give the repository only, e.g. ghcr.io/OWNER/NAME"
-        ));
-    }
-    let mut parts = image.split('/').collect::<Vec<_>>();
-    // A first component with a dot, a colon or `localhost` is a registry host, which may have
-    // uppercase letters and a port; the path after it may not.
-    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
-        parts.remove(0);
-    }
-    for part in parts {
-        let ok = !part.is_empty()
-            && part.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && part.ends_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-            && part
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
-        if !ok {
-            return Err(format!(
-                "`{image}`: path component `{part}` must be lowercase a-z, 0-9 and . _ - \
-                 (starting and ending with a letter or digit)"
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// `cachix:NAME` or a store URL `nix copy --to` understands.
-fn validate_cache(cache: &str) -> Result<(), String> {
-    const SCHEMES: &[&str] = &[
-        "file://",
-        "s3://",
-        "http://",
-        "https://",
-        "ssh://",
-        "ssh-ng://",
-    ];
-    if let Some(name) = cache.strip_prefix("cachix:") {
-        if !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        {
-            return Ok(());
-        }
-        return Err(format!(
-            "`{cache}`: cachix cache names are lowercase a-z, 0-9 and -"
-        ));
-    }
-    if SCHEMES.iter().any(|s| cache.starts_with(s)) {
-        return Ok(());
-    }
-    Err(format!(
-        "`{cache}` is not a binary cache; accepted: cachix:NAME or a store URL ({})",
-        SCHEMES
-            .iter()
-            .map(|s| format!("{s}…"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
 }
 
 /// A manifest for tests: `ship` is written as if inside `[workspace.metadata.ship]`, its own
@@ -740,7 +604,7 @@ mod tests {
             "127.0.0.1:5000/x",
             "Registry.IO/a",
         ] {
-            assert_eq!(validate_image(image), Ok(()), "{image}");
+            assert!(Repository::parse(image).is_ok(), "{image}");
         }
         for cache in [
             "cachix:ship-demo",
@@ -748,7 +612,7 @@ mod tests {
             "s3://b",
             "ssh-ng://h",
         ] {
-            assert_eq!(validate_cache(cache), Ok(()), "{cache}");
+            assert!(BinaryCache::parse(cache).is_ok(), "{cache}");
         }
     }
 }

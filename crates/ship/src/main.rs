@@ -202,7 +202,7 @@ struct PushImageArgs {
     to: registry::Repository,
     /// Refuse unless the image config says this platform (linux/amd64 or linux/arm64).
     #[arg(long, value_parser = parse_platform)]
-    platform: Option<config::Platform>,
+    platform: Option<ship::platform::Platform>,
     /// Output: the digest on stdout (progress on stderr), or one JSON object.
     #[arg(long, value_enum, default_value_t = PushFormat::Text)]
     format: PushFormat,
@@ -215,7 +215,7 @@ struct PushIndexArgs {
     /// Per-platform manifests already in REPO, as DIGEST@PLATFORM, e.g.
     /// sha256:<64 hex>@linux/amd64.
     #[arg(required = true, value_name = "DIGEST@PLATFORM", value_parser = parse_child)]
-    children: Vec<(ship::oci::Digest, config::Platform)>,
+    children: Vec<(ship::oci::Digest, ship::platform::Platform)>,
     /// Repository holding the images, e.g. ghcr.io/owner/name.
     #[arg(long = "to", value_name = "REPO")]
     to: registry::Repository,
@@ -235,16 +235,11 @@ enum PushFormat {
     Json,
 }
 
-fn parse_platform(s: &str) -> Result<config::Platform, String> {
-    config::Platform::parse(s).ok_or_else(|| {
-        format!(
-            "unknown platform {s:?}; expected one of {}",
-            config::PLATFORMS.join(", ")
-        )
-    })
+fn parse_platform(s: &str) -> Result<ship::platform::Platform, String> {
+    ship::platform::Platform::parse(s).map_err(|e| e.to_string())
 }
 
-fn parse_child(s: &str) -> Result<(ship::oci::Digest, config::Platform), String> {
+fn parse_child(s: &str) -> Result<(ship::oci::Digest, ship::platform::Platform), String> {
     registry::parse_child(s)
 }
 
@@ -328,7 +323,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
         .with_context(|| format!("--to / image `{repo_text}`"))?;
     // The plan shows the cache redacted; the usable URL comes from the configuration.
     let cache = match args.cache.as_deref().or(config.cache.as_deref()) {
-        Some(c) => Some(cache::Target::parse(c)?),
+        Some(c) => Some(cache::BinaryCache::parse(c)?),
         None => None,
     };
     let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
@@ -446,7 +441,7 @@ fn push_cache(args: PushCacheArgs, manifest: Option<PathBuf>) -> anyhow::Result<
         Some(_) => None,
         None => load_config(manifest)?.cache,
     };
-    let target = cache::Target::select(args.to.as_deref(), configured.as_deref())?;
+    let target = cache::BinaryCache::select(args.to.as_deref(), configured.as_deref())?;
     let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
     let opts = cache::PushOptions {
         dry_run: args.dry_run,

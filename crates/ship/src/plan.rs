@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::config::{Config, Platform, Rule};
+use crate::config::{Config, Rule};
+use crate::platform::Platform;
 use crate::tags::{self, GitRef};
 
 /// The git context of a run (GITHUB_REF, GITHUB_EVENT_NAME, GITHUB_SHA in Actions).
@@ -26,7 +27,7 @@ pub enum PlanError {
 /// One job of the build matrix: a platform and the flake attributes that build it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MatrixEntry {
-    pub platform: String,
+    pub platform: Platform,
     pub arch: String,
     /// The Nix system whose `packages` hold `attr` (x86_64-linux for a cross build).
     pub system: String,
@@ -58,12 +59,19 @@ pub struct Plan {
     pub matrix: Matrix,
 }
 
+/// Where cross builds run: nix/lib/attrs.nix puts the cross attributes under this platform's
+/// system.
+pub const CROSS_BUILD_PLATFORM: Platform = Platform::Amd64;
+
 /// Flake attribute names for one profile and platform. Native builds live under the
 /// platform's own system as `<kind>-<profile>`; cross builds live under x86_64-linux with the
 /// architecture appended. nix/lib/attrs.nix implements the same naming.
 pub fn attrs(profile: &str, platform: Platform, cross: bool) -> (String, [String; 3]) {
     let (system, suffix) = if cross {
-        ("x86_64-linux", format!("-{}", platform.arch()))
+        (
+            CROSS_BUILD_PLATFORM.native_system(),
+            format!("-{}", platform.arch()),
+        )
     } else {
         (platform.native_system(), String::new())
     };
@@ -156,7 +164,7 @@ pub fn plan(config: &Config, ctx: &Context) -> Result<Plan, PlanError> {
             let builder = config.builder(platform);
             let (system, [attr, app, deps]) = attrs(&variant.profile, platform, builder.cross);
             MatrixEntry {
-                platform: platform.as_str().to_owned(),
+                platform,
                 arch: platform.arch().to_owned(),
                 system,
                 runner: builder.runner,

@@ -227,8 +227,8 @@ impl Report {
                     i.digest,
                     i.layers_uploaded,
                     i.layers_skipped,
-                    bytes(i.bytes_uploaded),
-                    bytes(i.bytes_skipped)
+                    crate::human::bytes(i.bytes_uploaded),
+                    crate::human::bytes(i.bytes_skipped)
                 ));
             }
         }
@@ -237,7 +237,7 @@ impl Report {
                 "\nBinary {} ({}): {}\n",
                 b.path,
                 b.platform,
-                bytes(b.bytes)
+                crate::human::bytes(b.bytes)
             ));
         }
         if let Some(c) = &self.cache {
@@ -245,7 +245,7 @@ impl Report {
                 "\nCache {}: {} paths pushed ({}), {} already present, {} served upstream, {} image paths skipped\n",
                 c.target,
                 c.paths_pushed,
-                bytes(c.bytes_pushed),
+                crate::human::bytes(c.bytes_pushed),
                 c.paths_present,
                 c.paths_upstream,
                 c.paths_skipped_images
@@ -295,21 +295,6 @@ pub fn duration(secs: f64) -> String {
         )
     } else {
         format!("{secs:.1}s")
-    }
-}
-
-pub fn bytes(n: u64) -> String {
-    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
     }
 }
 
@@ -482,8 +467,6 @@ mod tests {
 
     #[test]
     fn units() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(duration(59.94), "59.9s");
         assert_eq!(duration(125.0), "2m05s");
     }

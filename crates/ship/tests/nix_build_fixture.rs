@@ -328,9 +328,9 @@ fn every_fixture_attribute_evaluates_with_the_readme_names() {
         // Names and profiles agree with ship's own naming function.
         for profile in ["dev", "release"] {
             let platform = if system == "x86_64-linux" {
-                ship::config::Platform::Amd64
+                ship::platform::Platform::Amd64
             } else {
-                ship::config::Platform::Arm64
+                ship::platform::Platform::Arm64
             };
             let (sys, attrs) = ship::plan::attrs(profile, platform, false);
             assert_eq!(sys, system);
@@ -339,7 +339,7 @@ fn every_fixture_attribute_evaluates_with_the_readme_names() {
             }
         }
     }
-    let (_, cross) = ship::plan::attrs("release", ship::config::Platform::Arm64, true);
+    let (_, cross) = ship::plan::attrs("release", ship::platform::Platform::Arm64, true);
     for a in cross {
         assert!(nix_fixture::ATTRS.contains(&a.as_str()), "{a}");
     }

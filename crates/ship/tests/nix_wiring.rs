@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
-use ship::config::Platform;
+use ship::platform::Platform;
 
 const SYSTEMS: [&str; 2] = ["x86_64-linux", "aarch64-linux"];
 

@@ -50,9 +50,14 @@ impl DryRun {
     /// `fetched / (fetched + built)`; `None` when nothing is missing locally (see the module
     /// documentation for what is counted).
     pub fn hit_rate(&self) -> Option<f64> {
-        let total = self.built() + self.fetched();
-        (total > 0).then(|| self.fetched() as f64 / total as f64)
+        hit_rate(self.built(), self.fetched())
     }
+}
+
+/// `fetched / (fetched + built)`; `None` when nothing was missing locally (not a made-up 100%).
+pub fn hit_rate(built: usize, fetched: usize) -> Option<f64> {
+    let total = built + fetched;
+    (total > 0).then(|| fetched as f64 / total as f64)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -23,7 +23,7 @@ mod dry_run;
 mod path_info;
 
 pub use build::{combine, parse_build_json, BuildOutcome, Built, Output, OutputStatus};
-pub use dry_run::{parse_dry_run, parse_dry_run_json, parse_size, DryRun, Requested};
+pub use dry_run::{hit_rate, parse_dry_run, parse_dry_run_json, parse_size, DryRun, Requested};
 pub use path_info::{parse_path_info, store_path_name, PathInfo, PathInfoQuery};
 
 use std::ffi::OsString;

@@ -8,11 +8,11 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::archive::{self, PreparedImage};
-use crate::config::Platform;
 use crate::oci::{
     ConfigPlatform, Descriptor, Digest, FetchedManifest, ImageIndex, IMAGE_MANIFEST_TYPES,
     MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST,
 };
+use crate::platform::Platform;
 
 use super::client::{Client, Payload};
 use super::reference::{is_valid_tag, Repository};
@@ -48,7 +48,6 @@ pub struct PushedImage {
     pub manifest_size: u64,
     pub media_type: String,
     /// From the image config, e.g. `linux/arm64`.
-    #[serde(serialize_with = "serialize_platform")]
     pub platform: Platform,
     /// The config's `variant`, if it has one (e.g. `v8`).
     pub variant: Option<String>,
@@ -78,8 +77,8 @@ impl PushedImage {
             self.platform,
             self.layers_uploaded,
             self.layers,
-            human_bytes(self.bytes_uploaded),
-            human_bytes(self.bytes_skipped),
+            crate::human::bytes(self.bytes_uploaded),
+            crate::human::bytes(self.bytes_skipped),
         )
     }
 }
@@ -92,7 +91,7 @@ pub fn describe_event(event: &Event<'_>) -> String {
             image.source.display(),
             image.platform,
             image.layers.len(),
-            human_bytes(image.layers.iter().map(|l| l.uncompressed_size).sum()),
+            crate::human::bytes(image.layers.iter().map(|l| l.uncompressed_size).sum()),
         ),
         Event::Blob(b) => format!(
             "  {:<6} {} {:>10}  {}",
@@ -101,7 +100,7 @@ pub fn describe_event(event: &Event<'_>) -> String {
                 BlobKind::Layer => "layer",
             },
             b.digest.short(),
-            human_bytes(b.size),
+            crate::human::bytes(b.size),
             if b.uploaded {
                 "uploaded"
             } else {
@@ -110,26 +109,6 @@ pub fn describe_event(event: &Event<'_>) -> String {
         ),
         Event::ManifestPushed { digest } => format!("  manifest {digest}"),
     }
-}
-
-/// `1.5 MiB`, `312 B`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-fn serialize_platform<S: serde::Serializer>(p: &Platform, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(p.as_str())
 }
 
 /// Progress of a push, for people watching.
@@ -326,7 +305,6 @@ fn push_blob(
 pub struct IndexEntry {
     pub digest: Digest,
     /// e.g. `linux/amd64`, as checked against the child's config.
-    #[serde(serialize_with = "serialize_platform")]
     pub platform: Platform,
     pub media_type: String,
     pub size: u64,
@@ -662,14 +640,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(tags, vec!["1.2".to_owned(), "latest".to_owned()]);
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 << 20), "5.0 MiB");
     }
 
     #[test]

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::config::Platform;
 use crate::plan::{self, Plan};
+use crate::platform::Platform;
 pub mod real;
 
 use crate::report::{BinaryStats, BuildStats, CacheStats, ImageStats, Report, Step};
@@ -100,18 +100,15 @@ pub fn targets(plan: &Plan, flake: &str, local: &str) -> Result<Vec<Target>, Rel
         .include
         .iter()
         .map(|entry| {
-            let platform =
-                Platform::parse(&entry.platform).ok_or_else(|| ReleaseError::CannotBuildHere {
-                    platform: Platform::Amd64,
-                    needed: entry.platform.clone(),
-                    local: local.to_owned(),
-                })?;
+            let platform = entry.platform;
             let (system, [image, app, deps]) = if entry.system == local {
                 (
                     entry.system.clone(),
                     [entry.attr.clone(), entry.app.clone(), entry.deps.clone()],
                 )
-            } else if platform == Platform::Arm64 && local == "x86_64-linux" {
+            } else if platform == Platform::Arm64
+                && local == plan::CROSS_BUILD_PLATFORM.native_system()
+            {
                 plan::attrs(&plan.profile, platform, true)
             } else {
                 return Err(ReleaseError::CannotBuildHere {
@@ -186,11 +183,10 @@ fn run_steps(
     }
 
     let record = |report: &mut Report, built: usize, fetched: usize| {
-        let total = built + fetched;
         report.build = Some(BuildStats {
             built,
             fetched,
-            hit_rate: (total > 0).then(|| fetched as f64 / total as f64),
+            hit_rate: crate::nix::hit_rate(built, fetched),
         });
     };
 

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::cache;
-use crate::config::Platform;
 use crate::nix::Nix;
 use crate::oci::Digest;
+use crate::platform::Platform;
 use crate::registry::{self, Client, ClientOptions, Repository};
 use crate::report::CacheStats;
 
@@ -18,7 +18,7 @@ pub struct RealBackend<'a> {
     pub nix: &'a Nix,
     pub repo: Repository,
     pub registry: ClientOptions,
-    pub cache: Option<cache::Target>,
+    pub cache: Option<cache::BinaryCache>,
     pub cache_options: cache::PushOptions,
     /// Where `describe` and progress lines go (stderr for the CLI).
     pub log: &'a mut dyn Write,
@@ -30,7 +30,7 @@ impl<'a> RealBackend<'a> {
         nix: &'a Nix,
         repo: Repository,
         registry: ClientOptions,
-        cache: Option<cache::Target>,
+        cache: Option<cache::BinaryCache>,
         cache_options: cache::PushOptions,
         log: &'a mut dyn Write,
     ) -> Self {
