@@ -1,17 +1,15 @@
 //! `[workspace.metadata.ship]`: the one table Nix (nix/lib/config.nix) and `ship` both read.
 //! Defaults and validation rules here must match that file; `nix/tests` checks they agree.
 
+mod parse;
+mod raw;
+
+pub use parse::parse;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
-
-use crate::cache::BinaryCache;
-use crate::platform::{Platform, PLATFORMS};
-use crate::registry::Repository;
-
-/// Cargo's built-in profiles, always accepted without a `[profile.NAME]` table.
-const BUILTIN_PROFILES: &[&str] = &["dev", "release", "test", "bench"];
+use crate::platform::Platform;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -30,45 +28,6 @@ pub enum ConfigError {
     },
     #[error("no Cargo.toml with a [workspace] found in {start} or any parent directory")]
     NotFound { start: PathBuf },
-}
-
-/// The table as written; every field optional so a minimal table works.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-struct RawShip {
-    image: Option<String>,
-    binary: Option<String>,
-    cache: Option<String>,
-    source: Option<String>,
-    default_variant: Option<String>,
-    variants: Option<BTreeMap<String, RawVariant>>,
-    builders: Option<BTreeMap<String, RawBuilder>>,
-    rules: Option<Vec<RawRule>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawVariant {
-    profile: Option<String>,
-    platforms: Option<Vec<String>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawBuilder {
-    runner: Option<String>,
-    cross: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawRule {
-    tag: Option<String>,
-    branch: Option<String>,
-    event: Option<String>,
-    #[serde(default)]
-    semver: bool,
-    variant: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,44 +93,6 @@ fn default_builder(platform: Platform) -> Builder {
     }
 }
 
-fn default_variants() -> BTreeMap<String, RawVariant> {
-    BTreeMap::from([
-        (
-            "dev".to_owned(),
-            RawVariant {
-                profile: Some("dev".into()),
-                platforms: Some(vec!["linux/amd64".into()]),
-            },
-        ),
-        (
-            "production".to_owned(),
-            RawVariant {
-                profile: Some("release".into()),
-                platforms: Some(vec!["linux/amd64".into(), "linux/arm64".into()]),
-            },
-        ),
-    ])
-}
-
-fn default_rules() -> Vec<RawRule> {
-    vec![
-        RawRule {
-            tag: Some("v*".into()),
-            branch: None,
-            event: None,
-            semver: true,
-            variant: "production".into(),
-        },
-        RawRule {
-            tag: Some("dev-*".into()),
-            branch: None,
-            event: None,
-            semver: false,
-            variant: "dev".into(),
-        },
-    ]
-}
-
 /// Finds the workspace manifest: the nearest Cargo.toml upwards from `start` that has a
 /// `[workspace]` table.
 pub fn find_manifest(start: &Path) -> Result<PathBuf, ConfigError> {
@@ -199,232 +120,6 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     parse(path, &text)
 }
 
-/// Parses and validates a manifest's text; `path` is only used in messages.
-pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-    let manifest = cargo_toml::Manifest::<toml::Value>::from_slice_with_metadata(text.as_bytes())
-        .map_err(|e| ConfigError::Manifest {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    let invalid = |key: &str, message: String| ConfigError::Invalid {
-        path: path.to_path_buf(),
-        key: key.to_owned(),
-        message,
-    };
-
-    let ship_value = manifest
-        .workspace
-        .as_ref()
-        .and_then(|w| w.metadata.as_ref())
-        .and_then(|m| m.get("ship"))
-        .cloned();
-    let raw: RawShip = match ship_value {
-        None => RawShip::default(),
-        Some(value) => serde_path_to_error::deserialize(value).map_err(|e| {
-            let key = e.path().to_string();
-            let key = if key == "." {
-                "(table)".to_owned()
-            } else {
-                key
-            };
-            invalid(&key, e.into_inner().to_string())
-        })?,
-    };
-
-    let package_name = manifest.package.as_ref().map(|p| p.name.clone());
-    let binary = match (raw.binary, package_name.clone()) {
-        (Some(b), _) => b,
-        (None, Some(p)) => p,
-        (None, None) => {
-            return Err(invalid(
-                "binary",
-                "required when the workspace has no root [package] to take the name from".into(),
-            ))
-        }
-    };
-    if binary.is_empty() || binary.contains('/') {
-        return Err(invalid(
-            "binary",
-            format!("`{binary}` is not a binary name (non-empty, no `/`)"),
-        ));
-    }
-    let image = raw.image.unwrap_or_else(|| binary.clone());
-    Repository::parse(&image).map_err(|e| invalid("image", e.to_string()))?;
-    // `repository.workspace = true` is inherited from [workspace.package], as cargo (and
-    // nix/lib/config.nix) resolve it; from_slice does not resolve inheritance itself.
-    let source = raw.source.or_else(|| {
-        let repository = manifest.package.as_ref()?.repository.as_ref()?;
-        match repository.get() {
-            Ok(own) => Some(own.clone()),
-            Err(_) => manifest
-                .workspace
-                .as_ref()?
-                .package
-                .as_ref()?
-                .repository
-                .clone(),
-        }
-    });
-    let cache = match raw.cache {
-        Some(c) if c.is_empty() => None,
-        Some(c) => {
-            BinaryCache::parse(&c).map_err(|e| invalid("cache", e.to_string()))?;
-            Some(c)
-        }
-        None => None,
-    };
-
-    let custom_profiles: Vec<String> = manifest.profile.custom.keys().cloned().collect();
-    let mut variants = BTreeMap::new();
-    let raw_variants = raw.variants.unwrap_or_else(default_variants);
-    if raw_variants.is_empty() {
-        return Err(invalid("variants", "at least one variant is needed".into()));
-    }
-    for (name, rv) in raw_variants {
-        validate_name(&name)
-            .map_err(|m| invalid(&format!("variants.{name}"), format!("variant name {m}")))?;
-        let profile = rv.profile.unwrap_or_else(|| "release".into());
-        if !BUILTIN_PROFILES.contains(&profile.as_str()) && !custom_profiles.contains(&profile) {
-            let mut accepted: Vec<&str> = BUILTIN_PROFILES.to_vec();
-            accepted.extend(custom_profiles.iter().map(String::as_str));
-            return Err(invalid(
-                &format!("variants.{name}.profile"),
-                format!(
-                    "unknown cargo profile `{profile}`; accepted: {} (or add [profile.{profile}])",
-                    accepted.join(", ")
-                ),
-            ));
-        }
-        let raw_platforms = rv.platforms.unwrap_or_else(|| vec!["linux/amd64".into()]);
-        if raw_platforms.is_empty() {
-            return Err(invalid(
-                &format!("variants.{name}.platforms"),
-                format!("empty; accepted: {}", PLATFORMS.join(", ")),
-            ));
-        }
-        let mut platforms = Vec::new();
-        for (i, p) in raw_platforms.iter().enumerate() {
-            let key = format!("variants.{name}.platforms[{i}]");
-            let platform = Platform::parse(p).map_err(|e| invalid(&key, e.to_string()))?;
-            if platforms.contains(&platform) {
-                return Err(invalid(&key, format!("duplicate platform `{p}`")));
-            }
-            platforms.push(platform);
-        }
-        variants.insert(
-            name.clone(),
-            Variant {
-                name,
-                profile,
-                platforms,
-            },
-        );
-    }
-    let names = variants.keys().cloned().collect::<Vec<_>>().join(", ");
-    let known = |key: &str, v: &str| {
-        if variants.contains_key(v) {
-            Ok(())
-        } else {
-            Err(invalid(
-                key,
-                format!("unknown variant `{v}`; accepted: {names}"),
-            ))
-        }
-    };
-
-    let default_variant = raw.default_variant.unwrap_or_else(|| "dev".into());
-    known("default-variant", &default_variant)?;
-
-    let mut builders = BTreeMap::new();
-    for (p, rb) in raw.builders.unwrap_or_default() {
-        let key = format!("builders.\"{p}\"");
-        let platform = Platform::parse(&p).map_err(|e| invalid(&key, e.to_string()))?;
-        let default = default_builder(platform);
-        let cross = rb.cross.unwrap_or(default.cross);
-        if cross && platform != Platform::Arm64 {
-            return Err(invalid(
-                &format!("{key}.cross"),
-                "only linux/arm64 can be cross-compiled (on x86_64-linux); accepted: false".into(),
-            ));
-        }
-        let runner = rb.runner.unwrap_or(if cross {
-            default_builder(Platform::Amd64).runner
-        } else {
-            default.runner
-        });
-        if runner.trim().is_empty() {
-            return Err(invalid(
-                &format!("{key}.runner"),
-                "empty; name a GitHub runner label such as ubuntu-24.04".into(),
-            ));
-        }
-        builders.insert(platform, Builder { runner, cross });
-    }
-
-    let mut rules = Vec::new();
-    for (i, rr) in raw
-        .rules
-        .unwrap_or_else(default_rules)
-        .into_iter()
-        .enumerate()
-    {
-        let key = format!("rules[{i}]");
-        known(&format!("{key}.variant"), &rr.variant)?;
-        if rr.tag.is_none() && rr.branch.is_none() && rr.event.is_none() {
-            return Err(invalid(
-                &key,
-                "matches everything; give at least one of tag, branch, event (or use default-variant)"
-                    .into(),
-            ));
-        }
-        if rr.tag.is_some() && rr.branch.is_some() {
-            return Err(invalid(
-                &key,
-                "a ref is a tag or a branch, never both: give tag or branch".into(),
-            ));
-        }
-        if rr.semver && rr.tag.is_none() {
-            return Err(invalid(
-                &format!("{key}.semver"),
-                "applies to tags only: add tag = \"v*\" or drop semver".into(),
-            ));
-        }
-        rules.push(Rule {
-            tag: rr.tag,
-            branch: rr.branch,
-            event: rr.event,
-            semver: rr.semver,
-            variant: rr.variant,
-        });
-    }
-
-    Ok(Config {
-        image,
-        binary,
-        cache,
-        source,
-        default_variant,
-        variants,
-        builders,
-        rules,
-    })
-}
-
-fn validate_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{name}` must start with a-z and contain only a-z, 0-9 and -"
-        ))
-    }
-}
-
 /// A manifest for tests: `ship` is written as if inside `[workspace.metadata.ship]`, its own
 /// `[x]` / `[[x]]` headers nested there.
 #[cfg(test)]
@@ -450,6 +145,8 @@ pub(crate) fn test_manifest(ship: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cache::BinaryCache;
+    use crate::registry::Repository;
 
     fn cfg(ship: &str) -> Result<Config, ConfigError> {
         parse(Path::new("Cargo.toml"), &test_manifest(ship))
