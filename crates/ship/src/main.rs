@@ -366,7 +366,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
         };
         anyhow::bail!(
             "release failed at {e}\npublished: manifests: {manifests}; index: {}; tags: {}; cache: {}",
-            p.index.as_deref().unwrap_or("none"),
+            p.index.as_ref().map_or("none".to_owned(), |d| d.to_string()),
             if p.tags.is_empty() { "none".to_owned() } else { p.tags.join(", ") },
             if p.cache { "pushed" } else { "not pushed" }
         );

@@ -59,6 +59,33 @@ pub struct Plan {
     pub matrix: Matrix,
 }
 
+/// What each platform builds: the image, the app (the binary) and crane's dependency-only
+/// derivation. `T` is an attribute name, an installable or a store path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outputs<T> {
+    pub image: T,
+    pub app: T,
+    pub deps: T,
+}
+
+impl<T> Outputs<T> {
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Outputs<U> {
+        Outputs {
+            image: f(self.image),
+            app: f(self.app),
+            deps: f(self.deps),
+        }
+    }
+}
+
+impl<T> IntoIterator for Outputs<T> {
+    type Item = T;
+    type IntoIter = std::array::IntoIter<T, 3>;
+    fn into_iter(self) -> Self::IntoIter {
+        [self.image, self.app, self.deps].into_iter()
+    }
+}
+
 /// Where cross builds run: nix/lib/attrs.nix puts the cross attributes under this platform's
 /// system.
 pub const CROSS_BUILD_PLATFORM: Platform = Platform::Amd64;
@@ -66,7 +93,7 @@ pub const CROSS_BUILD_PLATFORM: Platform = Platform::Amd64;
 /// Flake attribute names for one profile and platform. Native builds live under the
 /// platform's own system as `<kind>-<profile>`; cross builds live under x86_64-linux with the
 /// architecture appended. nix/lib/attrs.nix implements the same naming.
-pub fn attrs(profile: &str, platform: Platform, cross: bool) -> (String, [String; 3]) {
+pub fn attrs(profile: &str, platform: Platform, cross: bool) -> (String, Outputs<String>) {
     let (system, suffix) = if cross {
         (
             CROSS_BUILD_PLATFORM.native_system(),
@@ -78,7 +105,11 @@ pub fn attrs(profile: &str, platform: Platform, cross: bool) -> (String, [String
     let name = |kind: &str| format!("{kind}-{profile}{suffix}");
     (
         system.to_owned(),
-        [name("image"), name("app"), name("deps")],
+        Outputs {
+            image: name("image"),
+            app: name("app"),
+            deps: name("deps"),
+        },
     )
 }
 
@@ -162,16 +193,16 @@ pub fn plan(config: &Config, ctx: &Context) -> Result<Plan, PlanError> {
         .iter()
         .map(|&platform| {
             let builder = config.builder(platform);
-            let (system, [attr, app, deps]) = attrs(&variant.profile, platform, builder.cross);
+            let (system, names) = attrs(&variant.profile, platform, builder.cross);
             MatrixEntry {
                 platform,
                 arch: platform.arch().to_owned(),
                 system,
                 runner: builder.runner,
                 cross: builder.cross,
-                attr,
-                app,
-                deps,
+                attr: names.image,
+                app: names.app,
+                deps: names.deps,
             }
         })
         .collect();

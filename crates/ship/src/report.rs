@@ -5,6 +5,10 @@
 
 use serde::Serialize;
 
+use crate::oci::Digest;
+use crate::platform::Platform;
+use crate::registry::PushedImage;
+
 /// The budgets the plan targets, from the team's 82-minute Docker baseline.
 pub const DEV_BUILD_BUDGET_SECS: f64 = 25.0 * 60.0;
 pub const PRODUCTION_BUILD_BUDGET_SECS: f64 = 55.0 * 60.0;
@@ -50,19 +54,34 @@ pub struct BuildStats {
     pub hit_rate: Option<f64>,
 }
 
+/// One pushed image as the report shows it (a flat, stable JSON view of
+/// [`crate::registry::PushedImage`]).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ImageStats {
-    pub platform: String,
-    pub digest: String,
+    pub platform: Platform,
+    pub digest: Digest,
     pub layers_uploaded: usize,
     pub layers_skipped: usize,
     pub bytes_uploaded: u64,
     pub bytes_skipped: u64,
 }
 
+impl From<&PushedImage> for ImageStats {
+    fn from(p: &PushedImage) -> Self {
+        Self {
+            platform: p.platform,
+            digest: p.manifest_digest.clone(),
+            layers_uploaded: p.layers_uploaded,
+            layers_skipped: p.layers_skipped,
+            bytes_uploaded: p.bytes_uploaded,
+            bytes_skipped: p.bytes_skipped,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BinaryStats {
-    pub platform: String,
+    pub platform: Platform,
     pub path: String,
     pub bytes: u64,
 }
@@ -80,8 +99,8 @@ pub struct CacheStats {
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Published {
     /// platform -> manifest digest, for every manifest pushed.
-    pub manifests: Vec<(String, String)>,
-    pub index: Option<String>,
+    pub manifests: Vec<(Platform, Digest)>,
+    pub index: Option<Digest>,
     pub tags: Vec<String>,
     pub cache: bool,
 }
@@ -336,7 +355,7 @@ mod tests {
             }),
             images: vec![],
             binaries: vec![BinaryStats {
-                platform: "linux/amd64".into(),
+                platform: Platform::Amd64,
                 path: "bin/x".into(),
                 bytes: 750,
             }],
@@ -418,8 +437,8 @@ mod tests {
     fn markdown_has_every_section() {
         let mut r = report("release");
         r.images.push(ImageStats {
-            platform: "linux/arm64".into(),
-            digest: "sha256:abc".into(),
+            platform: Platform::Arm64,
+            digest: Digest::of(b"abc"),
             layers_uploaded: 1,
             layers_skipped: 4,
             bytes_uploaded: 2048,
@@ -427,12 +446,16 @@ mod tests {
         });
         r.evaluate_budgets(None);
         let md = r.markdown();
+        let image_row = format!(
+            "| linux/arm64 | `{}` | 1/4 | 2.0 KiB | 3.0 MiB |",
+            Digest::of(b"abc")
+        );
         for needle in [
             "### ship release: `production` (success)",
             "`1.2.3`, `latest`",
             "| build | 31m40s | yes |",
             "cache hit rate 90%",
-            "| linux/arm64 | `sha256:abc` | 1/4 | 2.0 KiB | 3.0 MiB |",
+            &image_row,
             "| registry push | < 5m00s | 5m20s | missed |",
         ] {
             assert!(md.contains(needle), "missing {needle:?} in\n{md}");

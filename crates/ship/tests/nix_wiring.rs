@@ -76,7 +76,12 @@ fn expected_builds() -> Vec<(String, [String; 3], Platform, bool)> {
             (Platform::Arm64, true),
         ] {
             let (system, names) = ship::plan::attrs(profile, platform, cross);
-            builds.push((system, names, platform, cross));
+            builds.push((
+                system,
+                [names.image, names.app, names.deps],
+                platform,
+                cross,
+            ));
         }
     }
     builds

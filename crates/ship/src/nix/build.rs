@@ -11,7 +11,7 @@ use super::StorePath;
 
 /// One entry of `nix build --json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Built {
+pub struct BuildResult {
     /// The derivation, or `None` for a plain store path.
     pub drv_path: Option<StorePath>,
     /// Output name -> path (a plain store path is reported as output `out`).
@@ -22,7 +22,7 @@ pub struct Built {
 /// `[{"drvPath":..,"outputs":{"out":..}}, {"path":..}]`, current Nix's bare strings for plain
 /// store paths, extra fields (`startTime`, ...) ignored. The order is Nix's, which is NOT the
 /// order of the installables (Nix 2.8 returns its goals sorted by name): match by `drv_path`.
-pub fn parse_build_json(json: &str) -> Result<Vec<Built>, String> {
+pub fn parse_build_json(json: &str) -> Result<Vec<BuildResult>, String> {
     let value: Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
     let items = value
         .as_array()
@@ -38,7 +38,7 @@ pub fn parse_build_json(json: &str) -> Result<Vec<Built>, String> {
                         .ok_or_else(|| format!("output `{name}` has no path after the build"))
                 })
                 .collect::<Result<_, _>>()?;
-            Ok(Built { drv_path, outputs })
+            Ok(BuildResult { drv_path, outputs })
         })
         .collect()
 }
@@ -136,7 +136,7 @@ pub struct BuildOutcome {
 
 /// Matches the build's results to the dry run's installables (by derivation, since Nix does not
 /// keep the order) and classifies each output.
-pub fn combine(dry: &DryRun, built: &[Built]) -> Result<BuildOutcome, String> {
+pub fn combine(dry: &DryRun, built: &[BuildResult]) -> Result<BuildOutcome, String> {
     let will_build: BTreeSet<&str> = dry.will_build.iter().map(String::as_str).collect();
     let will_fetch: BTreeSet<&str> = dry.will_fetch.iter().map(String::as_str).collect();
     let mut outputs = Vec::with_capacity(dry.requested.len());
@@ -303,9 +303,9 @@ mod tests {
             &[&p(H2, "app")],
         );
         // Nix's order, not ours.
-        let built: Vec<Built> = [("deps", H3), ("image", H1), ("app", H2)]
+        let built: Vec<BuildResult> = [("deps", H3), ("image", H1), ("app", H2)]
             .iter()
-            .map(|(n, h)| Built {
+            .map(|(n, h)| BuildResult {
                 drv_path: Some(p(h, &format!("{n}.drv"))),
                 outputs: [("out".to_owned(), p(h, n))].into(),
             })

@@ -22,7 +22,7 @@ mod build;
 mod dry_run;
 mod path_info;
 
-pub use build::{combine, parse_build_json, BuildOutcome, Built, Output, OutputStatus};
+pub use build::{combine, parse_build_json, BuildOutcome, BuildResult, Output, OutputStatus};
 pub use dry_run::{hit_rate, parse_dry_run, parse_dry_run_json, parse_size, DryRun, Requested};
 pub use path_info::{parse_path_info, store_path_name, PathInfo, PathInfoQuery};
 
@@ -261,7 +261,7 @@ impl Nix {
     /// ONE `nix build --json --no-link` of every installable, so Nix schedules them together.
     /// Build logs go to stderr as they come. Results are in Nix's order (see
     /// [`parse_build_json`]); [`Nix::build_measured`] maps them back to the installables.
-    pub fn build(&self, installables: &[String]) -> Result<Vec<Built>, NixError> {
+    pub fn build(&self, installables: &[String]) -> Result<Vec<BuildResult>, NixError> {
         let args = build_args(installables);
         let out = self.run(&args, true)?;
         parse_build_json(&String::from_utf8_lossy(&out.stdout))
