@@ -227,6 +227,22 @@ impl Report {
                 if s.ok { "yes" } else { "**no**" }
             ));
         }
+        self.push_results(&mut md);
+        md.push_str("\n| budget | limit | actual | status |\n| --- | --- | --- | --- |\n");
+        for b in &self.budgets {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                b.name,
+                b.limit,
+                b.actual.as_deref().unwrap_or("not measured"),
+                b.status
+            ));
+        }
+        md
+    }
+
+    /// The build, images, binaries, cache and index sections of [`Report::markdown`].
+    fn push_results(&self, md: &mut String) {
         if let Some(b) = &self.build {
             md.push_str(&format!(
                 "\nBuild: {} built, {} fetched, cache hit rate {}\n",
@@ -273,17 +289,6 @@ impl Report {
         if let Some(index) = &self.published.index {
             md.push_str(&format!("\nIndex `{index}`\n"));
         }
-        md.push_str("\n| budget | limit | actual | status |\n| --- | --- | --- | --- |\n");
-        for b in &self.budgets {
-            md.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                b.name,
-                b.limit,
-                b.actual.as_deref().unwrap_or("not measured"),
-                b.status
-            ));
-        }
-        md
     }
 }
 

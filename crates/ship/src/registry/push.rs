@@ -513,6 +513,28 @@ fn check_index_args(
     Ok(out)
 }
 
+/// The media type of a fetched child (the Content-Type when it names a manifest, else the
+/// manifest's own `mediaType`), which must be an image manifest's, not an index's.
+fn image_media_type(
+    content_type: Option<String>,
+    manifest: &FetchedManifest,
+) -> Result<String, String> {
+    let media_type = content_type
+        .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned())
+        .filter(|c| IMAGE_MANIFEST_TYPES.contains(&c.as_str()) || is_index_type(c))
+        .or(manifest.media_type.clone())
+        .unwrap_or_else(|| MEDIA_TYPE_IMAGE_MANIFEST.to_owned());
+    if is_index_type(&media_type) || manifest.manifests.is_some() {
+        return Err("is itself an index; give the per-platform image manifests".into());
+    }
+    if !IMAGE_MANIFEST_TYPES.contains(&media_type.as_str()) {
+        return Err(format!(
+            "has media type {media_type}, not an image manifest"
+        ));
+    }
+    Ok(media_type)
+}
+
 /// Fetch a child manifest and its config; refuse unless it is an image of `platform`.
 fn inspect_child(
     client: &Client,
@@ -542,21 +564,7 @@ fn inspect_child(
     }
     let manifest: FetchedManifest =
         serde_json::from_slice(&body).map_err(|e| refuse(format!("is not a manifest ({e})")))?;
-    let media_type = content_type
-        .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned())
-        .filter(|c| IMAGE_MANIFEST_TYPES.contains(&c.as_str()) || is_index_type(c))
-        .or(manifest.media_type.clone())
-        .unwrap_or_else(|| MEDIA_TYPE_IMAGE_MANIFEST.to_owned());
-    if is_index_type(&media_type) || manifest.manifests.is_some() {
-        return Err(refuse(
-            "is itself an index; give the per-platform image manifests".into(),
-        ));
-    }
-    if !IMAGE_MANIFEST_TYPES.contains(&media_type.as_str()) {
-        return Err(refuse(format!(
-            "has media type {media_type}, not an image manifest"
-        )));
-    }
+    let media_type = image_media_type(content_type, &manifest).map_err(refuse)?;
     let config = manifest
         .config
         .ok_or_else(|| refuse("has no config".into()))?;
