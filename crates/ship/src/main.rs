@@ -1,3 +1,7 @@
+//! The `ship` command line: parses flags (one meaning per flag name across subcommands:
+//! `--to` is always a registry repository, `--cache` always a binary cache, `--format` always
+//! how the result is printed), calls the library, and prints; anyhow only here.
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -39,7 +43,7 @@ enum Command {
     /// Everything a release does on this machine: plan, one `nix build` of the variant's
     /// images, apps and dependency derivations, push each image by digest, publish the index
     /// and tags, push the binary cache, and report. Refuses up front what it cannot build here.
-    Release(ReleaseArgs),
+    Release(Box<ReleaseArgs>),
 }
 
 #[derive(clap::Args, Debug)]
@@ -55,6 +59,8 @@ struct ReleaseArgs {
     /// Binary cache to push to (default: `cache` in [workspace.metadata.ship]).
     #[arg(long = "cache", value_name = "CACHE")]
     cache: Option<String>,
+    #[command(flatten)]
+    cache_push: CachePushArgs,
     /// Print every build, push and request it would make (secrets redacted) and change
     /// nothing; Nix's own read-only dry run still measures the cache hit rate.
     #[arg(long)]
@@ -91,8 +97,8 @@ struct BuildArgs {
     #[arg(required = true)]
     installables: Vec<String>,
     /// Output: lines for people, or one JSON object.
-    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
-    format: PushFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
     #[command(flatten)]
     nix: NixOpts,
 }
@@ -104,14 +110,23 @@ struct PushCacheArgs {
     paths: Vec<String>,
     /// The binary cache: cachix:NAME or a nix copy store URL (file://, s3://, http(s)://,
     /// ssh://, ssh-ng://). Default: `cache` in [workspace.metadata.ship].
-    #[arg(long)]
-    to: Option<String>,
+    #[arg(long = "cache", value_name = "CACHE")]
+    cache: Option<String>,
     /// Print what would be pushed and the commands (secrets redacted); push and build nothing.
     #[arg(long)]
     dry_run: bool,
     /// Output: lines for people, or one JSON object.
-    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
-    format: PushFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    #[command(flatten)]
+    cache_push: CachePushArgs,
+    #[command(flatten)]
+    nix: NixOpts,
+}
+
+/// How the binary cache is pushed (shared by push-cache and release).
+#[derive(clap::Args, Debug)]
+struct CachePushArgs {
     /// Paths signed by a key of this name are served upstream and not pushed (repeatable).
     #[arg(long = "upstream-key", value_name = "NAME", default_value = cache::DEFAULT_UPSTREAM_KEY)]
     upstream_keys: Vec<String>,
@@ -127,8 +142,21 @@ struct PushCacheArgs {
     /// cachix: do not publish which derivation built each path.
     #[arg(long)]
     omit_deriver: bool,
-    #[command(flatten)]
-    nix: NixOpts,
+}
+
+impl CachePushArgs {
+    fn options(self, dry_run: bool) -> cache::PushOptions {
+        cache::PushOptions {
+            dry_run,
+            upstream_keys: self.upstream_keys,
+            cachix: cache::CachixOptions {
+                jobs: self.jobs,
+                compression_method: self.compression_method,
+                compression_level: self.compression_level,
+                omit_deriver: self.omit_deriver,
+            },
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -137,8 +165,8 @@ struct PlanArgs {
     inputs: PlanInputs,
     /// Output: a table for people, one JSON object, or key=value lines appended to
     /// $GITHUB_OUTPUT.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    format: PlanFormat,
 }
 
 /// What decides the variant and tags (shared by plan and release).
@@ -204,8 +232,8 @@ struct PushImageArgs {
     #[arg(long, value_parser = parse_platform)]
     platform: Option<ship::platform::Platform>,
     /// Output: the digest on stdout (progress on stderr), or one JSON object.
-    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
-    format: PushFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -223,14 +251,14 @@ struct PushIndexArgs {
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
     /// Output: the index digest on stdout (details on stderr), or one JSON object.
-    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
-    format: PushFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
     #[command(flatten)]
     registry: RegistryArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum PushFormat {
+enum OutputFormat {
     Text,
     Json,
 }
@@ -244,7 +272,7 @@ fn parse_child(s: &str) -> Result<(ship::oci::Digest, ship::platform::Platform),
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+enum PlanFormat {
     Table,
     Json,
     Github,
@@ -274,14 +302,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PushIndex(args) => push_index(args),
         Command::Build(args) => build(args),
         Command::PushCache(args) => push_cache(args, cli.manifest),
-        Command::Release(args) => release(args, cli.manifest),
+        Command::Release(args) => release(*args, cli.manifest),
         Command::Plan(args) => {
             let config = load_config(cli.manifest)?;
             let plan = args.inputs.plan(&config)?;
             match args.format {
-                Format::Table => print!("{}", plan.table()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-                Format::Github => {
+                PlanFormat::Table => print!("{}", plan.table()),
+                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+                PlanFormat::Github => {
                     if !append_to_env_file("GITHUB_OUTPUT", &plan.github_output()?)? {
                         anyhow::bail!(
                             "--format github: GITHUB_OUTPUT is not set (it names the file to append to)"
@@ -338,7 +366,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
         repo,
         registry_options(&args.registry)?,
         cache,
-        cache::PushOptions::default(),
+        args.cache_push.options(false),
         &mut log,
     );
     let opts = release::Options {
@@ -384,11 +412,11 @@ fn push_image(args: PushImageArgs) -> anyhow::Result<()> {
         &mut |event| eprintln!("{}", registry::describe_event(&event)),
     )?;
     match args.format {
-        PushFormat::Text => {
+        OutputFormat::Text => {
             eprintln!("{}", pushed.summary());
             println!("{}", pushed.manifest_digest);
         }
-        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
     }
     Ok(())
 }
@@ -397,11 +425,11 @@ fn push_index(args: PushIndexArgs) -> anyhow::Result<()> {
     let client = registry_client(&args.to, &args.registry)?;
     let pushed = registry::push_index(&client, &args.to, &args.children, &args.tags)?;
     match args.format {
-        PushFormat::Text => {
+        OutputFormat::Text => {
             eprint!("{}", pushed.summary());
             println!("{}", pushed.digest);
         }
-        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
     }
     Ok(())
 }
@@ -430,39 +458,30 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
     let outcome = nix.build_measured(&args.installables)?;
     match args.format {
-        PushFormat::Text => print!("{}", outcome.text()),
-        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+        OutputFormat::Text => print!("{}", outcome.text()),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
     }
     append_step_summary(&outcome.markdown())
 }
 
 fn push_cache(args: PushCacheArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
-    let configured = match &args.to {
+    let configured = match &args.cache {
         Some(_) => None,
         None => load_config(manifest)?.cache,
     };
-    let target = cache::BinaryCache::select(args.to.as_deref(), configured.as_deref())?;
+    let target = cache::BinaryCache::select(args.cache.as_deref(), configured.as_deref())?;
     let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
-    let opts = cache::PushOptions {
-        dry_run: args.dry_run,
-        upstream_keys: args.upstream_keys,
-        cachix: cache::CachixOptions {
-            jobs: args.jobs,
-            compression_method: args.compression_method,
-            compression_level: args.compression_level,
-            omit_deriver: args.omit_deriver,
-        },
-    };
+    let opts = args.cache_push.options(args.dry_run);
     let report = cache::push_cache(&nix, &target, &args.paths, &opts)?;
     match args.format {
-        PushFormat::Text => {
+        OutputFormat::Text => {
             let verb = if report.dry_run { "would run" } else { "ran" };
             for command in &report.commands {
                 println!("{verb}: {command}");
             }
             print!("{}", report.text());
         }
-        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
     append_step_summary(&report.markdown())
 }

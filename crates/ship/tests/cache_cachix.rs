@@ -1,4 +1,4 @@
-//! `ship push-cache --to cachix:NAME` against tests/support/recording-cachix, a RECORDING
+//! `ship push-cache --cache cachix:NAME` against tests/support/recording-cachix, a RECORDING
 //! STAND-IN for the cachix CLI (cachix.org is unreachable from the test machines): what ship
 //! hands it (arguments, paths on stdin, credentials in the environment), and that the
 //! credentials' values never appear in ship's output, even when the tool prints them.
@@ -123,7 +123,7 @@ fn cachix_gets_the_selected_paths_on_stdin_and_its_flags() {
         .command(&env)
         .args([
             "push-cache",
-            "--to",
+            "--cache",
             "cachix:ship-test",
             "--jobs",
             "3",

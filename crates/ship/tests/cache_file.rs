@@ -131,7 +131,7 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
     let mut outputs_seen = String::new();
 
     // Dry run: says what it would do, with the key redacted, and writes nothing.
-    let mut args = vec!["push-cache", "--dry-run", "--to", &url];
+    let mut args = vec!["push-cache", "--dry-run", "--cache", &url];
     args.extend(&attr_refs);
     let out = ok(ship(&env, &args));
     outputs_seen.push_str(&all_output(&out));
@@ -146,7 +146,7 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
     // First, only deps-dev: the store then has part of what follows.
     let out = ok(ship(
         &env,
-        &["push-cache", "--format", "json", "--to", &url, &attrs[1]],
+        &["push-cache", "--format", "json", "--cache", &url, &attrs[1]],
     ));
     outputs_seen.push_str(&all_output(&out));
     let report = json(&out);
@@ -155,7 +155,7 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
 
     // Everything: the apps (from the images' closures) and the other deps go; images and the
     // upstream-signed path stay out; deps-dev is already there.
-    let mut args = vec!["push-cache", "--format", "json", "--to", &url];
+    let mut args = vec!["push-cache", "--format", "json", "--cache", &url];
     args.extend(&attr_refs);
     let out = ok(ship(&env, &args));
     outputs_seen.push_str(&all_output(&out));
@@ -257,7 +257,7 @@ fn refusals_say_what_is_wrong() {
 
     let out = ship(
         &env,
-        &["push-cache", "--to", "ftp://host/cache", "/nix/store/x"],
+        &["push-cache", "--cache", "ftp://host/cache", "/nix/store/x"],
     );
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
@@ -285,12 +285,12 @@ fn refusals_say_what_is_wrong() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("no binary cache to push to: pass --to"),
+        err.contains("no binary cache to push to: pass --cache"),
         "{err}"
     );
 
     let missing = format!("/nix/store/{}-never-built", "b".repeat(32));
-    let out = ship(&env, &["push-cache", "--to", &url, &missing]);
+    let out = ship(&env, &["push-cache", "--cache", &url, &missing]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -300,7 +300,7 @@ fn refusals_say_what_is_wrong() {
 
     // A dry run never builds: an unbuilt output is refused and stays unbuilt.
     let app = flake.attr("app-dev");
-    let out = ship(&env, &["push-cache", "--dry-run", "--to", &url, &app]);
+    let out = ship(&env, &["push-cache", "--dry-run", "--cache", &url, &app]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(

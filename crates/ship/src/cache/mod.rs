@@ -61,7 +61,7 @@ pub enum CacheError {
     )]
     BinaryCache { given: String, reason: String },
     #[error(
-        "no binary cache to push to: pass --to CACHE or set `cache` in [workspace.metadata.ship]"
+        "no binary cache to push to: pass --cache CACHE or set `cache` in [workspace.metadata.ship]"
     )]
     NoTarget,
     #[error("nothing to push: give store paths or installables")]

@@ -46,7 +46,7 @@ impl BinaryCache {
         }
     }
 
-    /// `--to` wins over the configuration.
+    /// `--cache` wins over the configuration.
     pub fn select(to: Option<&str>, configured: Option<&str>) -> Result<Self, CacheError> {
         Self::parse(to.or(configured).ok_or(CacheError::NoTarget)?)
     }
