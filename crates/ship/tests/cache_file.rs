@@ -3,8 +3,7 @@
 //! public key; deps outputs pushed though they are in no runtime closure; images and
 //! upstream-signed paths left out; a re-push finds everything present; the key never printed.
 
-#[path = "support/nix_fixture.rs"]
-mod nix_fixture;
+use ship_test_support::nix_fixture;
 
 use std::path::Path;
 use std::process::Output;

@@ -2,8 +2,8 @@
 //! built versus fetched, the outputs it reports, the images it produced, and the cache hit
 //! rate after a source-only change with the dependencies in a binary cache.
 
-#[path = "support/nix_fixture.rs"]
-mod nix_fixture;
+use ship_test_support as support;
+use ship_test_support::nix_fixture;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
@@ -115,7 +115,7 @@ fn first_build_builds_everything_then_everything_is_local() {
             .to_owned();
         assert!(entry.ends_with(&format!("/bin/{BINARY}")), "{entry}");
         let run = if arch == "arm64" {
-            nix_fixture::require_tool("qemu-aarch64-static", "qemu-user-static");
+            support::require_tool(&["qemu-aarch64-static"], "qemu-user-static");
             Command::new("qemu-aarch64-static")
                 .args([&entry, "--version"])
                 .output()
@@ -150,7 +150,7 @@ fn first_build_builds_everything_then_everything_is_local() {
 
     // Second run: nothing missing, so neither built nor fetched; no made-up hit rate.
     let summary = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = support::ship();
     env.apply(&mut cmd, OFFLINE);
     let out = ok(cmd
         .env("GITHUB_STEP_SUMMARY", summary.path())
@@ -289,7 +289,7 @@ fn errors_name_what_nix_cannot_do() {
         "{err}"
     );
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = support::ship();
     env.apply(&mut cmd, OFFLINE);
     let out = cmd
         .env("SHIP_NIX", "/nonexistent/nix")
@@ -369,7 +369,7 @@ fn every_fixture_attribute_evaluates_with_the_readme_names() {
 
 #[test]
 fn fixture_scripts_pass_shellcheck() {
-    nix_fixture::require_tool("shellcheck", "shellcheck");
+    support::require_tool(&["shellcheck"], "shellcheck");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut scripts: Vec<std::path::PathBuf> =
         std::fs::read_dir(dir.join("tests/fixtures/flake/nix"))
@@ -377,7 +377,7 @@ fn fixture_scripts_pass_shellcheck() {
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "sh"))
             .collect();
-    scripts.push(dir.join("tests/support/recording-cachix"));
+    scripts.push(support::recording_cachix());
     assert!(scripts.len() >= 5, "{scripts:?}");
     let out = Command::new("shellcheck").args(&scripts).output().unwrap();
     assert!(

@@ -6,26 +6,18 @@
 //! Needs `nix-instantiate` (Debian nix-bin, Nix 2.8 is enough); evaluation uses
 //! `--store dummy://`, so no store, daemon or network is touched.
 
-mod support;
+use ship_test_support as support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
 use support::{fixture, repo};
 
-fn nix_instantiate() -> Command {
-    let exe = support::require_tool(&["nix-instantiate"], "nix-bin: apt-get install nix-bin");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--store", "dummy://", "--option", "substituters", ""]);
-    cmd
-}
-
 /// Evaluates `expr` strictly to JSON, or returns the error text.
 fn nix_eval(expr: &str) -> Result<Value, String> {
-    let out = nix_instantiate()
+    let out = support::nix_instantiate()
         .args(["--eval", "--strict", "--json", "-E", expr])
         .output()
         .expect("run nix-instantiate");
@@ -58,31 +50,9 @@ fn nix_plan(manifest: &Path) -> Result<Value, String> {
     ))
 }
 
-/// `ship plan --format json` for a manifest, or its error message.
-fn ship_plan(manifest: &Path, args: &[&str]) -> Result<Value, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_ship"))
-        .env_remove("GITHUB_REF")
-        .env_remove("GITHUB_EVENT_NAME")
-        .env_remove("GITHUB_SHA")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("SHIP_MANIFEST")
-        .arg("plan")
-        .arg("--manifest")
-        .arg(manifest)
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .expect("run ship");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("ship plan printed JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
 /// The variant names `ship` accepts, from its own refusal of an unknown one.
 fn ship_variant_names(manifest: &Path) -> BTreeSet<String> {
-    let err = ship_plan(manifest, &["--variant", "no-such-variant"])
+    let err = support::ship_plan(manifest, &["--variant", "no-such-variant"])
         .expect_err("an unknown variant is refused");
     let accepted = err
         .split("accepted: ")
@@ -121,7 +91,7 @@ fn assert_agree(manifest: &Path) {
         serde_json::from_value(nix["packageNames"].clone()).expect("packageNames");
 
     for variant in &nix_variants {
-        let plan = ship_plan(manifest, &["--variant", variant])
+        let plan = support::ship_plan(manifest, &["--variant", variant])
             .unwrap_or_else(|e| panic!("ship plan {manifest:?} --variant {variant}: {e}"));
         let nv = &config["variants"][variant];
         let ctx = format!("{manifest:?} variant {variant}");
@@ -182,7 +152,7 @@ fn every_nix_file_parses() {
     let failures: Vec<String> = files
         .iter()
         .filter_map(|f| {
-            let out = nix_instantiate()
+            let out = support::nix_instantiate()
                 .arg("--parse")
                 .arg(f)
                 .output()
@@ -202,7 +172,7 @@ fn every_nix_file_parses() {
 
 #[test]
 fn nix_test_suites_pass() {
-    let out = nix_instantiate()
+    let out = support::nix_instantiate()
         .args(["--eval", "--strict", "--json"])
         .arg(repo().join("nix/tests"))
         .output()
@@ -419,7 +389,8 @@ fn bad_manifests_are_refused_by_both_naming_the_same_key() {
         cases.push((write_manifest(dir.path(), name, ship), needles.to_vec()));
     }
     for (manifest, needles) in cases {
-        let rust = ship_plan(&manifest, &[]).expect_err(&format!("ship plan refuses {manifest:?}"));
+        let rust = support::ship_plan(&manifest, &[])
+            .expect_err(&format!("ship plan refuses {manifest:?}"));
         let nix = match nix_plan(&manifest) {
             Ok(v) => panic!("nix/lib accepted {manifest:?}, ship refused it ({rust}): {v}"),
             Err(e) => e,

@@ -6,34 +6,19 @@
 //!
 //! Needs `nix-instantiate` (Debian nix-bin); `--store dummy://`, no network.
 
-mod support;
+use ship_test_support as support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
 use ship::platform::Platform;
 
 const SYSTEMS: [&str; 2] = ["x86_64-linux", "aarch64-linux"];
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
-
-fn nix_instantiate() -> Command {
-    let exe = support::require_tool(&["nix-instantiate"], "nix-bin: apt-get install nix-bin");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--store", "dummy://", "--option", "substituters", ""]);
-    cmd
-}
-
 /// `nix-instantiate --eval --strict --json FILE`: the JSON, or the error text.
 fn eval_file(file: &Path) -> Result<Value, String> {
-    let out = nix_instantiate()
+    let out = support::nix_instantiate()
         .args(["--eval", "--strict", "--json"])
         .arg(file)
         .output()
@@ -47,7 +32,7 @@ fn eval_file(file: &Path) -> Result<Value, String> {
 
 /// The flake as `nix flake show` would list it, and its builds' arguments (nix/tests/show.nix).
 fn show() -> Value {
-    eval_file(&repo().join("nix/tests/show.nix"))
+    eval_file(&support::repo().join("nix/tests/show.nix"))
         .unwrap_or_else(|e| panic!("nix/tests/show.nix: {e}"))
 }
 
@@ -62,7 +47,8 @@ fn names(v: &Value) -> BTreeSet<String> {
 /// Every build (system, attribute names, platform, cross) the flake must have for the repo's
 /// configuration, by `ship::plan::attrs`, the naming `ship plan` uses.
 fn expected_builds() -> Vec<(String, [String; 3], Platform, bool)> {
-    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    let config =
+        ship::config::load(&support::repo().join("Cargo.toml")).expect("repo configuration");
     let profiles: BTreeSet<String> = config
         .variants
         .values()
@@ -135,11 +121,10 @@ fn flake_structure_matches_ship_naming() {
     }
 
     // What `ship plan` sends each runner to build exists under that runner's system.
-    let manifest = repo().join("Cargo.toml");
+    let manifest = support::repo().join("Cargo.toml");
     let config = ship::config::load(&manifest).expect("repo configuration");
     for variant in config.variants.keys() {
-        let out = Command::new(env!("CARGO_BIN_EXE_ship"))
-            .env_remove("SHIP_MANIFEST")
+        let out = support::ship()
             .arg("plan")
             .arg("--manifest")
             .arg(&manifest)
@@ -229,7 +214,8 @@ fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
 #[test]
 fn each_image_runs_its_own_build_and_arm64_is_cross_compiled() {
     let show = show();
-    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    let config =
+        ship::config::load(&support::repo().join("Cargo.toml")).expect("repo configuration");
     for (system, [image, app, _], platform, cross) in expected_builds() {
         let b = &show["builds"][&system];
         let ctx = format!("{system}.{image}");
@@ -274,10 +260,10 @@ fn a_misspelt_argument_is_named_by_the_stand_in() {
              src = craneLib.cleanCargoSource {root};
              deps = craneLib.buildDepsOnly {{ inherit src; }};
            in (craneLib.buildPackage {{ inherit src; cargoArtifactsCross = deps; }}).outPath"#,
-        standins = repo().join("nix/tests/stand-ins").display(),
-        root = repo().display(),
+        standins = support::repo().join("nix/tests/stand-ins").display(),
+        root = support::repo().display(),
     );
-    let out = nix_instantiate()
+    let out = support::nix_instantiate()
         .args(["--eval", "--strict", "-E", &expr])
         .output()
         .expect("run nix-instantiate");
@@ -291,23 +277,10 @@ fn a_misspelt_argument_is_named_by_the_stand_in() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 /// The files the flake's evaluation reads, copied so they can be broken on purpose.
 fn copy_of_the_flake() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = repo();
+    let root = support::repo();
     for file in [
         "flake.nix",
         "flake.lock",
@@ -319,8 +292,8 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
         std::fs::copy(root.join(file), &target).expect("copy");
     }
-    copy_dir(&root.join("nix"), &dir.path().join("nix"));
-    copy_dir(
+    support::copy_dir(&root.join("nix"), &dir.path().join("nix"));
+    support::copy_dir(
         &root.join("crates/ship/tests/fixtures"),
         &dir.path().join("crates/ship/tests/fixtures"),
     );
@@ -421,7 +394,7 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
 #[test]
 fn flake_lock_pins_real_revisions_of_the_three_inputs() {
     let lock: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("flake.lock")).expect("read flake.lock"),
+        &std::fs::read_to_string(support::repo().join("flake.lock")).expect("read flake.lock"),
     )
     .expect("flake.lock is JSON");
     assert_eq!(lock["version"], 7);

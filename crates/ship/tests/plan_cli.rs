@@ -1,6 +1,6 @@
 //! `ship plan` end to end: the real binary on sample manifests, good and bad.
 
-mod support;
+use ship_test_support as support;
 
 use std::path::PathBuf;
 
@@ -15,19 +15,9 @@ fn root_manifest() -> PathBuf {
     support::repo().join("Cargo.toml")
 }
 
-/// A `ship` command with no GitHub context leaking in from the environment.
+/// [`support::ship`], for assert_cmd's assertions.
 fn ship() -> Command {
-    let mut cmd = Command::cargo_bin("ship").expect("ship binary");
-    for var in [
-        "GITHUB_REF",
-        "GITHUB_EVENT_NAME",
-        "GITHUB_SHA",
-        "GITHUB_OUTPUT",
-        "SHIP_MANIFEST",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
+    Command::from_std(support::ship())
 }
 
 fn plan_json(manifest: &PathBuf, args: &[&str]) -> Value {

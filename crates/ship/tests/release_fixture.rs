@@ -4,9 +4,8 @@
 //! it again changes nothing; a registry killed mid-push publishes no index and no tag; a dry run
 //! changes nothing and prints no secret.
 
-#[path = "support/nix_fixture.rs"]
-mod nix_fixture;
-mod support;
+use ship_test_support as support;
+use ship_test_support::nix_fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,7 +62,7 @@ impl Setup {
         let report = self.dir.path().join("report.json");
         let _ = std::fs::remove_file(&report);
         let home = self.dir.path().join("home");
-        let mut cmd: Command = support::ship(&home);
+        let mut cmd: Command = support::ship_in(&home);
         self.env.apply(&mut cmd, OFFLINE);
         cmd.arg("release")
             .arg("--manifest")
@@ -336,7 +335,7 @@ fn production_on_a_machine_that_cannot_build_amd64_is_refused_before_building() 
     let reg = Registry::start();
     let s = setup(&reg.repo("team/fixture"));
     let home = s.dir.path().join("home");
-    let mut cmd = support::ship(&home);
+    let mut cmd = support::ship_in(&home);
     s.env.apply(
         &mut cmd,
         &format!("{OFFLINE} --option system aarch64-linux"),

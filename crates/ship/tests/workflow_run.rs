@@ -7,11 +7,9 @@
 //! artifacts are emulated by the shared RUNNER_TEMP, and a test below checks that upload and
 //! download name the same directory.
 
-#[path = "support/nix_fixture.rs"]
-mod nix_fixture;
-#[path = "workflow_check/runner.rs"]
-mod runner;
-mod support;
+use ship_test_support as support;
+use ship_test_support::nix_fixture;
+use ship_test_support::workflow::runner;
 
 use std::path::{Path, PathBuf};
 
@@ -25,12 +23,8 @@ const USER: &str = "release-bot";
 // Stands in for GITHUB_TOKEN: it must never show up in a log or summary.
 const TOKEN: &str = "ghs-not-a-real-token-4b1d2c";
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn release_yml() -> Yaml {
-    let text = std::fs::read_to_string(repo().join(".github/workflows/release.yml"))
+    let text = std::fs::read_to_string(support::repo().join(".github/workflows/release.yml"))
         .expect("read release.yml");
     YamlLoader::load_from_str(&text)
         .expect("valid YAML")
@@ -45,7 +39,7 @@ fn checkout(dir: &Path, image: &str, cache: &Path) {
     let nix_dir = dir.join(".github/nix");
     std::fs::create_dir_all(&nix_dir).expect("mkdir .github/nix");
     std::fs::copy(
-        repo().join(".github/nix/cachix-name.nix"),
+        support::repo().join(".github/nix/cachix-name.nix"),
         nix_dir.join("cachix-name.nix"),
     )
     .expect("copy cachix-name.nix");
@@ -61,26 +55,6 @@ fn checkout(dir: &Path, image: &str, cache: &Path) {
         ),
     )
     .expect("write manifest");
-}
-
-fn skopeo_raw(registry: &Registry, reference: &str) -> serde_json::Value {
-    let out = registry
-        .skopeo()
-        .args([
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("--creds={USER}:{TOKEN}"),
-            &format!("docker://{reference}"),
-        ])
-        .output()
-        .expect("run skopeo");
-    assert!(
-        out.status.success(),
-        "skopeo inspect {reference}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("manifest JSON")
 }
 
 #[test]
@@ -168,7 +142,8 @@ fn ci_workflow_runs_end_to_end() {
         "127.0.0.1:5000/e2e/demo",
         &tmp.path().join("cache"),
     );
-    let text = std::fs::read_to_string(repo().join(".github/workflows/ci.yml")).expect("ci.yml");
+    let text =
+        std::fs::read_to_string(support::repo().join(".github/workflows/ci.yml")).expect("ci.yml");
     let doc = YamlLoader::load_from_str(&text).expect("YAML").remove(0);
     let run = tmp.path().join("run");
     let (env, runner_temp) = runner_env(&run, &nix, "refs/pull/42/merge", "pull_request");
@@ -314,7 +289,11 @@ fn release_workflow_runs_end_to_end() {
                 registry.stored_tags(repo_path)
             );
         }
-        let index = skopeo_raw(&registry, &format!("{image}:{}", tags[0]));
+        let index: serde_json::Value = serde_json::from_str(&registry.inspect_raw(
+            &format!("{image}:{}", tags[0]),
+            Some(&format!("{USER}:{TOKEN}")),
+        ))
+        .expect("index JSON");
         let mut in_index: Vec<String> = index["manifests"]
             .as_array()
             .unwrap_or_else(|| panic!("{git_ref}: not an index: {index}"))

@@ -4,7 +4,8 @@
 //! drop; [`Registry::kill`] stops it mid-test and [`Registry::restart`] brings it back on the
 //! same storage (on a new port).
 //!
-//! ```ignore
+//! ```no_run
+//! use ship_test_support::registry::{Registry, RegistryOptions};
 //! let reg = Registry::start();                       // plain HTTP
 //! let secure = Registry::start_with(RegistryOptions::secure("user", "pass"));
 //! let repo = reg.repo("team/app");                   // "127.0.0.1:PORT/team/app"
@@ -250,6 +251,26 @@ impl Registry {
             self.dir.path().join("skopeo-auth.json"),
         );
         cmd
+    }
+
+    /// `skopeo inspect --raw docker://REFERENCE`: the manifest or index bytes as stored, as
+    /// text; `creds` is `USER:PASSWORD` for a registry with auth.
+    pub fn inspect_raw(&self, reference: &str, creds: Option<&str>) -> String {
+        let mut cmd = self.skopeo();
+        cmd.args(["inspect", "--raw", "--tls-verify=false"]);
+        if let Some(creds) = creds {
+            cmd.arg(format!("--creds={creds}"));
+        }
+        let out = cmd
+            .arg(format!("docker://{reference}"))
+            .output()
+            .expect("run skopeo");
+        assert!(
+            out.status.success(),
+            "skopeo inspect --raw {reference}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("manifest is UTF-8")
     }
 }
 

@@ -4,6 +4,8 @@
 //! JSON, an installable (`.#name`) the flake does not have. Pure: the plan outputs and the
 //! flake's names are inputs, so tests can feed it broken workflows and watch it complain.
 
+pub mod runner;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -73,7 +75,8 @@ pub struct Workflow {
     jobs: BTreeMap<String, Job>,
 }
 
-fn string(y: &Yaml) -> Option<String> {
+/// A YAML scalar as the text GitHub would substitute.
+pub(crate) fn string(y: &Yaml) -> Option<String> {
     match y {
         Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
         Yaml::Integer(i) => Some(i.to_string()),

@@ -7,13 +7,13 @@
 //! Only the expression forms the workflows use are understood (context lookups, `||`,
 //! `== ''`, `!= ''`, `always()`); anything else panics, so a workflow change that this runner
 //! cannot follow fails the test instead of being skipped.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use yaml_rust2::Yaml;
+
+use super::string;
 
 /// The contexts expressions read: `matrix.attr`, `secrets.GITHUB_TOKEN`, `runner.temp`, ...
 /// A key that is absent evaluates to "" (as GitHub gives for an unset secret or variable).
@@ -98,15 +98,6 @@ pub struct JobResult {
     pub log: String,
     /// Names of the `run:` steps that ran.
     pub ran: Vec<String>,
-}
-
-fn string(y: &Yaml) -> Option<String> {
-    match y {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    }
 }
 
 fn env_of(y: &Yaml, ctx: &Contexts) -> Vec<(String, String)> {
