@@ -17,15 +17,9 @@ use support::{fixture, repo};
 
 /// Evaluates `expr` strictly to JSON, or returns the error text.
 fn nix_eval(expr: &str) -> Result<Value, String> {
-    let out = support::nix_instantiate()
-        .args(["--eval", "--strict", "--json", "-E", expr])
-        .output()
-        .expect("run nix-instantiate");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate printed JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    support::output_json(
+        support::nix_instantiate().args(["--eval", "--strict", "--json", "-E", expr]),
+    )
 }
 
 /// A Nix string literal holding `path` (paths given as strings are never copied to a store).
@@ -172,15 +166,10 @@ fn every_nix_file_parses() {
 
 #[test]
 fn nix_test_suites_pass() {
-    let out = support::nix_instantiate()
-        .args(["--eval", "--strict", "--json"])
-        .arg(repo().join("nix/tests"))
-        .output()
-        .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "nix/tests failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::output_ok(
+        support::nix_instantiate()
+            .args(["--eval", "--strict", "--json"])
+            .arg(repo().join("nix/tests")),
     );
     let suites: BTreeMap<String, Value> =
         serde_json::from_slice(&out.stdout).expect("suite results");
