@@ -429,31 +429,36 @@ impl JobCheck<'_> {
                     }
                 }
             }
-            for (inner, fields) in from_json_calls(s) {
-                match self.resolve(self.job, &inner) {
-                    Ok(Source::Plan(key)) => match self.plan_json(&key) {
-                        Ok(values) => {
-                            for (label, v) in values {
-                                let mut cur = &v;
-                                for f in &fields {
-                                    match cur.get(f) {
-                                        Some(next) => cur = next,
-                                        None => {
-                                            self.problem(
-                                                at,
-                                                format!("`fromJSON({inner}).{}`: `{key}` of {label} has no `{f}`", fields.join(".")),
-                                            );
-                                            break;
-                                        }
+            self.check_from_json(at, s);
+        }
+    }
+
+    /// `fromJSON(X).a.b` where X is a plan output: every plan run's value has `a.b`.
+    fn check_from_json(&mut self, at: &str, s: &str) {
+        for (inner, fields) in from_json_calls(s) {
+            match self.resolve(self.job, &inner) {
+                Ok(Source::Plan(key)) => match self.plan_json(&key) {
+                    Ok(values) => {
+                        for (label, v) in values {
+                            let mut cur = &v;
+                            for f in &fields {
+                                match cur.get(f) {
+                                    Some(next) => cur = next,
+                                    None => {
+                                        self.problem(
+                                            at,
+                                            format!("`fromJSON({inner}).{}`: `{key}` of {label} has no `{f}`", fields.join(".")),
+                                        );
+                                        break;
                                     }
                                 }
                             }
                         }
-                        Err(e) => self.problem(at, format!("`fromJSON({inner})`: {e}")),
-                    },
-                    Ok(Source::Other) => {}
+                    }
                     Err(e) => self.problem(at, format!("`fromJSON({inner})`: {e}")),
-                }
+                },
+                Ok(Source::Other) => {}
+                Err(e) => self.problem(at, format!("`fromJSON({inner})`: {e}")),
             }
         }
     }
