@@ -241,6 +241,127 @@ fn nix_and_ship_plan_agree_on_more_configurations() {
     }
 }
 
+/// Manifests both sides must refuse, as (name, the `[workspace.metadata.ship]` part, what the
+/// Nix message must also say: the accepted values or the rule).
+const BAD_INLINE: &[(&str, &str, &[&str])] = &[
+    (
+        "unknown-variant-key",
+        "[workspace.metadata.ship.variants.dev]\nplatfroms = []\n",
+        &["platfroms", "profile, platforms"],
+    ),
+    (
+        "duplicate-platform",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = [\"linux/amd64\", \"linux/amd64\"]\n[workspace.metadata.ship.variants.production]\n",
+        &["duplicate platform `linux/amd64`"],
+    ),
+    (
+        "empty-platforms",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = []\n[workspace.metadata.ship.variants.production]\n",
+        &["empty", "linux/amd64, linux/arm64"],
+    ),
+    (
+        "unknown-profile",
+        "[workspace.metadata.ship.variants.dev]\nprofile = \"speedy\"\n[workspace.metadata.ship.variants.production]\n",
+        &["speedy", "dev, release, test, bench, fast"],
+    ),
+    (
+        "doc-profile",
+        "[profile.doc]\n[workspace.metadata.ship.variants.dev]\nprofile = \"doc\"\n[workspace.metadata.ship.variants.production]\n",
+        &["doc", "dev, release, test, bench, fast"],
+    ),
+    (
+        "default-variant",
+        "[workspace.metadata.ship]\ndefault-variant = \"staging\"\n",
+        &["staging", "dev, production"],
+    ),
+    (
+        "rule-matches-everything",
+        "[[workspace.metadata.ship.rules]]\nvariant = \"dev\"\n",
+        &["matches everything"],
+    ),
+    (
+        "rule-tag-and-branch",
+        "[[workspace.metadata.ship.rules]]\ntag = \"v*\"\nbranch = \"main\"\nvariant = \"dev\"\n",
+        &["never both"],
+    ),
+    (
+        "rule-semver-branch",
+        "[[workspace.metadata.ship.rules]]\nbranch = \"main\"\nsemver = true\nvariant = \"dev\"\n",
+        &["tags only"],
+    ),
+    (
+        "rule-without-variant",
+        "[[workspace.metadata.ship.rules]]\ntag = \"x\"\n",
+        &["variant"],
+    ),
+    (
+        "cross-amd64",
+        "[workspace.metadata.ship.builders.\"linux/amd64\"]\ncross = true\n",
+        &["only linux/arm64"],
+    ),
+    (
+        "unknown-builder",
+        "[workspace.metadata.ship.builders.\"windows/amd64\"]\n",
+        &["linux/amd64, linux/arm64"],
+    ),
+    (
+        "blank-runner",
+        "[workspace.metadata.ship.builders.\"linux/arm64\"]\nrunner = \"  \"\n",
+        &["empty"],
+    ),
+    (
+        "cross-not-bool",
+        "[workspace.metadata.ship.builders.\"linux/arm64\"]\ncross = \"yes\"\n",
+        &["boolean"],
+    ),
+    (
+        "image-uppercase",
+        "[workspace.metadata.ship]\nimage = \"ghcr.io/Me/App\"\n",
+        &["`Me`", "lowercase"],
+    ),
+    (
+        "image-tag",
+        "[workspace.metadata.ship]\nimage = \"ghcr.io/me/app:1.0\"\n",
+        &["tag or digest"],
+    ),
+    (
+        "image-type",
+        "[workspace.metadata.ship]\nimage = 3\n",
+        &["invalid type"],
+    ),
+    (
+        "binary-slash",
+        "[workspace.metadata.ship]\nbinary = \"bin/x\"\n",
+        &["not a binary name"],
+    ),
+    (
+        "cache-scheme",
+        "[workspace.metadata.ship]\ncache = \"ftp://x\"\n",
+        &["cachix:NAME", "file://"],
+    ),
+    (
+        "cache-cachix-name",
+        "[workspace.metadata.ship]\ncache = \"cachix:My_Cache\"\n",
+        &["lowercase"],
+    ),
+    ("no-variants", "[workspace.metadata.ship.variants]\n", &["at least one"]),
+    (
+        "variant-name",
+        "[workspace.metadata.ship.variants.Dev]\n",
+        &["must start with a-z"],
+    ),
+    (
+        "platforms-not-a-list",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = \"linux/amd64\"\n",
+        &["invalid type"],
+    ),
+    (
+        "platform-not-a-string",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = [1]\n",
+        &["invalid type"],
+    ),
+];
+
 #[test]
 fn bad_manifests_are_refused_by_both_naming_the_same_key() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -256,125 +377,7 @@ fn bad_manifests_are_refused_by_both_naming_the_same_key() {
         ),
         (fixture("bad-rule"), vec!["prod", "dev, production"]),
     ];
-    let inline: &[(&str, &str, &[&str])] = &[
-        (
-            "unknown-variant-key",
-            "[workspace.metadata.ship.variants.dev]\nplatfroms = []\n",
-            &["platfroms", "profile, platforms"],
-        ),
-        (
-            "duplicate-platform",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = [\"linux/amd64\", \"linux/amd64\"]\n[workspace.metadata.ship.variants.production]\n",
-            &["duplicate platform `linux/amd64`"],
-        ),
-        (
-            "empty-platforms",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = []\n[workspace.metadata.ship.variants.production]\n",
-            &["empty", "linux/amd64, linux/arm64"],
-        ),
-        (
-            "unknown-profile",
-            "[workspace.metadata.ship.variants.dev]\nprofile = \"speedy\"\n[workspace.metadata.ship.variants.production]\n",
-            &["speedy", "dev, release, test, bench, fast"],
-        ),
-        (
-            "doc-profile",
-            "[profile.doc]\n[workspace.metadata.ship.variants.dev]\nprofile = \"doc\"\n[workspace.metadata.ship.variants.production]\n",
-            &["doc", "dev, release, test, bench, fast"],
-        ),
-        (
-            "default-variant",
-            "[workspace.metadata.ship]\ndefault-variant = \"staging\"\n",
-            &["staging", "dev, production"],
-        ),
-        (
-            "rule-matches-everything",
-            "[[workspace.metadata.ship.rules]]\nvariant = \"dev\"\n",
-            &["matches everything"],
-        ),
-        (
-            "rule-tag-and-branch",
-            "[[workspace.metadata.ship.rules]]\ntag = \"v*\"\nbranch = \"main\"\nvariant = \"dev\"\n",
-            &["never both"],
-        ),
-        (
-            "rule-semver-branch",
-            "[[workspace.metadata.ship.rules]]\nbranch = \"main\"\nsemver = true\nvariant = \"dev\"\n",
-            &["tags only"],
-        ),
-        (
-            "rule-without-variant",
-            "[[workspace.metadata.ship.rules]]\ntag = \"x\"\n",
-            &["variant"],
-        ),
-        (
-            "cross-amd64",
-            "[workspace.metadata.ship.builders.\"linux/amd64\"]\ncross = true\n",
-            &["only linux/arm64"],
-        ),
-        (
-            "unknown-builder",
-            "[workspace.metadata.ship.builders.\"windows/amd64\"]\n",
-            &["linux/amd64, linux/arm64"],
-        ),
-        (
-            "blank-runner",
-            "[workspace.metadata.ship.builders.\"linux/arm64\"]\nrunner = \"  \"\n",
-            &["empty"],
-        ),
-        (
-            "cross-not-bool",
-            "[workspace.metadata.ship.builders.\"linux/arm64\"]\ncross = \"yes\"\n",
-            &["boolean"],
-        ),
-        (
-            "image-uppercase",
-            "[workspace.metadata.ship]\nimage = \"ghcr.io/Me/App\"\n",
-            &["`Me`", "lowercase"],
-        ),
-        (
-            "image-tag",
-            "[workspace.metadata.ship]\nimage = \"ghcr.io/me/app:1.0\"\n",
-            &["tag or digest"],
-        ),
-        (
-            "image-type",
-            "[workspace.metadata.ship]\nimage = 3\n",
-            &["invalid type"],
-        ),
-        (
-            "binary-slash",
-            "[workspace.metadata.ship]\nbinary = \"bin/x\"\n",
-            &["not a binary name"],
-        ),
-        (
-            "cache-scheme",
-            "[workspace.metadata.ship]\ncache = \"ftp://x\"\n",
-            &["cachix:NAME", "file://"],
-        ),
-        (
-            "cache-cachix-name",
-            "[workspace.metadata.ship]\ncache = \"cachix:My_Cache\"\n",
-            &["lowercase"],
-        ),
-        ("no-variants", "[workspace.metadata.ship.variants]\n", &["at least one"]),
-        (
-            "variant-name",
-            "[workspace.metadata.ship.variants.Dev]\n",
-            &["must start with a-z"],
-        ),
-        (
-            "platforms-not-a-list",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = \"linux/amd64\"\n",
-            &["invalid type"],
-        ),
-        (
-            "platform-not-a-string",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = [1]\n",
-            &["invalid type"],
-        ),
-    ];
-    for (name, ship, needles) in inline {
+    for (name, ship, needles) in BAD_INLINE {
         cases.push((write_manifest(dir.path(), name, ship), needles.to_vec()));
     }
     for (manifest, needles) in cases {
