@@ -9,6 +9,7 @@
   config,
   rev,
   root,
+  extraChecks,
 }:
 let
   shipLib = import ./lib;
@@ -28,11 +29,28 @@ let
   # The toolchain is a function of the package set so crane can splice it: under
   # cross-compilation cargo and rustc run on the build machine and rust-overlay adds the
   # target's standard library (its targetPlatform) by itself.
+  # Without a toolchain file or `toolchain` key, crane's default: nixpkgs' rustc (nix/lib/toolchain.nix).
+  toolchain = shipLib.toolchain { inherit config root; };
   craneLibFor =
     p:
-    (crane.mkLib p).overrideToolchain (
-      p': p'.rust-bin.fromRustupToolchainFile (root + "/rust-toolchain.toml")
-    );
+    if toolchain.kind == "nixpkgs" then
+      crane.mkLib p
+    else
+      (crane.mkLib p).overrideToolchain (
+        p':
+        if toolchain.kind == "file" then
+          p'.rust-bin.fromRustupToolchainFile toolchain.file
+        else
+          p'.rust-bin.fromRustupToolchain {
+            inherit (toolchain) channel;
+            profile = "minimal";
+            # What checks.clippy and checks.fmt run.
+            components = [
+              "clippy"
+              "rustfmt"
+            ];
+          }
+      );
   craneLib = craneLibFor pkgs;
   src = craneLib.cleanCargoSource root;
   shipVersion = (builtins.fromTOML (builtins.readFile (root + "/crates/ship/Cargo.toml"))).package.version;
@@ -50,6 +68,9 @@ let
         shipVersion
         ;
       inherit (config) binary;
+      inherit (config.byProfile.${profile}) build;
+      inherit (config.byProfile.${profile}.runtime) binaries;
+      lookup = shipLib.packages config;
     };
   withImage =
     p: platform: builds: profile:
@@ -58,6 +79,9 @@ let
       image = p.callPackage ./image.nix {
         app = builds.app;
         inherit (config) binary;
+        inherit (config.byProfile.${profile}) runtime;
+        inherit root;
+        lookup = shipLib.packages config;
         spec = shipLib.image {
           inherit
             config
@@ -114,11 +138,13 @@ let
   # Imported, not callPackage'd: callPackage would add `override` and `overrideDerivation` to
   # this set, and `nix flake check` wants every attribute of checks.<system> to be a derivation.
   checks = import ./checks.nix {
-    inherit craneLib src root;
-    inherit (pkgs) callPackage procps;
+    inherit craneLib src;
     profile = checkProfile;
     builds = native.${checkProfile};
-  };
+    testArgs = shipLib.testArgs config.tests;
+    testInputs = map (shipLib.packages config pkgs.pkgsBuildHost "tests.native-build-inputs") config.tests.nativeBuildInputs;
+  }
+  // extraChecks pkgs;
 in
 {
   inherit packages checks;

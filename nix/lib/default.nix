@@ -7,4 +7,5 @@
   util = import ./util.nix;
   packages = import ./packages.nix;
   testArgs = import ./test-args.nix;
+  toolchain = import ./toolchain.nix;
 }

@@ -123,7 +123,10 @@ let
         (labels."org.opencontainers.image.source" or null)
         (labels."org.opencontainers.image.version" or null)
       ] [ config.source config.package.version ])
-      (h.eq "${b.label}: port" (attrNames (s.config.ExposedPorts or { })) [ "8080/tcp" ])
+      (h.eq "${b.label}: ports from the configuration" (attrNames (s.config.ExposedPorts or { })) config.byProfile.${b.profile}.runtime.ports)
+      (h.eq "${b.label}: env from the configuration" (s.config.Env or null) (
+        map (n: "${n}=${config.byProfile.${b.profile}.runtime.env.${n}}") (attrNames config.byProfile.${b.profile}.runtime.env)
+      ))
       # Only text files besides the entrypoint's closure: no toolchain, no sources.
       (h.eq "${b.label}: contents are /etc/passwd and /etc/group only" (map (c: [
         c.standin.fn
@@ -214,7 +217,11 @@ let
       (h.eq "${system}: clippy reuses the dev deps" c.clippy.standin.cargoArtifacts (devDeps system))
       (h.eq "${system}: clippy denies warnings on all targets" (c.clippy.standin.args.cargoClippyExtraArgs or null) "--all-targets -- --deny warnings")
       (h.eq "${system}: tests reuse the dev deps" c.tests.standin.cargoArtifacts (devDeps system))
-      (h.eq "${system}: tests select only sandbox-safe targets" (c.tests.standin.args.cargoTestExtraArgs or null) "--lib --bins --test http --test plan_cli")
+      (h.eq "${system}: tests run what the tests key selects" (c.tests.standin.args.cargoTestExtraArgs or null) (shipLib.testArgs config.tests))
+      (h.eq "${system}: this repository's tests key selects only sandbox-safe targets" (shipLib.testArgs config.tests) "--lib --bins --test http --test plan_cli")
+      (h.eq "${system}: tests get the tests key's tools after the builds' own" (map (x: x.name) (c.tests.standin.args.nativeBuildInputs or [ ])) (
+        map (x: x.name) (p.deps-dev.standin.args.nativeBuildInputs or [ ]) ++ config.tests.nativeBuildInputs
+      ))
       (h.eq "${system}: clippy and tests share the dev deps' arguments" [
         (c.clippy.standin.args.CARGO_PROFILE or null)
         (c.tests.standin.args.CARGO_PROFILE or null)
