@@ -52,7 +52,15 @@ let
           }
       );
   craneLib = craneLibFor pkgs;
-  src = craneLib.cleanCargoSource root;
+  # Workspace files the image carries (`runtime.files`) stay out of the cargo source, so a change
+  # to one rebuilds only the image: cleanCargoSource keeps every *.toml, configuration included.
+  runtimeFiles = map (f: "${toString root}/${f}") (
+    util.unique (builtins.concatMap (p: builtins.attrNames config.byProfile.${p}.runtime.files) config.profiles)
+  );
+  src = pkgs.lib.cleanSourceWith {
+    src = craneLib.cleanCargoSource root;
+    filter = path: _type: !(builtins.any (f: path == f || util.hasPrefix "${f}/" path) runtimeFiles);
+  };
   shipVersion = (builtins.fromTOML (builtins.readFile (root + "/crates/ship/Cargo.toml"))).package.version;
 
   # callPackage, as in crane's cross example, so inputs added to crate.nix get spliced.

@@ -216,7 +216,7 @@ fn nix_test_suites_pass() {
         serde_json::from_slice(&out.stdout).expect("suite results");
     assert_eq!(
         suites.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["config", "stand-ins", "wiring"]
+        ["config", "stand-ins", "wiring", "workspaces"]
     );
     for (name, result) in &suites {
         let passed = result["passed"].as_u64().expect("passed count");
@@ -233,7 +233,14 @@ fn nix_and_ship_plan_agree_on_the_repo_manifest() {
 
 #[test]
 fn nix_and_ship_plan_agree_on_the_sample_manifests() {
-    for name in ["minimal", "cross", "custom"] {
+    for name in [
+        "minimal",
+        "cross",
+        "custom",
+        "adopt-single-crate",
+        "adopt-toolchain-key",
+        "adopt-database",
+    ] {
         assert_agree(&fixture(name));
     }
 }
