@@ -15,6 +15,7 @@ runCommand "ship-nix-tests"
         (root + "/flake.nix")
         (root + "/flake.lock")
         (root + "/Cargo.toml")
+        (root + "/configuration")
         (root + "/rust-toolchain.toml")
         (root + "/crates/ship/Cargo.toml")
         (root + "/crates/ship/tests/fixtures")

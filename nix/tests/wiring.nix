@@ -101,6 +101,8 @@ let
       s = b.image.standin;
       arch = attrs.arch.${b.platform};
       labels = s.config.Labels or { };
+      runtime = config.byProfile.${b.profile}.runtime;
+      cacertOf = s: (builtins.head (builtins.filter (c: c.name == "cacert") s.contents)).outPath;
     in
     [
       (h.eq "${b.label}: made by dockerTools.streamLayeredImage" s.fn "dockerTools.streamLayeredImage")
@@ -124,14 +126,25 @@ let
         (labels."org.opencontainers.image.version" or null)
       ] [ config.source config.package.version ])
       (h.eq "${b.label}: ports from the configuration" (attrNames (s.config.ExposedPorts or { })) config.byProfile.${b.profile}.runtime.ports)
-      (h.eq "${b.label}: env from the configuration" (s.config.Env or null) (
-        map (n: "${n}=${config.byProfile.${b.profile}.runtime.env.${n}}") (attrNames config.byProfile.${b.profile}.runtime.env)
+      (h.eq "${b.label}: env from the configuration, SSL_CERT_FILE from cacert" (s.config.Env or null) (
+        let
+          env = runtime.env // {
+            SSL_CERT_FILE = "${cacertOf s}/etc/ssl/certs/ca-bundle.crt";
+          };
+        in
+        map (n: "${n}=${env.${n}}") (attrNames env)
       ))
-      # Only text files besides the entrypoint's closure: no toolchain, no sources.
-      (h.eq "${b.label}: contents are /etc/passwd and /etc/group only" (map (c: [
+      (h.eq "${b.label}: the demo's environment per variant" (runtime.env.APP_ENVIRONMENT or null) (
+        if b.profile == "release" then "production" else "development"
+      ))
+      (h.eq "${b.label}: working dir from the configuration" (s.config.WorkingDir or null) runtime.workingDir)
+      (h.that "${b.label}: configuration/ copied to /app/configuration" (u.hasInfix "cp -rT --no-preserve=mode '${toString ../..}/configuration' './app/configuration'" (s.args.extraCommands or "")) (s.args.extraCommands or "(none)"))
+      # Only text files and the configured packages besides the entrypoint's closure: no
+      # toolchain, no sources.
+      (h.eq "${b.label}: contents are /etc/passwd, /etc/group and the configured packages" (map (c: [
         c.standin.fn
-        c.standin.args.path
-      ]) s.contents) [
+        (c.standin.args.path or c.name)
+      ]) s.contents) ([
         [
           "writeTextDir"
           "etc/passwd"
@@ -140,7 +153,8 @@ let
           "writeTextDir"
           "etc/group"
         ]
-      ])
+      ] ++ map (n: [ "nixpkgs.package" n ]) runtime.packages))
+      (h.eq "${b.label}: the packages are the image platform's" (u.unique (map (c: c.standin.host) s.contents)) [ attrs.nativeSystem.${b.platform} ])
     ];
 
   toolchainCases =

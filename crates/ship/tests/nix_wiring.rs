@@ -316,6 +316,10 @@ fn copy_of_the_flake() -> tempfile::TempDir {
     }
     copy_dir(&root.join("nix"), &dir.path().join("nix"));
     copy_dir(
+        &root.join("configuration"),
+        &dir.path().join("configuration"),
+    );
+    copy_dir(
         &root.join("crates/ship/tests/fixtures"),
         &dir.path().join("crates/ship/tests/fixtures"),
     );
