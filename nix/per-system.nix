@@ -149,7 +149,8 @@ let
     inherit craneLib src;
     profile = checkProfile;
     builds = native.${checkProfile};
-    testArgs = shipLib.testArgs config.tests;
+    # Only targets the workspace has (nix/lib/targets.nix fails naming the entry otherwise).
+    testArgs = builtins.seq (shipLib.targets { inherit config root; }) (shipLib.testArgs config.tests);
     testInputs = map (shipLib.packages config pkgs.pkgsBuildHost "tests.native-build-inputs") config.tests.nativeBuildInputs;
   }
   // extraChecks pkgs;

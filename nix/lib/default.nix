@@ -8,4 +8,5 @@
   packages = import ./packages.nix;
   testArgs = import ./test-args.nix;
   toolchain = import ./toolchain.nix;
+  targets = import ./targets.nix;
 }

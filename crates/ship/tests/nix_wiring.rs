@@ -309,6 +309,8 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         "Cargo.toml",
         "rust-toolchain.toml",
         "crates/ship/Cargo.toml",
+        "tests/http.rs",
+        "crates/ship/tests/plan_cli.rs",
     ] {
         let target = dir.path().join(file);
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
@@ -451,6 +453,13 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
             "files = { configuration = ",
             "files = { config = ",
             "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
+        ),
+        // A test target the workspace does not have.
+        (
+            "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
+            "targets = [\"lib\", \"test:api\"]",
+            "targets = [\"lib\", \"test:apis\"]",
+            "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
         ),
         // Two toolchains named: refused rather than one silently ignored.
         (
