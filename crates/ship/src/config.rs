@@ -270,7 +270,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &text)
+    let config = parse(path, &text)?;
+    checks::toolchain_file_conflict(path, &config.toolchain).map_err(|p| invalid_at(path, p))?;
+    Ok(config)
+}
+
+fn invalid_at(path: &Path, problem: Problem) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: problem.key,
+        message: problem.message,
+    }
 }
 
 /// Parses and validates a manifest's text; `path` is only used in messages.

@@ -1,6 +1,8 @@
 //! `tests` and `toolchain`: what `nix flake check` runs and which Rust builds everything.
 //! nix/lib/check-settings.nix reads the same keys; nix/checks.nix and nix/per-system.nix use them.
 
+use std::path::Path;
+
 use serde::Deserialize;
 
 use super::build::attr_paths;
@@ -101,6 +103,28 @@ pub(super) fn toolchain(raw: Option<String>) -> Result<Toolchain, Problem> {
     }
 }
 
+/// A `toolchain` channel next to a toolchain file is refused, as nix/lib/toolchain.nix refuses
+/// it: the file would win and the key would be silently ignored.
+pub(super) fn toolchain_file_conflict(
+    manifest: &Path,
+    toolchain: &Toolchain,
+) -> Result<(), Problem> {
+    let Toolchain::Channel(channel) = toolchain else {
+        return Ok(());
+    };
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    match ["rust-toolchain.toml", "rust-toolchain"]
+        .into_iter()
+        .find(|name| dir.join(name).is_file())
+    {
+        Some(name) => Err(Problem::new(
+            "toolchain",
+            format!("`{channel}` given, but {name} names the toolchain too; keep one of the two"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn is_channel(t: &str) -> bool {
     let numeric = |s: &str| {
         let parts: Vec<&str> = s.split('.').collect();
@@ -167,6 +191,29 @@ mod tests {
                 Toolchain::Channel(channel.into())
             );
         }
+    }
+
+    #[test]
+    fn a_toolchain_key_next_to_a_toolchain_file_is_refused_on_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = dir.path().join("Cargo.toml");
+        std::fs::write(&manifest, test_manifest("toolchain = \"1.94.0\"\n")).unwrap();
+        assert_eq!(
+            crate::config::load(&manifest).unwrap().toolchain,
+            Toolchain::Channel("1.94.0".into())
+        );
+        std::fs::write(dir.path().join("rust-toolchain.toml"), "[toolchain]\n").unwrap();
+        let e = crate::config::load(&manifest).unwrap_err().to_string();
+        assert!(
+            e.contains("[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too"),
+            "{e}"
+        );
+        // Without the key the file simply names the toolchain.
+        std::fs::write(&manifest, test_manifest("")).unwrap();
+        assert_eq!(
+            crate::config::load(&manifest).unwrap().toolchain,
+            Toolchain::Nixpkgs
+        );
     }
 
     #[test]
