@@ -243,6 +243,12 @@ let
       ] [ "dev" "dev" (h.show (p.deps-dev.standin.args.src or null)) ])
       (h.eq "${system}: the image check is the dev image" c.image-dev.outPath p.image-dev.outPath)
       (h.eq "${system}: fmt is crane's cargoFmt" c.fmt.standin.fn "crane.cargoFmt")
+      (h.that "${system}: nix-tests' source holds the test targets the tests key names" (
+        builtins.all (f: elem (toString f) (c.nix-tests.standin.args.src._standinFiles or [ ])) [
+          ../../tests/http.rs
+          ../../crates/ship/tests/plan_cli.rs
+        ]
+      ) (h.show (c.nix-tests.standin.args.src._standinFiles or [ ])))
       (h.that "${system}: nix-tests runs nix/tests" (
         u.hasInfix "nix-instantiate" (c.nix-tests.standin.args.buildCommand or "") && u.hasInfix "/nix/tests" (c.nix-tests.standin.args.buildCommand or "")
       ) (c.nix-tests.standin.args.buildCommand or "(none)"))

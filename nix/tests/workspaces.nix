@@ -156,7 +156,7 @@ let
         app.args.buildInputs
         app.args.env
       ]) (h.show [ deps.args.nativeBuildInputs deps.args.buildInputs deps.args.env ]))
-      (h.eq "${label}: build env" deps.args.env { SQLX_OFFLINE = "true"; })
+      (h.eq "${label}: build env, the variant's own added to the top-level one" deps.args.env b.env)
     ]
   ) [
     {
@@ -165,6 +165,7 @@ let
       app = "app-release";
       build = "x86_64-linux";
       host = "x86_64-linux";
+      env.SQLX_OFFLINE = "true";
     }
     {
       system = "x86_64-linux";
@@ -172,6 +173,7 @@ let
       app = "app-release-arm64";
       build = "x86_64-linux";
       host = "aarch64-linux";
+      env.SQLX_OFFLINE = "true";
     }
     {
       system = "aarch64-linux";
@@ -179,6 +181,10 @@ let
       app = "app-dev";
       build = "aarch64-linux";
       host = "aarch64-linux";
+      env = {
+        SQLX_OFFLINE = "true";
+        CARGO_INCREMENTAL = "0";
+      };
     }
   ];
 
@@ -274,6 +280,13 @@ h.run "workspaces" (
     ];
   }
   ++ singleCases
+  ++ [
+    (h.eq "the test arguments, written out" (map (s: s.flake.checks.x86_64-linux.tests.standin.args.cargoTestExtraArgs) [
+      single
+      channel
+      database
+    ]) [ "" "--lib --test api" "--lib --bins --test api -- --skip db:: --skip needs_redis" ])
+  ]
   ++ buildCases
   ++ imageCases
   ++ sourceCases
