@@ -26,11 +26,12 @@ let
     inherit overlays;
   };
 
+  # The workspace's toolchain file, else its `toolchain` channel, else crane's default:
+  # nixpkgs' rustc (nix/lib/toolchain.nix).
+  toolchain = shipLib.toolchain { inherit config root; };
   # The toolchain is a function of the package set so crane can splice it: under
   # cross-compilation cargo and rustc run on the build machine and rust-overlay adds the
   # target's standard library (its targetPlatform) by itself.
-  # Without a toolchain file or `toolchain` key, crane's default: nixpkgs' rustc (nix/lib/toolchain.nix).
-  toolchain = shipLib.toolchain { inherit config root; };
   craneLibFor =
     p:
     if toolchain.kind == "nixpkgs" then
