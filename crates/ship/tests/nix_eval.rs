@@ -245,6 +245,100 @@ fn nix_and_ship_plan_agree_on_the_sample_manifests() {
     }
 }
 
+/// The `toolchain`, `tests`, `build` and `runtime` keys as ship reads them (`ship::config`), in
+/// the shape nix/lib/config.nix gives them, to compare the two.
+fn ship_settings(manifest: &Path) -> Value {
+    let c = ship::config::load(manifest).unwrap_or_else(|e| panic!("{manifest:?}: {e}"));
+    let toolchain = match &c.toolchain {
+        ship::config::Toolchain::Nixpkgs => "nixpkgs".to_owned(),
+        ship::config::Toolchain::Channel(channel) => channel.clone(),
+    };
+    let variants: serde_json::Map<String, Value> = c
+        .variants
+        .iter()
+        .map(|(name, v)| {
+            let (b, r) = (&v.build, &v.runtime);
+            (
+                name.clone(),
+                serde_json::json!({
+                    "build": {
+                        "nativeBuildInputs": b.native_build_inputs,
+                        "buildInputs": b.build_inputs,
+                        "env": b.env,
+                    },
+                    "runtime": {
+                        "files": r.files,
+                        "packages": r.packages,
+                        "env": r.env,
+                        "workingDir": r.working_dir,
+                        "ports": r.ports,
+                        "binaries": r.binaries,
+                        "labels": r.labels,
+                    },
+                }),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "toolchain": toolchain,
+        "tests": {
+            "targets": c.tests.targets,
+            "skip": c.tests.skip,
+            "nativeBuildInputs": c.tests.native_build_inputs,
+        },
+        "variants": variants,
+    })
+}
+
+/// The same keys from nix/lib/config.nix, without the keys each list was written under.
+fn nix_settings(manifest: &Path) -> Value {
+    nix_eval(&format!(
+        r#"let
+             c = (import {lib}).config {{ path = {manifest}; }};
+             strip = s: builtins.removeAttrs s [ "keys" ];
+           in {{
+             inherit (c) toolchain tests;
+             variants = builtins.mapAttrs (_: v: {{
+               build = strip v.build;
+               runtime = strip v.runtime;
+             }}) c.variants;
+           }}"#,
+        lib = nix_str(&repo().join("nix/lib")),
+        manifest = nix_str(manifest),
+    ))
+    .unwrap_or_else(|e| panic!("nix/lib on {manifest:?}: {e}"))
+}
+
+#[test]
+fn nix_and_ship_read_the_build_runtime_tests_and_toolchain_keys_alike() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut manifests = vec![repo().join("Cargo.toml")];
+    for name in [
+        "minimal",
+        "adopt-single-crate",
+        "adopt-toolchain-key",
+        "adopt-database",
+    ] {
+        manifests.push(fixture(name));
+    }
+    manifests.push(write_manifest(
+        dir.path(),
+        "layered",
+        "[workspace.metadata.ship.build]\nbuild-inputs = [\"openssl\"]\nenv = { A = \"1\", B = \"2\" }\n\
+         [workspace.metadata.ship.runtime]\nfiles = { conf = \"/etc/app\" }\nports = [\"80\", \"53/udp\"]\nlabels = { x = \"1\" }\n\
+         [workspace.metadata.ship.variants.dev]\nprofile = \"dev\"\nbuild = { build-inputs = [], env = { B = \"3\" } }\n\
+         runtime = { files = { data = \"/data\" }, ports = [\"8080/tcp\"], working-dir = \"/srv\", binaries = [\"tool\"] }\n\
+         [workspace.metadata.ship.variants.production]\n",
+    ));
+    for manifest in manifests {
+        assert_eq!(
+            nix_settings(&manifest),
+            ship_settings(&manifest),
+            "{manifest:?} (left: nix/lib, right: ship::config)"
+        );
+    }
+}
+
 /// A manifest like config.rs's test_manifest, in a file both sides can read.
 fn write_manifest(dir: &Path, name: &str, ship: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
