@@ -73,6 +73,13 @@ let
         (h.that "${label}: every test target named exists in the workspace" (builtins.all (
           t: pathExists (s.root + "/tests/${t}.rs")
         ) namedTests) (h.show namedTests))
+        (h.eq "${label}: clippy and tests get the builds' inputs, the tests also the tests key's tools" [
+          (names (c.clippy.standin.args.nativeBuildInputs or [ ]))
+          (names (c.tests.standin.args.nativeBuildInputs or [ ]))
+        ] [
+          (names p.deps-dev.standin.args.nativeBuildInputs)
+          (names p.deps-dev.standin.args.nativeBuildInputs ++ s.config.tests.nativeBuildInputs)
+        ])
         (h.eq "${label}: clippy and tests on the dev deps" [
           c.clippy.standin.cargoArtifacts
           c.tests.standin.cargoArtifacts

@@ -435,6 +435,12 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
             "filter = path: _type: true || !(",
             "runtime files stay out of the cargo source",
         ),
+        (
+            "nix/checks.nix",
+            "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
+            "nativeBuildInputs = testInputs;",
+            "the tests also the tests key's tools",
+        ),
         // Unknown nixpkgs attributes and a missing file, named with the key they came from.
         (
             "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
