@@ -6,9 +6,14 @@
   crane,
   rust-overlay,
 }:
+{
+  # The workspace: the directory nix/ is in.
+  root ? ../.,
+  # pkgs -> checks the flake adds for its own repository (this one's: its Nix test suites).
+  extraChecks ? _: { },
+}:
 let
   shipLib = import ./lib;
-  root = ../.;
   config = shipLib.config { path = root + "/Cargo.toml"; };
   perSystem =
     system:
@@ -20,6 +25,7 @@ let
         rust-overlay
         config
         root
+        extraChecks
         ;
       # Reaches /version through SHIP_GIT_REV (build.rs). A dirty tree has no rev.
       rev = self.rev or "dirty";

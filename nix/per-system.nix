@@ -9,6 +9,7 @@
   config,
   rev,
   root,
+  extraChecks,
 }:
 let
   shipLib = import ./lib;
@@ -25,16 +26,42 @@ let
     inherit overlays;
   };
 
+  # The workspace's toolchain file, else its `toolchain` channel, else crane's default:
+  # nixpkgs' rustc (nix/lib/toolchain.nix).
+  toolchain = shipLib.toolchain { inherit config root; };
   # The toolchain is a function of the package set so crane can splice it: under
   # cross-compilation cargo and rustc run on the build machine and rust-overlay adds the
   # target's standard library (its targetPlatform) by itself.
   craneLibFor =
     p:
-    (crane.mkLib p).overrideToolchain (
-      p': p'.rust-bin.fromRustupToolchainFile (root + "/rust-toolchain.toml")
-    );
+    if toolchain.kind == "nixpkgs" then
+      crane.mkLib p
+    else
+      (crane.mkLib p).overrideToolchain (
+        p':
+        if toolchain.kind == "file" then
+          p'.rust-bin.fromRustupToolchainFile toolchain.file
+        else
+          p'.rust-bin.fromRustupToolchain {
+            inherit (toolchain) channel;
+            profile = "minimal";
+            # What checks.clippy and checks.fmt run.
+            components = [
+              "clippy"
+              "rustfmt"
+            ];
+          }
+      );
   craneLib = craneLibFor pkgs;
-  src = craneLib.cleanCargoSource root;
+  # Workspace files the image carries (`runtime.files`) stay out of the cargo source, so a change
+  # to one rebuilds only the image: cleanCargoSource keeps every *.toml, configuration included.
+  runtimeFiles = map (f: "${toString root}/${f}") (
+    util.unique (builtins.concatMap (p: builtins.attrNames config.byProfile.${p}.runtime.files) config.profiles)
+  );
+  src = pkgs.lib.cleanSourceWith {
+    src = craneLib.cleanCargoSource root;
+    filter = path: _type: !(builtins.any (f: path == f || util.hasPrefix "${f}/" path) runtimeFiles);
+  };
   shipVersion = (builtins.fromTOML (builtins.readFile (root + "/crates/ship/Cargo.toml"))).package.version;
 
   # callPackage, as in crane's cross example, so inputs added to crate.nix get spliced.
@@ -50,6 +77,9 @@ let
         shipVersion
         ;
       inherit (config) binary;
+      inherit (config.byProfile.${profile}) build;
+      inherit (config.byProfile.${profile}.runtime) binaries;
+      lookup = shipLib.packages config;
     };
   withImage =
     p: platform: builds: profile:
@@ -58,6 +88,9 @@ let
       image = p.callPackage ./image.nix {
         app = builds.app;
         inherit (config) binary;
+        inherit (config.byProfile.${profile}) runtime;
+        inherit root;
+        lookup = shipLib.packages config;
         spec = shipLib.image {
           inherit
             config
@@ -114,11 +147,14 @@ let
   # Imported, not callPackage'd: callPackage would add `override` and `overrideDerivation` to
   # this set, and `nix flake check` wants every attribute of checks.<system> to be a derivation.
   checks = import ./checks.nix {
-    inherit craneLib src root;
-    inherit (pkgs) callPackage procps;
+    inherit craneLib src;
     profile = checkProfile;
     builds = native.${checkProfile};
-  };
+    # Only targets the workspace has (nix/lib/targets.nix fails naming the entry otherwise).
+    testArgs = builtins.seq (shipLib.targets { inherit config root; }) (shipLib.testArgs config.tests);
+    testInputs = map (shipLib.packages config pkgs.pkgsBuildHost "tests.native-build-inputs") config.tests.nativeBuildInputs;
+  }
+  // extraChecks pkgs;
 in
 {
   inherit packages checks;

@@ -101,6 +101,8 @@ let
       s = b.image.standin;
       arch = attrs.arch.${b.platform};
       labels = s.config.Labels or { };
+      runtime = config.byProfile.${b.profile}.runtime;
+      cacertOf = s: (builtins.head (builtins.filter (c: c.name == "cacert") s.contents)).outPath;
     in
     [
       (h.eq "${b.label}: made by dockerTools.streamLayeredImage" s.fn "dockerTools.streamLayeredImage")
@@ -123,12 +125,26 @@ let
         (labels."org.opencontainers.image.source" or null)
         (labels."org.opencontainers.image.version" or null)
       ] [ config.source config.package.version ])
-      (h.eq "${b.label}: port" (attrNames (s.config.ExposedPorts or { })) [ "8080/tcp" ])
-      # Only text files besides the entrypoint's closure: no toolchain, no sources.
-      (h.eq "${b.label}: contents are /etc/passwd and /etc/group only" (map (c: [
+      (h.eq "${b.label}: ports from the configuration" (attrNames (s.config.ExposedPorts or { })) config.byProfile.${b.profile}.runtime.ports)
+      (h.eq "${b.label}: env from the configuration, SSL_CERT_FILE from cacert" (s.config.Env or null) (
+        let
+          env = runtime.env // {
+            SSL_CERT_FILE = "${cacertOf s}/etc/ssl/certs/ca-bundle.crt";
+          };
+        in
+        map (n: "${n}=${env.${n}}") (attrNames env)
+      ))
+      (h.eq "${b.label}: the demo's environment per variant" (runtime.env.APP_ENVIRONMENT or null) (
+        if b.profile == "release" then "production" else "development"
+      ))
+      (h.eq "${b.label}: working dir from the configuration" (s.config.WorkingDir or null) runtime.workingDir)
+      (h.that "${b.label}: configuration/ copied to /app/configuration" (u.hasInfix "cp -rT --no-preserve=mode '${toString ../..}/configuration' './app/configuration'" (s.args.extraCommands or "")) (s.args.extraCommands or "(none)"))
+      # Only text files and the configured packages besides the entrypoint's closure: no
+      # toolchain, no sources.
+      (h.eq "${b.label}: contents are /etc/passwd, /etc/group and the configured packages" (map (c: [
         c.standin.fn
-        c.standin.args.path
-      ]) s.contents) [
+        (c.standin.args.path or c.name)
+      ]) s.contents) ([
         [
           "writeTextDir"
           "etc/passwd"
@@ -137,7 +153,8 @@ let
           "writeTextDir"
           "etc/group"
         ]
-      ])
+      ] ++ map (n: [ "nixpkgs.package" n ]) runtime.packages))
+      (h.eq "${b.label}: the packages are the image platform's" (u.unique (map (c: c.standin.host) s.contents)) [ attrs.nativeSystem.${b.platform} ])
     ];
 
   toolchainCases =
@@ -214,7 +231,11 @@ let
       (h.eq "${system}: clippy reuses the dev deps" c.clippy.standin.cargoArtifacts (devDeps system))
       (h.eq "${system}: clippy denies warnings on all targets" (c.clippy.standin.args.cargoClippyExtraArgs or null) "--all-targets -- --deny warnings")
       (h.eq "${system}: tests reuse the dev deps" c.tests.standin.cargoArtifacts (devDeps system))
-      (h.eq "${system}: tests select only sandbox-safe targets" (c.tests.standin.args.cargoTestExtraArgs or null) "--lib --bins --test http --test plan_cli")
+      (h.eq "${system}: tests run what the tests key selects" (c.tests.standin.args.cargoTestExtraArgs or null) (shipLib.testArgs config.tests))
+      (h.eq "${system}: this repository's tests key selects only sandbox-safe targets" (shipLib.testArgs config.tests) "--lib --bins --test http --test plan_cli")
+      (h.eq "${system}: tests get the tests key's tools after the builds' own" (map (x: x.name) (c.tests.standin.args.nativeBuildInputs or [ ])) (
+        map (x: x.name) (p.deps-dev.standin.args.nativeBuildInputs or [ ]) ++ config.tests.nativeBuildInputs
+      ))
       (h.eq "${system}: clippy and tests share the dev deps' arguments" [
         (c.clippy.standin.args.CARGO_PROFILE or null)
         (c.tests.standin.args.CARGO_PROFILE or null)
@@ -222,6 +243,12 @@ let
       ] [ "dev" "dev" (h.show (p.deps-dev.standin.args.src or null)) ])
       (h.eq "${system}: the image check is the dev image" c.image-dev.outPath p.image-dev.outPath)
       (h.eq "${system}: fmt is crane's cargoFmt" c.fmt.standin.fn "crane.cargoFmt")
+      (h.that "${system}: nix-tests' source holds the test targets the tests key names" (
+        builtins.all (f: elem (toString f) (c.nix-tests.standin.args.src._standinFiles or [ ])) [
+          ../../tests/http.rs
+          ../../crates/ship/tests/plan_cli.rs
+        ]
+      ) (h.show (c.nix-tests.standin.args.src._standinFiles or [ ])))
       (h.that "${system}: nix-tests runs nix/tests" (
         u.hasInfix "nix-instantiate" (c.nix-tests.standin.args.buildCommand or "") && u.hasInfix "/nix/tests" (c.nix-tests.standin.args.buildCommand or "")
       ) (c.nix-tests.standin.args.buildCommand or "(none)"))

@@ -309,12 +309,18 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         "Cargo.toml",
         "rust-toolchain.toml",
         "crates/ship/Cargo.toml",
+        "tests/http.rs",
+        "crates/ship/tests/plan_cli.rs",
     ] {
         let target = dir.path().join(file);
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
         std::fs::copy(root.join(file), &target).expect("copy");
     }
     copy_dir(&root.join("nix"), &dir.path().join("nix"));
+    copy_dir(
+        &root.join("configuration"),
+        &dir.path().join("configuration"),
+    );
     copy_dir(
         &root.join("crates/ship/tests/fixtures"),
         &dir.path().join("crates/ship/tests/fixtures"),
@@ -391,6 +397,82 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
             "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
             "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",
             "cargoArtifacts is not a derivation holding cargo artifacts",
+        ),
+        // Build inputs in the wrong splice, for the cross build of an adopter's workspace.
+        (
+            "nix/crate.nix",
+            "map (lookup pkgsHostTarget build.keys.buildInputs)",
+            "map (lookup pkgsBuildHost build.keys.buildInputs)",
+            "build inputs are for the platform the binary runs on",
+        ),
+        (
+            "nix/crate.nix",
+            "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+            "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+            "native build inputs run on the build machine",
+        ),
+        (
+            "nix/checks.nix",
+            "cargoTestExtraArgs = testArgs;",
+            "cargoTestExtraArgs = \"--lib --bins --test http --test plan_cli\";",
+            "tests run exactly the tests key's selection",
+        ),
+        (
+            "nix/per-system.nix",
+            "p'.rust-bin.fromRustupToolchainFile toolchain.file",
+            "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
+            "built with 1.90.0",
+        ),
+        (
+            "nix/image.nix",
+            "    // spec.env;",
+            "    ;",
+            "env from the configuration",
+        ),
+        (
+            "nix/per-system.nix",
+            "filter = path: _type: !(",
+            "filter = path: _type: true || !(",
+            "runtime files stay out of the cargo source",
+        ),
+        (
+            "nix/checks.nix",
+            "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
+            "nativeBuildInputs = testInputs;",
+            "the tests also the tests key's tools",
+        ),
+        // Unknown nixpkgs attributes and a missing file, named with the key they came from.
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "build-inputs = [\"openssl\"]",
+            "build-inputs = [\"openssll\"]",
+            "[workspace.metadata.ship] build.build-inputs: `openssll` is not an attribute of nixpkgs",
+        ),
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "packages = [\"cacert\", \"tzdata\"]",
+            "packages = [\"cacert\", \"tz-data\"]",
+            "[workspace.metadata.ship] runtime.packages: `tz-data` is not an attribute of nixpkgs",
+        ),
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "files = { configuration = ",
+            "files = { config = ",
+            "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
+        ),
+        // A test target the workspace does not have.
+        (
+            "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
+            "targets = [\"lib\", \"test:api\"]",
+            "targets = [\"lib\", \"test:apis\"]",
+            "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
+        ),
+        // Two toolchains named: refused rather than one silently ignored.
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "[workspace]\n\n[workspace.metadata.ship.tests]",
+            "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
+            "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
         ),
     ];
     for (file, text, replacement, needle) in mistakes {

@@ -120,6 +120,11 @@ let
         go = package "go" // {
           inherit (host.go) GOARCH;
         };
+        # What the tests' configurations name as build inputs and image packages.
+        llvmPackages = {
+          clang = package "clang";
+          lld = package "lld";
+        };
         dockerTools = import ../docker-tools.nix {
           defaultArchitecture = final.go.GOARCH;
           host = host.system;
@@ -149,6 +154,11 @@ let
             "procps"
             "xz"
             "actionlint"
+            "pkg-config"
+            "protobuf"
+            "clang"
+            "cacert"
+            "tzdata"
           ]
       );
       package =
