@@ -643,7 +643,8 @@ mod tests {
         let arm_builder = "ssh-ng://u:pw@arm aarch64-linux /k";
         let x86 = "x86_64-linux";
         // (local system, extra-platforms, builders, --arm64, config cross) -> route
-        let table: &[(&str, &[&str], &str, Arm64Mode, bool, &str)] = &[
+        type Row<'a> = (&'a str, &'a [&'a str], &'a str, Arm64Mode, bool, &'a str);
+        let table: &[Row] = &[
             (
                 "aarch64-linux",
                 &[],

@@ -1105,6 +1105,32 @@ impl Nix {
         Ok(system)
     }
 
+    // --- remote builders (issue 13): what this Nix can build, and whether a builder answers.
+
+    /// `nix config show --json` (`nix show-config --json` before Nix 2.20, where it was
+    /// renamed): every setting, for [`crate::builders::parse_settings_json`].
+    pub fn settings_json(&self) -> Result<String, NixError> {
+        let args = if self.version()? >= NixVersion(2, 20, 0) {
+            strings(&["config", "show", "--json"])
+        } else {
+            strings(&["show-config", "--json"])
+        };
+        let out = self.run(&args, false)?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Connects to a store the way a build would (`nix store info`, `nix store ping` before
+    /// 2.20): fails, with Nix's own message, when the builder is down or refuses us.
+    pub fn check_store(&self, url: &str) -> Result<(), NixError> {
+        let verb = if self.version()? >= NixVersion(2, 20, 0) {
+            "info"
+        } else {
+            "ping"
+        };
+        let args = strings(&["store", verb, "--store", url]);
+        self.run(&args, false).map(|_| ())
+    }
+
     /// `nix build --dry-run`: what would be built and fetched, and what each installable
     /// resolves to. Fails when Nix could neither build nor fetch some path.
     pub fn dry_run(&self, installables: &[String]) -> Result<DryRun, NixError> {
