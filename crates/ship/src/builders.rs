@@ -342,10 +342,13 @@ pub enum Route {
     Native { system: String },
     /// On this machine, as one of its `extra-platforms` (binfmt/qemu, Rosetta).
     ExtraPlatform { system: String },
-    /// On the remote builders listing the system (Nix picks one); URIs redacted.
+    /// On the remote builders listing the system (Nix picks one); URIs redacted. Nix's build
+    /// hook prefers a free builder even when this machine could build the system itself, and
+    /// falls back to this machine (`fallback`) only when none is free or reachable.
     Remote {
         system: String,
         builders: Vec<String>,
+        fallback: Option<Box<Route>>,
     },
     /// Cross-compiled on this machine (`system` is where the cross attributes live).
     Cross { system: String },
@@ -365,6 +368,14 @@ impl Route {
     pub fn is_cross(&self) -> bool {
         matches!(self, Route::Cross { .. })
     }
+
+    /// Where a remote route builds when no builder answers.
+    pub fn local_fallback(&self) -> Option<&Route> {
+        match self {
+            Route::Remote { fallback, .. } => fallback.as_deref(),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Route {
@@ -374,8 +385,16 @@ impl fmt::Display for Route {
             Route::ExtraPlatform { system } => {
                 write!(f, "extra-platform ({system} on this machine)")
             }
-            Route::Remote { system, builders } => {
-                write!(f, "remote builder {} ({system})", builders.join(" or "))
+            Route::Remote {
+                system,
+                builders,
+                fallback,
+            } => {
+                write!(f, "remote builder {} ({system})", builders.join(" or "))?;
+                match fallback {
+                    Some(local) => write!(f, ", else {local}"),
+                    None => Ok(()),
+                }
             }
             Route::Cross { system } => write!(f, "cross (from {system})"),
         }
@@ -425,16 +444,19 @@ pub fn route(
                 .into(),
         });
     }
-    if caps.local_builds && caps.system == system {
-        return Ok(Route::Native {
+    let local = if caps.local_builds && caps.system == system {
+        Some(Route::Native {
             system: system.to_owned(),
-        });
-    }
-    if caps.local_builds && caps.extra_platforms.iter().any(|p| p == system) {
-        return Ok(Route::ExtraPlatform {
+        })
+    } else if caps.local_builds && caps.extra_platforms.iter().any(|p| p == system) {
+        Some(Route::ExtraPlatform {
             system: system.to_owned(),
-        });
-    }
+        })
+    } else {
+        None
+    };
+    // As Nix's build hook decides (src/nix/build-remote/build-remote.cc): a free machine
+    // listing the system takes the build, this machine only gets it when none does.
     let builders: Vec<String> = caps
         .machines
         .iter()
@@ -445,7 +467,11 @@ pub fn route(
         return Ok(Route::Remote {
             system: system.to_owned(),
             builders,
+            fallback: local.map(Box::new),
         });
+    }
+    if let Some(local) = local {
+        return Ok(local);
     }
     if mode == Arm64Mode::Auto && can_cross {
         return Ok(cross());
@@ -661,6 +687,16 @@ mod tests {
                 true,
                 "native (aarch64-linux, this machine)",
             ),
+            // Nix hands the build to a free builder before building it here.
+            (
+                x86,
+                &["aarch64-linux"],
+                arm_builder,
+                Auto,
+                false,
+                "remote builder ssh-ng://u:***@arm (aarch64-linux), else extra-platform \
+                 (aarch64-linux on this machine)",
+            ),
             (
                 x86,
                 &["aarch64-linux"],
@@ -769,12 +805,20 @@ mod tests {
         );
         // max-jobs = 0: the local system goes to the builders too.
         let mut c = caps("x86_64-linux", &[], "ssh://b x86_64-linux");
+        let amd64 = |c: &Capabilities| {
+            route(Platform::Amd64, "x86_64-linux", c, Arm64Mode::Auto, false).unwrap()
+        };
+        assert_eq!(
+            amd64(&c).local_fallback(),
+            Some(&Route::Native {
+                system: "x86_64-linux".into()
+            })
+        );
         c.local_builds = false;
         assert_eq!(
-            route(Platform::Amd64, "x86_64-linux", &c, Arm64Mode::Auto, false)
-                .unwrap()
-                .to_string(),
+            amd64(&c).to_string(),
             "remote builder ssh://b (x86_64-linux)"
         );
+        assert_eq!(amd64(&c).local_fallback(), None);
     }
 }

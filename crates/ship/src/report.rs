@@ -371,6 +371,7 @@ mod tests {
                 route: crate::builders::Route::Remote {
                     system: "aarch64-linux".into(),
                     builders: vec!["ssh-ng://arm".into()],
+                    fallback: None,
                 },
             }],
             build: Some(BuildStats {

@@ -133,9 +133,10 @@ pub fn targets(
 }
 
 /// Every remote builder a target relies on must answer before anything is built: Nix would
-/// otherwise only find out mid-build. A platform needs one of its candidate machines.
+/// otherwise only find out mid-build. A platform needs one of its candidate machines, or else
+/// builds on this machine when it can (as Nix itself then does).
 fn check_builders(
-    targets: &[Target],
+    targets: &mut [Target],
     caps: &Capabilities,
     backend: &mut dyn Backend,
 ) -> Result<(), BackendError> {
@@ -155,6 +156,10 @@ fn check_builders(
             }
         }
         if !answered {
+            if let Some(local) = t.route.local_fallback() {
+                t.route = local.clone();
+                continue;
+            }
             return Err(Box::new(ReleaseError::BuildersDown {
                 platform: t.platform,
                 system: system.clone(),
@@ -216,22 +221,26 @@ fn run_steps(
 ) -> Result<(), ReleaseError> {
     // Remote builders (issue 13): where each platform builds, decided and checked up front.
     let caps = timed(report, "detect-builders", || backend.capabilities())?;
-    let targets = targets(plan, &opts.flake, &caps, opts.arm64)?;
-    report.routes = targets
-        .iter()
-        .map(|t| PlatformRoute {
-            platform: t.platform.to_string(),
-            installable: t.image.clone(),
-            route: t.route.clone(),
-        })
-        .collect();
+    let mut targets = targets(plan, &opts.flake, &caps, opts.arm64)?;
+    let routes = |targets: &[Target]| {
+        targets
+            .iter()
+            .map(|t| PlatformRoute {
+                platform: t.platform.to_string(),
+                installable: t.image.clone(),
+                route: t.route.clone(),
+            })
+            .collect()
+    };
+    report.routes = routes(&targets);
     if targets
         .iter()
         .any(|t| matches!(t.route, Route::Remote { .. }))
     {
         timed(report, "check-builders", || {
-            check_builders(&targets, &caps, backend)
+            check_builders(&mut targets, &caps, backend)
         })?;
+        report.routes = routes(&targets);
     }
     let mut installables = Vec::new();
     for t in &targets {
@@ -622,13 +631,16 @@ mod tests {
         let mut fake = Fake {
             system: "x86_64-linux".into(),
             builders: "ssh://x86 x86_64-linux; ssh-ng://u:pw@arm aarch64-linux /k/id".into(),
+            // Down: amd64 builds here, as Nix does when no builder for it answers.
+            down: vec!["ssh://x86".into()],
             ..Fake::default()
         };
         let (report, result) = run(&plan, &opts(false), &mut fake);
         result.unwrap();
         assert_eq!(
-            fake.calls[..2],
+            fake.calls[..3],
             [
+                "check-builder ssh://x86",
                 "check-builder ssh-ng://u:pw@arm?ssh-key=/k/id",
                 "build .#packages.x86_64-linux.image-release .#packages.x86_64-linux.app-release .#packages.x86_64-linux.deps-release .#packages.aarch64-linux.image-release .#packages.aarch64-linux.app-release .#packages.aarch64-linux.deps-release",
             ]
@@ -644,7 +656,7 @@ mod tests {
         let json = serde_json::to_string(&report).unwrap();
         assert!(!json.contains("pw@"), "{json}");
         assert!(
-            json.contains(r#""route":{"kind":"remote","system":"aarch64-linux","builders":["ssh-ng://u:***@arm"]}"#),
+            json.contains(r#""route":{"kind":"remote","system":"aarch64-linux","builders":["ssh-ng://u:***@arm"],"fallback":null}"#),
             "{json}"
         );
         // --arm64 cross overrides: no builder is contacted.
