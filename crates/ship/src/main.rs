@@ -36,9 +36,11 @@ enum Command {
     /// archives, paths the upstream cache serves and paths the cache already has. Pass the
     /// dependency-only outputs (deps-PROFILE) explicitly: they are in no runtime closure.
     PushCache(PushCacheArgs),
-    /// Everything a release does on this machine: plan, one `nix build` of the variant's
-    /// images, apps and dependency derivations, push each image by digest, publish the index
-    /// and tags, push the binary cache, and report. Refuses up front what it cannot build here.
+    /// Everything a release does from this machine: plan, one `nix build` of the variant's
+    /// images, apps and dependency derivations (each platform natively wherever this Nix can
+    /// build it: locally, an extra-platform or a remote builder; else arm64 by cross), push each
+    /// image by digest, publish the index and tags, push the binary cache, and report. Refuses
+    /// up front what nothing can build.
     Release(ReleaseArgs),
 }
 
