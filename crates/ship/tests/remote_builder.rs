@@ -115,7 +115,7 @@ fn arm64_builds_natively_through_an_ssh_ng_builder_and_the_release_says_so() {
     let says = format!("remote builder ssh-ng://{HOST} (aarch64-linux)");
     assert!(
         dry.stderr
-            .contains(&format!("would build linux/arm64 on {says}")),
+            .contains(&format!("would build linux/arm64: {says}")),
         "{}",
         dry.stderr
     );

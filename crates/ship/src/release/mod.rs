@@ -261,7 +261,7 @@ fn run_steps(
         let (built, fetched) = timed(report, "dry-run", || backend.dry_run(&installables))?;
         record(report, built, fetched);
         for t in &targets {
-            backend.describe(&format!("build {} on {}", t.platform, t.route));
+            backend.describe(&format!("build {}: {}", t.platform, t.route));
         }
         backend.describe(&format!(
             "nix build --json --no-link {}",
@@ -724,7 +724,7 @@ mod tests {
         result.unwrap();
         assert!(
             fake.calls.contains(
-                &"would build linux/arm64 on extra-platform (aarch64-linux on this machine)"
+                &"would build linux/arm64: extra-platform (aarch64-linux on this machine)"
                     .to_owned()
             ),
             "{:?}",
