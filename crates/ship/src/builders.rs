@@ -350,21 +350,13 @@ pub enum Route {
         builders: Vec<String>,
         fallback: Option<Box<Route>>,
     },
-    /// Cross-compiled on this machine (`system` is where the cross attributes live).
+    /// Cross-compiled on this machine (`system` is where the cross attributes live). A builder
+    /// listing that system (an x86_64-linux builder for an x86_64-linux machine) would take
+    /// these derivations too; ship does not model that case.
     Cross { system: String },
 }
 
 impl Route {
-    /// The Nix system whose `packages` hold the platform's attributes.
-    pub fn packages_system(&self) -> &str {
-        match self {
-            Route::Native { system }
-            | Route::ExtraPlatform { system }
-            | Route::Remote { system, .. }
-            | Route::Cross { system } => system,
-        }
-    }
-
     pub fn is_cross(&self) -> bool {
         matches!(self, Route::Cross { .. })
     }
