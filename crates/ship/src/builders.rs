@@ -469,9 +469,9 @@ pub fn route(
         return Ok(cross());
     }
     let mut remedy = format!(
-        "add a {system} machine to Nix's `builders` (e.g. `ssh-ng://builder {system}` in \
+        "add a machine for {system} to Nix's `builders` (e.g. `ssh-ng://builder {system}` in \
          /etc/nix/machines), or `extra-platforms = {system}` where binfmt/qemu runs {system} \
-         binaries, or run the release on a {system} machine (the release workflow does)"
+         binaries, or run the release on {system} (the release workflow does)"
     );
     if can_cross {
         remedy.push_str(", or cross-compile with `--arm64 cross`");
