@@ -69,12 +69,14 @@ pub enum ReleaseError {
     Unbuildable(#[from] builders::Unbuildable),
     #[error(
         "{platform} builds on {system} remote builders and none answers: {failures}; start or \
-         fix one (Nix's `builders`), or build elsewhere (`--arm64 cross`, the release workflow)"
+         fix one (Nix's `builders`), or build elsewhere ({elsewhere})"
     )]
     BuildersDown {
         platform: Platform,
         system: String,
         failures: String,
+        /// The other ways to build the platform.
+        elsewhere: &'static str,
     },
     #[error("{step}: {source}")]
     Step {
@@ -164,6 +166,11 @@ fn check_builders(
                 platform: t.platform,
                 system: system.clone(),
                 failures: failures.join("; "),
+                elsewhere: if t.platform == Platform::Arm64 {
+                    "`--arm64 cross` on x86_64-linux, the release workflow"
+                } else {
+                    "the release workflow"
+                },
             }));
         }
     }
@@ -692,8 +699,8 @@ mod tests {
             e,
             "check-builders: linux/arm64 builds on aarch64-linux remote builders and none \
              answers: ssh-ng://arm: ssh: connect to host arm port 22: Connection refused; start \
-             or fix one (Nix's `builders`), or build elsewhere (`--arm64 cross`, the release \
-             workflow)"
+             or fix one (Nix's `builders`), or build elsewhere (`--arm64 cross` on x86_64-linux, the \
+             release workflow)"
         );
         assert_eq!(fake.calls, ["check-builder ssh-ng://arm"]);
         assert_eq!(report.published, crate::report::Published::default());
