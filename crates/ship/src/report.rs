@@ -25,6 +25,8 @@ pub struct Report {
     pub outcome: String,
     pub error: Option<String>,
     pub steps: Vec<Step>,
+    /// Where each platform builds (native, extra-platform, remote builder, cross).
+    pub routes: Vec<PlatformRoute>,
     pub build: Option<BuildStats>,
     pub images: Vec<ImageStats>,
     pub binaries: Vec<BinaryStats>,
@@ -38,6 +40,15 @@ pub struct Step {
     pub name: String,
     pub seconds: f64,
     pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlatformRoute {
+    pub platform: String,
+    /// The image installable built for it (native or cross attributes).
+    pub installable: String,
+    /// `{"kind": "native"|"extra-platform"|"remote"|"cross", "system": ..., "builders": [...]}`.
+    pub route: crate::builders::Route,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -108,6 +119,7 @@ impl Report {
             outcome: "failed".into(),
             error: None,
             steps: Vec::new(),
+            routes: Vec::new(),
             build: None,
             images: Vec::new(),
             binaries: Vec::new(),
@@ -207,6 +219,15 @@ impl Report {
                 duration(s.seconds),
                 if s.ok { "yes" } else { "**no**" }
             ));
+        }
+        if !self.routes.is_empty() {
+            md.push_str("\n| platform | builds on | image installable |\n| --- | --- | --- |\n");
+            for r in &self.routes {
+                md.push_str(&format!(
+                    "| {} | {} | `{}` |\n",
+                    r.platform, r.route, r.installable
+                ));
+            }
         }
         if let Some(b) = &self.build {
             md.push_str(&format!(
@@ -344,6 +365,15 @@ mod tests {
                     ok: true,
                 },
             ],
+            routes: vec![PlatformRoute {
+                platform: "linux/arm64".into(),
+                installable: ".#packages.aarch64-linux.image-release".into(),
+                route: crate::builders::Route::Remote {
+                    system: "aarch64-linux".into(),
+                    builders: vec!["ssh-ng://arm".into()],
+                    fallback: None,
+                },
+            }],
             build: Some(BuildStats {
                 built: 1,
                 fetched: 9,
@@ -447,6 +477,7 @@ mod tests {
             "`1.2.3`, `latest`",
             "| build | 31m40s | yes |",
             "cache hit rate 90%",
+            "| linux/arm64 | remote builder ssh-ng://arm (aarch64-linux) | `.#packages.aarch64-linux.image-release` |",
             "| linux/arm64 | `sha256:abc` | 1/4 | 2.0 KiB | 3.0 MiB |",
             "| registry push | < 5m00s | 5m20s | missed |",
         ] {
@@ -469,6 +500,7 @@ mod tests {
             "outcome",
             "error",
             "steps",
+            "routes",
             "build",
             "images",
             "binaries",
