@@ -95,6 +95,7 @@ let
       "variants"
       "builders"
       "rules"
+      "builder"
     ];
     variant = [
       "profile"
@@ -215,6 +216,7 @@ let
         (optString "" raw "cache")
         (optString "" raw "source")
         (optString "" raw "default-variant")
+        (optString "" raw "builder")
         (if raw ? variants then shapeOfMap "variants" raw.variants shapeOfVariant else true)
         (if raw ? builders then shapeOfMap "builders" raw.builders shapeOfBuilder else true)
         (
@@ -263,6 +265,18 @@ let
     else
       true;
 
+  # What builds the packages (nix/per-system.nix); the checks use crane either way.
+  nixBuilders = [
+    "crane"
+    "naersk"
+  ];
+  validateBuilder =
+    builder:
+    if elem builder nixBuilders then
+      true
+    else
+      fail "builder" "unknown builder `${builder}`; accepted: ${u.join ", " nixBuilders}";
+
   cacheSchemes = [
     "file://"
     "s3://"
@@ -307,6 +321,7 @@ let
       image = raw.image or binary;
       source = raw.source or packageField "repository";
       cache = if (raw.cache or "") == "" then null else raw.cache;
+      builder = raw.builder or "crane";
 
       customProfiles = filter (n: !elem n namedProfileTables) (attrNames (manifest.profile or { }));
       acceptedProfiles = builtinProfiles ++ customProfiles;
@@ -435,6 +450,7 @@ let
         checkBinary
         (validateImage image)
         (if cache == null then true else validateCache cache)
+        (validateBuilder builder)
         checkVariants
         (known "default-variant" defaultVariant)
         (u.seqAll (map (p: configured.${p}) (attrNames configured)) true)
@@ -446,6 +462,7 @@ let
           binary
           cache
           source
+          builder
           defaultVariant
           variants
           builders

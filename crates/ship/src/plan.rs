@@ -54,6 +54,8 @@ pub struct Plan {
     /// The binary cache, fit to print (secret query parameters and passwords as `***`); the
     /// usable URL stays in the configuration.
     pub cache: Option<String>,
+    /// What builds the packages (`builder`): `crane` or `naersk`.
+    pub builder: String,
     pub tags: Vec<String>,
     pub matrix: Matrix,
 }
@@ -179,6 +181,7 @@ pub fn plan(config: &Config, ctx: &Context) -> Result<Plan, PlanError> {
         image: config.image.clone(),
         binary: config.binary.clone(),
         cache: config.cache.as_deref().map(crate::nix::redact_url),
+        builder: config.builder.to_string(),
         tags,
         matrix: Matrix { include },
     })
@@ -222,6 +225,7 @@ impl Plan {
                 "cache",
                 self.cache.clone().unwrap_or_else(|| "(none)".into()),
             ),
+            ("builder", self.builder.clone()),
             ("platforms", self.platforms.join(", ")),
             (
                 "tags",
