@@ -5,6 +5,7 @@
   nixpkgs,
   crane,
   rust-overlay,
+  naersk,
 }:
 let
   shipLib = import ./lib;
@@ -18,6 +19,7 @@ let
         nixpkgs
         crane
         rust-overlay
+        naersk
         config
         root
         ;

@@ -6,6 +6,7 @@
   nixpkgs,
   crane,
   rust-overlay,
+  naersk,
   config,
   rev,
   root,
@@ -51,6 +52,33 @@ let
         ;
       inherit (config) binary;
     };
+  # builder = "naersk": the packages come from nix/builders/naersk.nix, crate.nix's result
+  # shape, with the same toolchain and source (naersk ignores rust-toolchain.toml: cargo and
+  # rustc are given, as its README shows). The cross set's zstd would be aarch64's, and
+  # naersk runs `${zstd}/bin/zstd` on the build machine (build.nix:235,352).
+  naerskBuildsFor =
+    p: cross: profile:
+    let
+      toolchain = p.pkgsBuildHost.rust-bin.fromRustupToolchainFile (root + "/rust-toolchain.toml");
+    in
+    p.callPackage ./builders/naersk.nix {
+      naersk = p.callPackage naersk {
+        cargo = toolchain;
+        rustc = toolchain;
+        zstd = p.pkgsBuildBuild.zstd;
+      };
+      inherit
+        src
+        profile
+        rev
+        cross
+        shipVersion
+        ;
+      inherit (config) binary;
+    };
+  selectedBuildsFor =
+    p: crane': cross: profile:
+    if config.builder == "naersk" then naerskBuildsFor p cross profile else buildsFor p crane' cross profile;
   withImage =
     p: platform: builds: profile:
     builds
@@ -71,11 +99,11 @@ let
 
   nativePlatform = if system == "x86_64-linux" then "linux/amd64" else "linux/arm64";
   native = util.genAttrs config.profiles (
-    profile: withImage pkgs nativePlatform (buildsFor pkgs craneLib false profile) profile
+    profile: withImage pkgs nativePlatform (selectedBuildsFor pkgs craneLib false profile) profile
   );
   arm64 = util.genAttrs config.profiles (
     profile:
-    withImage pkgsArm64 "linux/arm64" (buildsFor pkgsArm64 (craneLibFor pkgsArm64) true profile) profile
+    withImage pkgsArm64 "linux/arm64" (selectedBuildsFor pkgsArm64 (craneLibFor pkgsArm64) true profile) profile
   );
 
   # Attribute names come from nix/lib/attrs.nix, the same naming `ship plan` uses.
@@ -117,7 +145,10 @@ let
     inherit craneLib src root;
     inherit (pkgs) callPackage procps;
     profile = checkProfile;
-    builds = native.${checkProfile};
+    # With naersk the checks still use crane's deps and arguments (and the selected image).
+    builds =
+      native.${checkProfile}
+      // (if config.builder == "naersk" then { inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; } else { });
   };
 in
 {

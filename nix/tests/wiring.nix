@@ -27,6 +27,10 @@ let
   toolchainFile = (builtins.fromTOML (builtins.readFile ../../rust-toolchain.toml)).toolchain;
   rustOverlay = import ./stand-ins/rust-overlay.nix;
   lock = builtins.fromJSON (builtins.readFile ../../flake.lock);
+  naersk = config.builder == "naersk";
+  # The environment a package build gets: crane's arguments, or naersk's derivation
+  # attributes after overrideMain (stand-ins/naersk.nix).
+  envOf = p: if naersk then p.standin.attrs else p.standin.args;
 
   # Every (system, profile, native or cross) build with its three packages.
   builds = concatMap (
@@ -94,6 +98,66 @@ let
       (h.that "${b.label}: the git revision stays out of the deps" (!(d ? SHIP_GIT_REV)) "deps has SHIP_GIT_REV")
       (h.eq "${b.label}: the package builds the configured binary" (a.cargoBuildExtraArgs or null) "--bin ${config.binary}")
     ];
+
+  # builder = "naersk": one deps derivation per profile and target, from every argument but
+  # overrideMain (naersk default.nix:54,76), so everything per binary goes through overrideMain.
+  naerskArgCases =
+    b:
+    let
+      d = b.deps.standin;
+      a = b.app.standin;
+      opts = d.attrs.cargo_build_options;
+      appOpts = a.attrs.cargo_build_options;
+      n = builtins.length appOpts;
+    in
+    [
+      (h.eq "${b.label}: deps are naersk's deps derivation" d.fn "naersk.buildPackage.deps")
+      (h.eq "${b.label}: the package is naersk's buildPackage" a.fn "naersk.buildPackage")
+      (h.eq "${b.label}: the package unpacks that deps derivation (passthru.builtDependencies)"
+        (map (x: x.outPath) b.app.passthru.builtDependencies)
+        [ b.deps.outPath ]
+      )
+      (h.that "${b.label}: no --bin in the deps derivation (its dummy source has no binaries)" (!(elem "--bin" opts)) "deps cargo_build_options ${h.show opts}")
+      (h.eq "${b.label}: the package builds the configured binary" [
+        (builtins.elemAt appOpts (n - 2))
+        (builtins.elemAt appOpts (n - 1))
+      ] [ "--bin" config.binary ])
+      (h.eq "${b.label}: deps and package build the same cargo command but --bin" (builtins.genList (builtins.elemAt appOpts) (n - 2)) opts)
+      (h.that "${b.label}: the whole workspace, locked" (elem "--workspace" opts && elem "--locked" opts) (h.show opts))
+      (h.eq "${b.label}: the profile (release = true only for release)" [ d.release a.release ] [
+        (b.profile == "release")
+        (b.profile == "release")
+      ])
+      (h.that "${b.label}: other profiles by --profile" (
+        if b.profile == "dev" || b.profile == "release" then !(elem "--profile" opts) else u.hasInfix "--profile ${b.profile}" (toString opts)
+      ) (h.show opts))
+      (h.eq "${b.label}: the git revision reaches the package" (a.attrs.SHIP_GIT_REV or null) rev)
+      (h.that "${b.label}: the git revision stays out of the deps" (!(d.attrs ? SHIP_GIT_REV)) "deps has SHIP_GIT_REV")
+      (h.eq "${b.label}: the package's main program" (a.attrs.meta.mainProgram or null) config.binary)
+      (h.eq "${b.label}: the deps derivation's name" b.deps.name "${config.package.name}-deps-${config.package.version}")
+    ]
+    ++ (
+      if !b.cross then
+        [ (h.that "${b.label}: no cross environment natively" (!(d.attrs ? CARGO_BUILD_TARGET)) "CARGO_BUILD_TARGET set") ]
+      else
+        [
+          (h.eq "${b.label}: cargo's linker and the cc crate's tools are aarch64's (deps and package)"
+            (map (x: [
+              (x.CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER or null)
+              (x.CC_aarch64_unknown_linux_gnu or null)
+              (x.AR_aarch64_unknown_linux_gnu or null)
+            ]) [ d.attrs a.attrs ])
+            [
+              [ "aarch64-unknown-linux-gnu-cc" "aarch64-unknown-linux-gnu-cc" "aarch64-unknown-linux-gnu-ar" ]
+              [ "aarch64-unknown-linux-gnu-cc" "aarch64-unknown-linux-gnu-cc" "aarch64-unknown-linux-gnu-ar" ]
+            ]
+          )
+          (h.eq "${b.label}: build scripts get the build machine's cc"
+            (map (x: x.standin.host) (d.attrs.depsBuildBuild or [ ]))
+            [ "x86_64-linux" ]
+          )
+        ]
+    );
 
   imageCases =
     b:
@@ -206,14 +270,29 @@ let
       (h.eq "${system}: apps.ship runs the ship package" apps.ship.program "${p.ship.outPath}/bin/ship")
       (h.eq "${system}: default is the release build of the service" p.default.outPath p.app-release.outPath)
       (h.eq "${system}: ship is built on the release deps" p.ship.standin.cargoArtifacts (releaseDeps system))
-      (h.eq "${system}: ship builds the ship binary" [ (p.ship.standin.args.cargoBuildExtraArgs or null) (p.ship.standin.args.pname or null) ] [
-        "--bin ship"
-        "ship"
-      ])
-      (h.that "${system}: ship does not change with every commit" (!(p.ship.standin.args ? SHIP_GIT_REV)) "ship has SHIP_GIT_REV")
-      (h.eq "${system}: clippy reuses the dev deps" c.clippy.standin.cargoArtifacts (devDeps system))
+      (
+        if naersk then
+          h.eq "${system}: ship builds the ship binary" [ (toString p.ship.standin.attrs.cargo_build_options) p.ship.name ] [
+            "${toString p.deps-release.standin.attrs.cargo_build_options} --bin ship"
+            "ship-${p.ship.standin.attrs.version}"
+          ]
+        else
+          h.eq "${system}: ship builds the ship binary" [ (p.ship.standin.args.cargoBuildExtraArgs or null) (p.ship.standin.args.pname or null) ] [
+            "--bin ship"
+            "ship"
+          ]
+      )
+      (h.that "${system}: ship does not change with every commit" (!(envOf p.ship ? SHIP_GIT_REV)) "ship has SHIP_GIT_REV")
+      (
+        if naersk then
+          h.that "${system}: clippy and tests use crane's dev deps, not naersk's" (
+            c.clippy.standin.cargoArtifacts == c.tests.standin.cargoArtifacts && c.clippy.standin.cargoArtifacts != devDeps system
+          ) (h.show [ c.clippy.standin.cargoArtifacts c.tests.standin.cargoArtifacts ])
+        else
+          h.eq "${system}: clippy reuses the dev deps" c.clippy.standin.cargoArtifacts (devDeps system)
+      )
       (h.eq "${system}: clippy denies warnings on all targets" (c.clippy.standin.args.cargoClippyExtraArgs or null) "--all-targets -- --deny warnings")
-      (h.eq "${system}: tests reuse the dev deps" c.tests.standin.cargoArtifacts (devDeps system))
+      (h.eq "${system}: tests reuse the dev deps" c.tests.standin.cargoArtifacts (if naersk then c.clippy.standin.cargoArtifacts else devDeps system))
       (h.eq "${system}: tests select only sandbox-safe targets" (c.tests.standin.args.cargoTestExtraArgs or null) "--lib --bins --test http --test plan_cli")
       (h.eq "${system}: clippy and tests share the dev deps' arguments" [
         (c.clippy.standin.args.CARGO_PROFILE or null)
@@ -277,7 +356,7 @@ let
   ) attrs.systems;
 
   dirtyCases = [
-    (h.eq "a dirty tree builds with SHIP_GIT_REV = dirty" (dirty.packages.x86_64-linux.app-release.standin.args.SHIP_GIT_REV or null) "dirty")
+    (h.eq "a dirty tree builds with SHIP_GIT_REV = dirty" ((envOf dirty.packages.x86_64-linux.app-release).SHIP_GIT_REV or null) "dirty")
     (h.eq "a new commit leaves the deps alone" dirty.packages.x86_64-linux.deps-release.outPath flake.packages.x86_64-linux.deps-release.outPath)
     (h.that "a new commit rebuilds the package" (
       dirty.packages.x86_64-linux.app-release.outPath != flake.packages.x86_64-linux.app-release.outPath
@@ -289,10 +368,11 @@ let
     (h.that "rust-overlay at that revision knows the pinned Rust" (elem toolchainFile.channel rustOverlay.stableVersions) toolchainFile.channel)
     (h.eq "the lock's inputs are the flake's" (attrNames lock.nodes.root.inputs) (attrNames (import ../../flake.nix).inputs))
     (h.eq "rust-overlay follows our nixpkgs" lock.nodes.rust-overlay.inputs.nixpkgs [ "nixpkgs" ])
+    (h.eq "naersk follows our nixpkgs" lock.nodes.naersk.inputs.nixpkgs [ "nixpkgs" ])
   ];
 in
 h.run "wiring" (
-  concatMap sharedArgCases builds
+  concatMap (if naersk then naerskArgCases else sharedArgCases) builds
   ++ concatMap imageCases builds
   ++ concatMap toolchainCases builds
   ++ concatMap crossCases builds

@@ -426,12 +426,13 @@ fn flake_lock_pins_real_revisions_of_the_three_inputs() {
             .expect("root inputs")
             .keys()
             .collect::<Vec<_>>(),
-        ["crane", "nixpkgs", "rust-overlay"]
+        ["crane", "naersk", "nixpkgs", "rust-overlay"]
     );
     for (input, owner, repo_name) in [
         ("nixpkgs", "NixOS", "nixpkgs"),
         ("crane", "ipetkov", "crane"),
         ("rust-overlay", "oxalica", "rust-overlay"),
+        ("naersk", "nix-community", "naersk"),
     ] {
         let locked = &lock["nodes"][input]["locked"];
         assert_eq!(locked["type"], "github", "{input}");
@@ -475,4 +476,175 @@ fn flake_lock_pins_real_revisions_of_the_three_inputs() {
         serde_json::json!(["nixpkgs"]),
         "rust-overlay follows our nixpkgs"
     );
+    assert_eq!(
+        lock["nodes"]["naersk"]["inputs"]["nixpkgs"],
+        serde_json::json!(["nixpkgs"]),
+        "naersk follows our nixpkgs"
+    );
+    let naersk_rev = lock["nodes"]["naersk"]["locked"]["rev"]
+        .as_str()
+        .expect("naersk rev");
+    let stand_in = std::fs::read_to_string(repo().join("nix/tests/stand-ins/naersk.nix"))
+        .expect("read the naersk stand-in");
+    assert!(
+        stand_in.contains(naersk_rev),
+        "the naersk stand-in must model the locked revision {naersk_rev}"
+    );
+}
+
+/// The copied flake with the demo switched to `builder = "naersk"`.
+fn copy_with_naersk() -> tempfile::TempDir {
+    let copy = copy_of_the_flake();
+    let manifest = copy.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read Cargo.toml");
+    let table = "[workspace.metadata.ship]\n";
+    assert_eq!(text.matches(table).count(), 1, "one ship table");
+    std::fs::write(
+        &manifest,
+        text.replace(table, &format!("{table}builder = \"naersk\"\n")),
+    )
+    .expect("write Cargo.toml");
+    copy
+}
+
+fn plan_json(manifest: &Path, variant: &str) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ship"))
+        .env_remove("SHIP_MANIFEST")
+        .arg("plan")
+        .arg("--manifest")
+        .arg(manifest)
+        .args(["--format", "json", "--variant", variant])
+        .output()
+        .expect("run ship");
+    assert!(
+        out.status.success(),
+        "ship plan {manifest:?} --variant {variant}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("plan JSON")
+}
+
+#[test]
+fn the_demo_switched_to_naersk_keeps_names_matrix_and_wiring() {
+    let copy = copy_with_naersk();
+    // Every suite, the wiring's naersk cases included (both systems and the arm64 cross set).
+    let suites = eval_file(&copy.path().join("nix/tests"))
+        .unwrap_or_else(|e| panic!("nix/tests with builder = \"naersk\": {e}"));
+    let cases = suites["wiring"]["cases"].as_array().expect("wiring cases");
+    for needle in [
+        "x86_64-linux.image-release: no --bin in the deps derivation",
+        "aarch64-linux.image-release: no --bin in the deps derivation",
+        "x86_64-linux.image-release-arm64: cargo's linker and the cc crate's tools are aarch64's",
+        "x86_64-linux.image-release-arm64: cross build targets aarch64",
+    ] {
+        assert!(
+            cases
+                .iter()
+                .any(|c| c.as_str().is_some_and(|c| c.starts_with(needle))),
+            "the naersk wiring lacks the case `{needle}`"
+        );
+    }
+
+    let naersk = eval_file(&copy.path().join("nix/tests/show.nix")).expect("show.nix (naersk)");
+    let crane = show();
+    for output in ["packages", "apps", "checks", "devShells"] {
+        for system in SYSTEMS {
+            assert_eq!(
+                names(&naersk[output][system]),
+                names(&crane[output][system]),
+                "{output}.{system}: the same attribute names with either builder"
+            );
+        }
+    }
+    for (system, [_, app, deps], _, _) in expected_builds() {
+        let b = &naersk["builds"][&system];
+        assert_eq!(
+            b[&deps]["fn"], "naersk.buildPackage.deps",
+            "{system}.{deps}"
+        );
+        assert_eq!(b[&app]["fn"], "naersk.buildPackage", "{system}.{app}");
+        assert_eq!(
+            b[&app]["cargoArtifacts"], b[&deps]["path"],
+            "{system}.{app} unpacks {deps}"
+        );
+    }
+
+    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    for variant in config.variants.keys() {
+        let with_crane = plan_json(&repo().join("Cargo.toml"), variant);
+        let with_naersk = plan_json(&copy.path().join("Cargo.toml"), variant);
+        assert_eq!(
+            with_naersk["matrix"], with_crane["matrix"],
+            "--variant {variant}: the same matrix with either builder"
+        );
+        assert_eq!(with_crane["builder"], "crane");
+        assert_eq!(with_naersk["builder"], "naersk");
+    }
+}
+
+#[test]
+fn mistakes_in_the_naersk_wiring_fail_the_nix_tests() {
+    // (file, text, replacement, what the failure must say)
+    let mistakes = [
+        (
+            "nix/builders/naersk.nix",
+            "        \"--workspace\"\n      ]\n",
+            "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
+            "no --bin in the deps derivation",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            "    strictDeps = true;\n",
+            "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
+            "the git revision stays out of the deps",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            "    cargoBuildOptions =\n",
+            "    cargoBuildOption =\n",
+            "unknown argument `cargoBuildOption`",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            "        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n",
+            "",
+            "cargo's linker and the cc crate's tools are aarch64's",
+        ),
+        (
+            "nix/per-system.nix",
+            "        rustc = toolchain;\n",
+            "        rustC = toolchain;\n",
+            "unexpected argument 'rustC'",
+        ),
+        (
+            "nix/per-system.nix",
+            "        rustc = toolchain;\n",
+            "",
+            "the toolchain rust-toolchain.toml names",
+        ),
+        (
+            "nix/per-system.nix",
+            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; }",
+            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs; }",
+            "cargoArtifacts is not a derivation holding cargo artifacts",
+        ),
+    ];
+    for (file, text, replacement, needle) in mistakes {
+        let copy = copy_with_naersk();
+        let path = copy.path().join(file);
+        let source = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(
+            source.matches(text).count(),
+            1,
+            "{file} must contain `{text}` exactly once for this mistake to be made"
+        );
+        std::fs::write(&path, source.replace(text, replacement)).expect("write");
+        match eval_file(&copy.path().join("nix/tests")) {
+            Ok(_) => panic!("{file}: `{replacement}` went unnoticed by nix/tests"),
+            Err(e) => assert!(
+                e.contains(needle),
+                "{file}: `{replacement}` failed, but not with `{needle}`:\n{e}"
+            ),
+        }
+    }
 }
