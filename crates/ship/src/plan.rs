@@ -448,6 +448,27 @@ mod tests {
     }
 
     #[test]
+    fn the_builder_is_named_in_the_table_and_the_json() {
+        let ctx = ctx("refs/heads/main", "push");
+        let crane = plan(&cfg(""), &ctx).unwrap();
+        let naersk = plan(&cfg("builder = \"naersk\"\n"), &ctx).unwrap();
+        assert!(
+            crane.table().contains("\nbuilder    crane\n"),
+            "{}",
+            crane.table()
+        );
+        assert!(
+            naersk.table().contains("\nbuilder    naersk\n"),
+            "{}",
+            naersk.table()
+        );
+        let json = serde_json::to_value(&naersk).unwrap();
+        assert_eq!(json["builder"], "naersk");
+        // The builder changes how a package is built, never what is built where.
+        assert_eq!(naersk.matrix, crane.matrix);
+    }
+
+    #[test]
     fn github_output_is_one_line_per_key() {
         let p = plan(&cfg(""), &ctx("refs/tags/v1.2.3", "push")).unwrap();
         let out = p.github_output().unwrap();
