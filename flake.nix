@@ -22,5 +22,11 @@
 
   # The wiring lives in nix/outputs.nix so the tests can evaluate exactly what the flake does
   # against stand-ins of these inputs (see nix/tests).
-  outputs = inputs: import ./nix/outputs.nix inputs;
+  # This repository's own Nix test suites are a check of this repository only: another
+  # workspace's flake passes `{ }` here.
+  outputs =
+    inputs:
+    import ./nix/outputs.nix inputs {
+      extraChecks = pkgs: { nix-tests = pkgs.callPackage ./nix/nix-tests.nix { root = ./.; }; };
+    };
 }

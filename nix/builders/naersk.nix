@@ -20,6 +20,15 @@
   # The binary the image runs ([workspace.metadata.ship] binary).
   binary,
   shipVersion,
+  # As in crate.nix: the profile's `build` settings (nix/lib/settings.nix), nix/lib/packages.nix
+  # bound to the configuration, and the other binaries the image carries (`runtime.binaries`).
+  build,
+  lookup,
+  binaries,
+  # The spliced package sets callPackage hands over: tools that run during the build come
+  # from the build platform's set, libraries from the set of the platform the binary runs on.
+  pkgsBuildHost,
+  pkgsHostTarget,
 }:
 let
   target = stdenv.hostPlatform.rust.rustcTarget;
@@ -61,11 +70,20 @@ let
     # The tests and clippy stay on crane (checks.nix): a naersk deps derivation runs one cargo
     # command, so they could not share it.
     doCheck = false;
+    # naersk appends these to its own (build.nix:131-140); a `-sys` crate among the deps needs
+    # them as much as the package does.
+    nativeBuildInputs = map (lookup pkgsBuildHost build.keys.nativeBuildInputs) build.nativeBuildInputs;
+    buildInputs = map (lookup pkgsHostTarget build.keys.buildInputs) build.buildInputs;
+    # Not a naersk option: it reaches stdenv.mkDerivation untouched (config.nix:229-232,
+    # build.nix:603), whose `env` exports each entry, as with crane. As one attribute rather
+    # than one per variable, a configured name can never be taken for a naersk option
+    # (`release`, `name`, `mode`...).
+    inherit (build) env;
   }
   // crossEnv;
 
   package =
-    name: attrs:
+    names: attrs:
     naersk.buildPackage (
       commonArgs
       // {
@@ -74,19 +92,19 @@ let
           {
             # `--bin` in cargoBuildOptions would reach the deps derivation, whose dummy source
             # has no binaries (lib.nix:161).
-            cargo_build_options = old.cargo_build_options ++ [
+            cargo_build_options = old.cargo_build_options ++ builtins.concatMap (n: [
               "--bin"
-              name
-            ];
+              n
+            ]) names;
             meta = (old.meta or { }) // {
-              mainProgram = name;
+              mainProgram = builtins.head names;
             };
           }
           // attrs;
       }
     );
 
-  app = package binary {
+  app = package ([ binary ] ++ binaries) {
     # Only here: in the deps derivation every commit would rebuild all the dependencies.
     SHIP_GIT_REV = rev;
   };
@@ -97,7 +115,7 @@ in
   deps = builtins.head app.passthru.builtDependencies;
   # Its name and version through overrideMain too: as naersk options they would rename (and
   # so duplicate) the deps derivation.
-  ship = package "ship" {
+  ship = package [ "ship" ] {
     name = "ship-${shipVersion}";
     version = shipVersion;
   };

@@ -96,10 +96,16 @@ let
       "builders"
       "rules"
       "builder"
+      "toolchain"
+      "tests"
+      "build"
+      "runtime"
     ];
     variant = [
       "profile"
       "platforms"
+      "build"
+      "runtime"
     ];
     builder = [
       "runner"
@@ -141,6 +147,8 @@ let
     else
       fail "${key}.${name}" (expected "a boolean" attrs.${name});
 
+  settings = import ./settings.nix { inherit fail knownKeys expected; };
+
   table =
     key: kind: value:
     if isAttrs value then true else fail key (expected kind value);
@@ -154,6 +162,7 @@ let
       (table key "a table (profile, platforms)" v)
       (knownKeys key v fields.variant)
       (optString key v "profile")
+      (settings.shapeVariant key v)
       (
         if !(v ? platforms) then
           true
@@ -227,6 +236,7 @@ let
           else
             u.seqAll (genList (i: shapeOfRule i (elemAt raw.rules i)) (length raw.rules)) true
         )
+        (settings.shapeTop raw)
       ] true;
 
   # --- meaning (the checks config.rs makes after deserializing) -----------------------------
@@ -323,6 +333,28 @@ let
       cache = if (raw.cache or "") == "" then null else raw.cache;
       builder = raw.builder or "crane";
 
+      profiles = builtins.sort builtins.lessThan (u.unique (map (n: variants.${n}.profile) variantNames));
+      toolchain = settings.toolchain raw;
+      tests = settings.tests raw;
+      variantSettings = u.genAttrs variantNames (n: settings.forVariant binary raw n rawVariants.${n});
+      # The flake builds one deps, app and image per profile: variants sharing one must agree.
+      checkSharedProfiles = u.seqAll (genList (
+        i:
+        let
+          name = elemAt variantNames i;
+          v = variants.${name};
+          clash = filter (
+            w:
+            variants.${w}.profile == v.profile
+            && settings.comparable variantSettings.${w} != settings.comparable variantSettings.${name}
+          ) (genList (j: elemAt variantNames j) i);
+        in
+        if clash == [ ] then
+          true
+        else
+          fail "variants.${name}" "uses profile `${v.profile}` as variant `${head clash}` does, with other build or runtime settings; the flake builds one image per profile: give it its own profile or the same settings"
+      ) (length variantNames)) true;
+
       customProfiles = filter (n: !elem n namedProfileTables) (attrNames (manifest.profile or { }));
       acceptedProfiles = builtinProfiles ++ customProfiles;
 
@@ -367,9 +399,12 @@ let
             else
               u.seqAll (genList checkPlatform (length ps)) true
           )
+          variantSettings.${name}.build
+          variantSettings.${name}.runtime
         ] {
           inherit name profile;
           platforms = ps;
+          inherit (variantSettings.${name}) build runtime;
         };
       variants = u.genAttrs variantNames checkVariant;
       checkVariants =
@@ -451,7 +486,11 @@ let
         (validateImage image)
         (if cache == null then true else validateCache cache)
         (validateBuilder builder)
+        toolchain
+        tests
+        (settings.checkTop binary raw)
         checkVariants
+        checkSharedProfiles
         (known "default-variant" defaultVariant)
         (u.seqAll (map (p: configured.${p}) (attrNames configured)) true)
         (u.seqAll rules true)
@@ -473,7 +512,14 @@ let
           name = packageName;
           version = packageField "version";
         };
-        profiles = builtins.sort builtins.lessThan (u.unique (map (n: variants.${n}.profile) variantNames));
+        inherit profiles toolchain tests;
+        # Per profile (variants sharing one agree, see checkSharedProfiles): what its builds
+        # and image need.
+        byProfile = u.genAttrs profiles (
+          profile: variants.${head (filter (n: variants.${n}.profile == profile) variantNames)}
+        );
+        # For errors about keys found only when the builds are wired (nix/lib/packages.nix).
+        manifestPath = toString path;
       };
 
   raw = manifest.workspace.metadata.ship or { };

@@ -109,6 +109,11 @@ let
       opts = d.attrs.cargo_build_options;
       appOpts = a.attrs.cargo_build_options;
       n = builtins.length appOpts;
+      build = config.byProfile.${b.profile}.build // {
+        inherit (config.byProfile.${b.profile}.runtime) binaries;
+      };
+      names = map (x: x.name);
+      hosts = map (x: x.standin.host);
     in
     [
       (h.eq "${b.label}: deps are naersk's deps derivation" d.fn "naersk.buildPackage.deps")
@@ -119,10 +124,10 @@ let
       )
       (h.that "${b.label}: no --bin in the deps derivation (its dummy source has no binaries)" (!(elem "--bin" opts)) "deps cargo_build_options ${h.show opts}")
       (h.eq "${b.label}: the package builds the configured binary" [
-        (builtins.elemAt appOpts (n - 2))
-        (builtins.elemAt appOpts (n - 1))
+        (builtins.elemAt appOpts (builtins.length opts))
+        (builtins.elemAt appOpts (builtins.length opts + 1))
       ] [ "--bin" config.binary ])
-      (h.eq "${b.label}: deps and package build the same cargo command but --bin" (builtins.genList (builtins.elemAt appOpts) (n - 2)) opts)
+      (h.eq "${b.label}: deps and package build the same cargo command but --bin" (builtins.genList (builtins.elemAt appOpts) (builtins.length opts)) opts)
       (h.that "${b.label}: the whole workspace, locked" (elem "--workspace" opts && elem "--locked" opts) (h.show opts))
       (h.eq "${b.label}: the profile (release = true only for release)" [ d.release a.release ] [
         (b.profile == "release")
@@ -135,6 +140,26 @@ let
       (h.that "${b.label}: the git revision stays out of the deps" (!(d.attrs ? SHIP_GIT_REV)) "deps has SHIP_GIT_REV")
       (h.eq "${b.label}: the package's main program" (a.attrs.meta.mainProgram or null) config.binary)
       (h.eq "${b.label}: the deps derivation's name" b.deps.name "${config.package.name}-deps-${config.package.version}")
+      (h.eq "${b.label}: the package also builds the runtime binaries, the deps none"
+        (builtins.genList (i: builtins.elemAt appOpts (builtins.length opts + i)) (n - builtins.length opts))
+        (concatMap (x: [ "--bin" x ]) ([ config.binary ] ++ build.binaries))
+      )
+      # The `build` key, as crate.nix has it (nix/tests/workspaces.nix): in both derivations.
+      (h.eq "${b.label}: native build inputs are the configured tools, in deps and package"
+        (map (x: names x.nativeBuildInputs) [ d.attrs a.attrs ])
+        [ build.nativeBuildInputs build.nativeBuildInputs ]
+      )
+      (h.eq "${b.label}: native build inputs run on the build machine" (u.unique (hosts (d.attrs.nativeBuildInputs ++ a.attrs.nativeBuildInputs))) (
+        if build.nativeBuildInputs == [ ] then [ ] else [ b.system ]
+      ))
+      (h.eq "${b.label}: build inputs are the configured libraries, in deps and package"
+        (map (x: names x.buildInputs) [ d.attrs a.attrs ])
+        [ build.buildInputs build.buildInputs ]
+      )
+      (h.eq "${b.label}: build inputs are for the platform the binary runs on" (u.unique (hosts (d.attrs.buildInputs ++ a.attrs.buildInputs))) (
+        if build.buildInputs == [ ] then [ ] else [ attrs.nativeSystem.${b.platform} ]
+      ))
+      (h.eq "${b.label}: the build env reaches deps and package" [ (d.attrs.env or { }) (a.attrs.env or { }) ] [ build.env build.env ])
     ]
     ++ (
       if !b.cross then
@@ -165,6 +190,8 @@ let
       s = b.image.standin;
       arch = attrs.arch.${b.platform};
       labels = s.config.Labels or { };
+      runtime = config.byProfile.${b.profile}.runtime;
+      cacertOf = s: (builtins.head (builtins.filter (c: c.name == "cacert") s.contents)).outPath;
     in
     [
       (h.eq "${b.label}: made by dockerTools.streamLayeredImage" s.fn "dockerTools.streamLayeredImage")
@@ -187,12 +214,26 @@ let
         (labels."org.opencontainers.image.source" or null)
         (labels."org.opencontainers.image.version" or null)
       ] [ config.source config.package.version ])
-      (h.eq "${b.label}: port" (attrNames (s.config.ExposedPorts or { })) [ "8080/tcp" ])
-      # Only text files besides the entrypoint's closure: no toolchain, no sources.
-      (h.eq "${b.label}: contents are /etc/passwd and /etc/group only" (map (c: [
+      (h.eq "${b.label}: ports from the configuration" (attrNames (s.config.ExposedPorts or { })) config.byProfile.${b.profile}.runtime.ports)
+      (h.eq "${b.label}: env from the configuration, SSL_CERT_FILE from cacert" (s.config.Env or null) (
+        let
+          env = runtime.env // {
+            SSL_CERT_FILE = "${cacertOf s}/etc/ssl/certs/ca-bundle.crt";
+          };
+        in
+        map (n: "${n}=${env.${n}}") (attrNames env)
+      ))
+      (h.eq "${b.label}: the demo's environment per variant" (runtime.env.APP_ENVIRONMENT or null) (
+        if b.profile == "release" then "production" else "development"
+      ))
+      (h.eq "${b.label}: working dir from the configuration" (s.config.WorkingDir or null) runtime.workingDir)
+      (h.that "${b.label}: configuration/ copied to /app/configuration" (u.hasInfix "cp -rT --no-preserve=mode '${toString ../..}/configuration' './app/configuration'" (s.args.extraCommands or "")) (s.args.extraCommands or "(none)"))
+      # Only text files and the configured packages besides the entrypoint's closure: no
+      # toolchain, no sources.
+      (h.eq "${b.label}: contents are /etc/passwd, /etc/group, the configured packages and the runtime binaries' build" (map (c: [
         c.standin.fn
-        c.standin.args.path
-      ]) s.contents) [
+        (c.standin.args.path or c.name)
+      ]) s.contents) ([
         [
           "writeTextDir"
           "etc/passwd"
@@ -201,7 +242,10 @@ let
           "writeTextDir"
           "etc/group"
         ]
-      ])
+      ] ++ map (n: [ "nixpkgs.package" n ]) runtime.packages
+      # The other binaries on PATH: the very build the entrypoint comes from.
+      ++ (if runtime.binaries == [ ] then [ ] else [ [ b.app.standin.fn b.app.name ] ])))
+      (h.eq "${b.label}: the packages are the image platform's" (u.unique (map (c: c.standin.host) s.contents)) [ attrs.nativeSystem.${b.platform} ])
     ];
 
   toolchainCases =
@@ -293,7 +337,11 @@ let
       )
       (h.eq "${system}: clippy denies warnings on all targets" (c.clippy.standin.args.cargoClippyExtraArgs or null) "--all-targets -- --deny warnings")
       (h.eq "${system}: tests reuse the dev deps" c.tests.standin.cargoArtifacts (if naersk then c.clippy.standin.cargoArtifacts else devDeps system))
-      (h.eq "${system}: tests select only sandbox-safe targets" (c.tests.standin.args.cargoTestExtraArgs or null) "--lib --bins --test http --test plan_cli")
+      (h.eq "${system}: tests run what the tests key selects" (c.tests.standin.args.cargoTestExtraArgs or null) (shipLib.testArgs config.tests))
+      (h.eq "${system}: this repository's tests key selects only sandbox-safe targets" (shipLib.testArgs config.tests) "--lib --bins --test http --test plan_cli")
+      (h.eq "${system}: tests get the tests key's tools after the builds' own" (map (x: x.name) (c.tests.standin.args.nativeBuildInputs or [ ])) (
+        map (x: x.name) (p.deps-dev.standin.args.nativeBuildInputs or [ ]) ++ config.tests.nativeBuildInputs
+      ))
       (h.eq "${system}: clippy and tests share the dev deps' arguments" [
         (c.clippy.standin.args.CARGO_PROFILE or null)
         (c.tests.standin.args.CARGO_PROFILE or null)
@@ -301,6 +349,12 @@ let
       ] [ "dev" "dev" (h.show (p.deps-dev.standin.args.src or null)) ])
       (h.eq "${system}: the image check is the dev image" c.image-dev.outPath p.image-dev.outPath)
       (h.eq "${system}: fmt is crane's cargoFmt" c.fmt.standin.fn "crane.cargoFmt")
+      (h.that "${system}: nix-tests' source holds the test targets the tests key names" (
+        builtins.all (f: elem (toString f) (c.nix-tests.standin.args.src._standinFiles or [ ])) [
+          ../../tests/http.rs
+          ../../crates/ship/tests/plan_cli.rs
+        ]
+      ) (h.show (c.nix-tests.standin.args.src._standinFiles or [ ])))
       (h.that "${system}: nix-tests runs nix/tests" (
         u.hasInfix "nix-instantiate" (c.nix-tests.standin.args.buildCommand or "") && u.hasInfix "/nix/tests" (c.nix-tests.standin.args.buildCommand or "")
       ) (c.nix-tests.standin.args.buildCommand or "(none)"))

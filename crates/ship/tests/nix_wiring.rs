@@ -309,12 +309,18 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         "Cargo.toml",
         "rust-toolchain.toml",
         "crates/ship/Cargo.toml",
+        "tests/http.rs",
+        "crates/ship/tests/plan_cli.rs",
     ] {
         let target = dir.path().join(file);
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
         std::fs::copy(root.join(file), &target).expect("copy");
     }
     copy_dir(&root.join("nix"), &dir.path().join("nix"));
+    copy_dir(
+        &root.join("configuration"),
+        &dir.path().join("configuration"),
+    );
     copy_dir(
         &root.join("crates/ship/tests/fixtures"),
         &dir.path().join("crates/ship/tests/fixtures"),
@@ -391,6 +397,82 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
             "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
             "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",
             "cargoArtifacts is not a derivation holding cargo artifacts",
+        ),
+        // Build inputs in the wrong splice, for the cross build of an adopter's workspace.
+        (
+            "nix/crate.nix",
+            "map (lookup pkgsHostTarget build.keys.buildInputs)",
+            "map (lookup pkgsBuildHost build.keys.buildInputs)",
+            "build inputs are for the platform the binary runs on",
+        ),
+        (
+            "nix/crate.nix",
+            "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+            "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+            "native build inputs run on the build machine",
+        ),
+        (
+            "nix/checks.nix",
+            "cargoTestExtraArgs = testArgs;",
+            "cargoTestExtraArgs = \"--lib --bins --test http --test plan_cli\";",
+            "tests run exactly the tests key's selection",
+        ),
+        (
+            "nix/per-system.nix",
+            "p'.rust-bin.fromRustupToolchainFile toolchain.file",
+            "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
+            "built with 1.90.0",
+        ),
+        (
+            "nix/image.nix",
+            "    // spec.env;",
+            "    ;",
+            "env from the configuration",
+        ),
+        (
+            "nix/per-system.nix",
+            "filter = path: _type: !(",
+            "filter = path: _type: true || !(",
+            "runtime files stay out of the cargo source",
+        ),
+        (
+            "nix/checks.nix",
+            "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
+            "nativeBuildInputs = testInputs;",
+            "the tests also the tests key's tools",
+        ),
+        // Unknown nixpkgs attributes and a missing file, named with the key they came from.
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "build-inputs = [\"openssl\"]",
+            "build-inputs = [\"openssll\"]",
+            "[workspace.metadata.ship] build.build-inputs: `openssll` is not an attribute of nixpkgs",
+        ),
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "packages = [\"cacert\", \"tzdata\"]",
+            "packages = [\"cacert\", \"tz-data\"]",
+            "[workspace.metadata.ship] runtime.packages: `tz-data` is not an attribute of nixpkgs",
+        ),
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "files = { configuration = ",
+            "files = { config = ",
+            "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
+        ),
+        // A test target the workspace does not have.
+        (
+            "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
+            "targets = [\"lib\", \"test:api\"]",
+            "targets = [\"lib\", \"test:apis\"]",
+            "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
+        ),
+        // Two toolchains named: refused rather than one silently ignored.
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "[workspace]\n\n[workspace.metadata.ship.tests]",
+            "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
+            "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
         ),
     ];
     for (file, text, replacement, needle) in mistakes {
@@ -492,18 +574,34 @@ fn flake_lock_pins_real_revisions_of_the_three_inputs() {
     );
 }
 
-/// The copied flake with the demo switched to `builder = "naersk"`.
+/// What the naersk copy adds to the demo: build inputs of both kinds (so a wrong splice shows in
+/// the arm64 cross build), build env at the top and per variant, and a runtime binary for the
+/// release profile only.
+const NAERSK_BUILD_SETTINGS: &str = "
+[workspace.metadata.ship.build]
+native-build-inputs = [\"pkg-config\", \"protobuf\"]
+build-inputs = [\"openssl\"]
+env = { SQLX_OFFLINE = \"true\" }
+
+[workspace.metadata.ship.variants.production.build]
+env = { PROTOC_NO_VENDOR = \"1\" }
+";
+
+/// The copied flake with the demo switched to `builder = "naersk"`, with
+/// [`NAERSK_BUILD_SETTINGS`] and `runtime.binaries` for production.
 fn copy_with_naersk() -> tempfile::TempDir {
     let copy = copy_of_the_flake();
     let manifest = copy.path().join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).expect("read Cargo.toml");
     let table = "[workspace.metadata.ship]\n";
-    assert_eq!(text.matches(table).count(), 1, "one ship table");
-    std::fs::write(
-        &manifest,
-        text.replace(table, &format!("{table}builder = \"naersk\"\n")),
-    )
-    .expect("write Cargo.toml");
+    let production = "[workspace.metadata.ship.variants.production.runtime]\n";
+    for t in [table, production] {
+        assert_eq!(text.matches(t).count(), 1, "one `{t}` table");
+    }
+    let text = text
+        .replace(table, &format!("{table}builder = \"naersk\"\n"))
+        .replace(production, &format!("{production}binaries = [\"ship\"]\n"));
+    std::fs::write(&manifest, text + NAERSK_BUILD_SETTINGS).expect("write Cargo.toml");
     copy
 }
 
@@ -536,6 +634,10 @@ fn the_demo_switched_to_naersk_keeps_names_matrix_and_wiring() {
         "aarch64-linux.image-release: no --bin in the deps derivation",
         "x86_64-linux.image-release-arm64: cargo's linker and the cc crate's tools are aarch64's",
         "x86_64-linux.image-release-arm64: cross build targets aarch64",
+        "x86_64-linux.image-release-arm64: build inputs are for the platform the binary runs on",
+        "x86_64-linux.image-release-arm64: native build inputs run on the build machine",
+        "x86_64-linux.image-dev: the build env reaches deps and package",
+        "aarch64-linux.image-release: the package also builds the runtime binaries",
     ] {
         assert!(
             cases
@@ -582,68 +684,137 @@ fn the_demo_switched_to_naersk_keeps_names_matrix_and_wiring() {
     }
 }
 
+/// One text replaced in a file: (text, replacement).
+type Edit = (&'static str, &'static str);
+
 #[test]
 fn mistakes_in_the_naersk_wiring_fail_the_nix_tests() {
-    // (file, text, replacement, what the failure must say)
-    let mistakes = [
+    // (file, [(text, replacement)], what the failure must say)
+    let mistakes: &[(&str, &[Edit], &str)] = &[
         (
             "nix/builders/naersk.nix",
-            "        \"--workspace\"\n      ]\n",
-            "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
+            &[(
+                "        \"--workspace\"\n      ]\n",
+                "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
+            )],
             "no --bin in the deps derivation",
         ),
         (
             "nix/builders/naersk.nix",
-            "    strictDeps = true;\n",
-            "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
+            &[(
+                "    strictDeps = true;\n",
+                "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
+            )],
             "the git revision stays out of the deps",
         ),
         (
             "nix/builders/naersk.nix",
-            "    cargoBuildOptions =\n",
-            "    cargoBuildOption =\n",
+            &[("    cargoBuildOptions =\n", "    cargoBuildOption =\n")],
             "unknown argument `cargoBuildOption`",
         ),
         (
             "nix/builders/naersk.nix",
-            "        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n",
-            "",
+            &[("        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n", "")],
             "cargo's linker and the cc crate's tools are aarch64's",
         ),
+        // The `build` key: each input in its splice, the env in the deps too.
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "map (lookup pkgsHostTarget build.keys.buildInputs)",
+                "map (lookup pkgsBuildHost build.keys.buildInputs)",
+            )],
+            "image-release-arm64: build inputs are for the platform the binary runs on",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+                "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+            )],
+            "image-release-arm64: native build inputs run on the build machine",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[
+                ("    inherit (build) env;\n", ""),
+                (
+                    "            meta = (old.meta or { }) // {\n",
+                    "            inherit (build) env;\n            meta = (old.meta or { }) // {\n",
+                ),
+            ],
+            "the build env reaches deps and package",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("    inherit (build) env;\n", "    env = build.env // { SHIP_GIT_REV = rev; };\n")],
+            "env.SHIP_GIT_REV is also an attribute of the derivation",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("    inherit (build) env;\n", "    env = build.env // { RUSTC = \"rustc\"; };\n")],
+            "env.RUSTC is also an attribute of the derivation",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "  app = package ([ binary ] ++ binaries) {",
+                "  app = package [ binary ] {",
+            )],
+            "the package also builds the runtime binaries",
+        ),
+        // The toolchain: the workspace's, on the build machine, for naersk as for crane.
         (
             "nix/per-system.nix",
-            "        rustc = toolchain;\n",
-            "        rustC = toolchain;\n",
+            &[(
+                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+                "        rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+            )],
             "unexpected argument 'rustC'",
         ),
         (
             "nix/per-system.nix",
-            "        rustc = toolchain;\n",
-            "",
+            &[(
+                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+                "",
+            )],
             "the toolchain rust-toolchain.toml names",
         ),
         (
             "nix/per-system.nix",
-            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; }",
-            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs; }",
+            &[(
+                "      overlayToolchain = rustToolchainFor p.pkgsBuildHost;\n",
+                "      overlayToolchain = rustToolchainFor p;\n",
+            )],
+            "image-release-arm64: the toolchain runs on the build machine",
+        ),
+        (
+            "nix/per-system.nix",
+            &[(
+                "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; }",
+                "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs; }",
+            )],
             "cargoArtifacts is not a derivation holding cargo artifacts",
         ),
     ];
-    for (file, text, replacement, needle) in mistakes {
+    for (file, edits, needle) in mistakes {
         let copy = copy_with_naersk();
         let path = copy.path().join(file);
-        let source = std::fs::read_to_string(&path).expect("read");
-        assert_eq!(
-            source.matches(text).count(),
-            1,
-            "{file} must contain `{text}` exactly once for this mistake to be made"
-        );
-        std::fs::write(&path, source.replace(text, replacement)).expect("write");
+        let mut source = std::fs::read_to_string(&path).expect("read");
+        for (text, replacement) in *edits {
+            assert_eq!(
+                source.matches(text).count(),
+                1,
+                "{file} must contain `{text}` exactly once for this mistake to be made"
+            );
+            source = source.replace(text, replacement);
+        }
+        std::fs::write(&path, source).expect("write");
         match eval_file(&copy.path().join("nix/tests")) {
-            Ok(_) => panic!("{file}: `{replacement}` went unnoticed by nix/tests"),
+            Ok(_) => panic!("{file}: {edits:?} went unnoticed by nix/tests"),
             Err(e) => assert!(
                 e.contains(needle),
-                "{file}: `{replacement}` failed, but not with `{needle}`:\n{e}"
+                "{file}: {edits:?} failed, but not with `{needle}`:\n{e}"
             ),
         }
     }

@@ -20,6 +20,12 @@
 #     default true).
 #   - `passthru` given by the caller would replace naersk's (build.nix:603, drvAttrs //
 #     userAttrs) and lose builtDependencies: refused.
+#   - `env` is not a naersk option either: stdenv.mkDerivation exports its entries, which must
+#     be strings (or bools, ints, derivations) and must not also be attributes of the
+#     derivation (nixpkgs pkgs/stdenv/generic/make-derivation.nix): both refused.
+#   - build.nix:131-140: `nativeBuildInputs` and `buildInputs` go after naersk's own (cargo,
+#     jq, rsync; crate-specific overrides), in both derivations; the recorded lists are the
+#     caller's part.
 # The result's `standin.attrs` are the derivation's cargo environment (cargo_build_options,
 # cargo_release) and the caller's own attributes, after overrideMain for the top level.
 {
@@ -118,6 +124,7 @@ let
     "postBuild"
     "preConfigure"
     "postConfigure"
+    "env"
   ];
 
   inherit (stdenv) buildPlatform hostPlatform;
@@ -162,6 +169,10 @@ let
       throw "stand-in naersk.buildPackage: release is true or false (config.nix:128)"
     else if !(args ? src || args ? root) then
       throw "stand-in naersk.buildPackage: please specify either 'src' or 'root'"
+    else if args ? env && !builtins.isAttrs args.env then
+      throw "stand-in naersk.buildPackage: env is an attribute set of environment variables (stdenv.mkDerivation)"
+    else if args ? env && builtins.any (v: !builtins.isString v) (builtins.attrValues args.env) then
+      throw "stand-in naersk.buildPackage: env values are strings here (stdenv.mkDerivation exports them)"
     else
       checked;
 
@@ -186,8 +197,20 @@ let
           cargo_build_options = cargoBuildOptions;
           RUSTC = "${rustc}/bin/rustc";
           builtDependencies = map (d: d.outPath) builtDependencies;
+          nativeBuildInputs = args.nativeBuildInputs or [ ];
+          buildInputs = args.buildInputs or [ ];
         }
         // userAttrs;
+      # make-derivation.nix: an `env` entry that is also a derivation attribute is an error.
+      checkEnv =
+        attrs:
+        let
+          clash = filter (n: attrs ? ${n}) (attrNames (attrs.env or { }));
+        in
+        if clash == [ ] then
+          attrs
+        else
+          throw "stand-in naersk.buildPackage: env.${head clash} is also an attribute of the derivation (stdenv.mkDerivation refuses both)";
       info = attrs: builtDependencies: {
         inherit attrs;
         toolchain = rustc;
@@ -204,7 +227,7 @@ let
         installsCargoArtifacts = false;
       };
 
-      depsAttrs = attrsOf "${packageName}-deps" [ ];
+      depsAttrs = checkEnv (attrsOf "${packageName}-deps" [ ]);
       deps = drv.mk {
         fn = "naersk.buildPackage.deps";
         name = depsAttrs.name;
@@ -214,7 +237,7 @@ let
       singleStep = args.singleStep or false;
       builtDependencies = if singleStep then [ ] else [ deps ];
       mainAttrs0 = attrsOf packageName builtDependencies;
-      mainAttrs = mainAttrs0 // (args.overrideMain or (x: { })) mainAttrs0;
+      mainAttrs = checkEnv (mainAttrs0 // (args.overrideMain or (x: { })) mainAttrs0);
     in
     drv.mk {
       fn = "naersk.buildPackage";

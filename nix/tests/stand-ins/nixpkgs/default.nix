@@ -125,6 +125,11 @@ let
         go = package "go" // {
           inherit (host.go) GOARCH;
         };
+        # What the tests' configurations name as build inputs and image packages.
+        llvmPackages = {
+          clang = package "clang";
+          lld = package "lld";
+        };
         dockerTools = import ../docker-tools.nix {
           defaultArchitecture = final.go.GOARCH;
           host = host.system;
@@ -166,6 +171,12 @@ let
             "runCommandLocal"
             "writeText"
             "clippy"
+            # What the tests' configurations name as build inputs and image packages.
+            "pkg-config"
+            "protobuf"
+            "clang"
+            "cacert"
+            "tzdata"
           ]
       );
       package =
