@@ -24,7 +24,32 @@ let
   dirty = flakeWith null;
 
   config = shipLib.config { path = ../../Cargo.toml; };
-  toolchainFile = (builtins.fromTOML (builtins.readFile ../../rust-toolchain.toml)).toolchain;
+  # Which Rust the workspace asks for (nix/lib/toolchain.nix): this repository's file, or in
+  # copies nix_wiring.rs makes, the `toolchain` key or nothing (nixpkgs' Rust).
+  toolchain = shipLib.toolchain {
+    inherit config;
+    root = ../..;
+  };
+  # The rust-overlay toolchain every build must get: the file's, or the key's channel with what
+  # checks.clippy and checks.fmt run; null for nixpkgs' own.
+  overlayToolchain =
+    if toolchain.kind == "file" then
+      {
+        inherit ((builtins.fromTOML (builtins.readFile toolchain.file)).toolchain) channel profile components;
+        source = "rust-toolchain.toml";
+      }
+    else if toolchain.kind == "channel" then
+      {
+        inherit (toolchain) channel;
+        profile = "minimal";
+        components = [
+          "clippy"
+          "rustfmt"
+        ];
+        source = "the `toolchain` key";
+      }
+    else
+      null;
   rustOverlay = import ./stand-ins/rust-overlay.nix;
   lock = builtins.fromJSON (builtins.readFile ../../flake.lock);
   naersk = config.builder == "naersk";
@@ -254,18 +279,27 @@ let
       t = b.app.standin.toolchain;
       ts = if t == null then { } else t.standin;
     in
-    [
-      (h.that "${b.label}: built with the rust-overlay toolchain, not nixpkgs' rustc" (t != null) "no toolchain override")
-      (h.eq "${b.label}: the toolchain rust-toolchain.toml names" [ (ts.channel or null) (ts.profile or null) (ts.components or null) ] [
-        toolchainFile.channel
-        toolchainFile.profile
-        toolchainFile.components
-      ])
-      (h.eq "${b.label}: the toolchain runs on the build machine" (ts.host or null) b.system)
-      (h.that "${b.label}: the toolchain has the target's standard library" (elem (if b.platform == "linux/arm64" then "aarch64-unknown-linux-gnu" else "x86_64-unknown-linux-gnu") (ts.targets or [ ]))
-        "targets ${h.show (ts.targets or [ ])}"
-      )
-    ];
+    if overlayToolchain == null then
+      [
+        # crane's own default (the stand-in records no override); naersk is given nixpkgs'
+        # rustc from the build machine's set, as it interpolates it (nix/per-system.nix).
+        (h.eq "${b.label}: built with nixpkgs' Rust, the build machine's" (if t == null then null else [ t.name (ts.host or null) ]) (
+          if naersk then [ "rustc" b.system ] else null
+        ))
+      ]
+    else
+      [
+        (h.that "${b.label}: built with the rust-overlay toolchain, not nixpkgs' rustc" (ts ? channel) "no toolchain override")
+        (h.eq "${b.label}: the toolchain ${overlayToolchain.source} names" [ (ts.channel or null) (ts.profile or null) (ts.components or null) ] [
+          overlayToolchain.channel
+          overlayToolchain.profile
+          overlayToolchain.components
+        ])
+        (h.eq "${b.label}: the toolchain runs on the build machine" (ts.host or null) b.system)
+        (h.that "${b.label}: the toolchain has the target's standard library" (elem (if b.platform == "linux/arm64" then "aarch64-unknown-linux-gnu" else "x86_64-unknown-linux-gnu") (ts.targets or [ ]))
+          "targets ${h.show (ts.targets or [ ])}"
+        )
+      ];
 
   crossCases =
     b:
@@ -419,7 +453,14 @@ let
 
   lockCases = [
     (h.eq "the rust-overlay stand-in models the locked revision" rustOverlay.rev lock.nodes.rust-overlay.locked.rev)
-    (h.that "rust-overlay at that revision knows the pinned Rust" (elem toolchainFile.channel rustOverlay.stableVersions) toolchainFile.channel)
+  ]
+  ++ (
+    if overlayToolchain == null then
+      [ ]
+    else
+      [ (h.that "rust-overlay at that revision knows the pinned Rust" (elem overlayToolchain.channel rustOverlay.stableVersions) overlayToolchain.channel) ]
+  )
+  ++ [
     (h.eq "the lock's inputs are the flake's" (attrNames lock.nodes.root.inputs) (attrNames (import ../../flake.nix).inputs))
     (h.eq "rust-overlay follows our nixpkgs" lock.nodes.rust-overlay.inputs.nixpkgs [ "nixpkgs" ])
     (h.eq "naersk follows our nixpkgs" lock.nodes.naersk.inputs.nixpkgs [ "nixpkgs" ])

@@ -819,3 +819,88 @@ fn mistakes_in_the_naersk_wiring_fail_the_nix_tests() {
         }
     }
 }
+
+/// A copy of the flake without this repository's rust-toolchain.toml, `extra` added to its
+/// ship table. nix-tests' source (this repository's own check) names the file, so it goes
+/// from there too.
+fn copy_without_toolchain_file(extra: &str) -> tempfile::TempDir {
+    let copy = copy_of_the_flake();
+    std::fs::remove_file(copy.path().join("rust-toolchain.toml")).expect("rm toolchain file");
+    for (file, text, replacement) in [
+        (
+            "nix/nix-tests.nix",
+            "        (root + \"/rust-toolchain.toml\")\n",
+            String::new(),
+        ),
+        (
+            "Cargo.toml",
+            "[workspace.metadata.ship]\n",
+            format!("[workspace.metadata.ship]\n{extra}"),
+        ),
+    ] {
+        let path = copy.path().join(file);
+        let source = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(source.matches(text).count(), 1, "{file}: one `{text}`");
+        std::fs::write(&path, source.replace(text, &replacement)).expect("write");
+    }
+    copy
+}
+
+#[test]
+fn the_toolchain_key_and_nixpkgs_rust_reach_both_builders() {
+    let cases = |copy: &tempfile::TempDir| -> Result<Vec<String>, String> {
+        let wiring = eval_file(&copy.path().join("nix/tests/wiring.nix"))?;
+        Ok(wiring["cases"]
+            .as_array()
+            .expect("wiring cases")
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect())
+    };
+    for builder in ["crane", "naersk"] {
+        for (toolchain, needles) in [
+            (
+                "toolchain = \"1.94.0\"\n",
+                [
+                    "x86_64-linux.image-release-arm64: the toolchain the `toolchain` key names",
+                    "aarch64-linux.image-dev: the toolchain the `toolchain` key names",
+                ],
+            ),
+            (
+                "",
+                [
+                    "x86_64-linux.image-release-arm64: built with nixpkgs' Rust, the build machine's",
+                    "aarch64-linux.image-dev: built with nixpkgs' Rust, the build machine's",
+                ],
+            ),
+        ] {
+            let copy =
+                copy_without_toolchain_file(&format!("builder = \"{builder}\"\n{toolchain}"));
+            let cases = cases(&copy)
+                .unwrap_or_else(|e| panic!("{builder} with `{toolchain}`: wiring fails: {e}"));
+            for needle in needles {
+                assert!(
+                    cases.iter().any(|c| c == needle),
+                    "{builder} with `{toolchain}`: no case `{needle}`"
+                );
+            }
+        }
+    }
+
+    // naersk interpolates rustc, so the target's nixpkgs rustc would be used as is.
+    let copy = copy_without_toolchain_file("builder = \"naersk\"\n");
+    let path = copy.path().join("nix/per-system.nix");
+    let text = "then p.pkgsBuildHost.rustc else";
+    let source = std::fs::read_to_string(&path).expect("read");
+    assert_eq!(source.matches(text).count(), 1, "one `{text}`");
+    std::fs::write(&path, source.replace(text, "then p.rustc else")).expect("write");
+    match cases(&copy) {
+        Ok(_) => panic!("naersk with the target's nixpkgs rustc went unnoticed"),
+        Err(e) => assert!(
+            e.contains(
+                "x86_64-linux.image-release-arm64: built with nixpkgs' Rust, the build machine's"
+            ),
+            "failed, but not for the cross build's rustc:\n{e}"
+        ),
+    }
+}
