@@ -103,6 +103,17 @@ h.run "stand-ins" [
   (h.fails "naersk: refuses a misspelt option" (naerskApp { cargoBuildOption = o: o; }))
   (h.fails "naersk: refuses passthru (it would lose builtDependencies)" (naerskApp { passthru = { }; }))
   (h.fails "naersk: refuses the other triple's cross variables" (naerskApp { CC_aarch64_unknown_linux_gnu = "cc"; }))
+  (h.eq "naersk: env reaches both derivations" (map (d: d.standin.attrs.env) [
+    (naerskApp { env.SQLX_OFFLINE = "true"; })
+    (naerskDeps { env.SQLX_OFFLINE = "true"; })
+  ]) [ { SQLX_OFFLINE = "true"; } { SQLX_OFFLINE = "true"; } ])
+  (h.fails "naersk: refuses an env entry that is also a derivation attribute" (naerskApp { env.RUSTC = "rustc"; }))
+  (h.fails "naersk: refuses an env entry overlapping an attribute overrideMain sets" (naerskApp { env.SHIP_GIT_REV = "x"; }))
+  (h.fails "naersk: refuses a non-string env value" (naerskApp { env.X = [ ]; }))
+  (h.eq "naersk: the caller's build inputs in both derivations" (map (d: map (x: x.name) (d.standin.attrs.nativeBuildInputs ++ d.standin.attrs.buildInputs)) [
+    (naerskApp { nativeBuildInputs = [ pkgs.pkg-config ]; buildInputs = [ pkgs.openssl ]; })
+    (naerskDeps { nativeBuildInputs = [ pkgs.pkg-config ]; buildInputs = [ pkgs.openssl ]; })
+  ]) [ [ "pkg-config" "openssl" ] [ "pkg-config" "openssl" ] ])
   (h.eq "naersk: the cross variables of the host platform pass" ((pkgsArm64.callPackage inputs.naersk { }).buildPackage {
     inherit src;
     CARGO_BUILD_TARGET = "aarch64-unknown-linux-gnu";
