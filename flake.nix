@@ -12,6 +12,12 @@
       url = "github:oxalica/rust-overlay";
       inputs.nixpkgs.follows = "nixpkgs";
     };
+    # The alternative builder (`builder = "naersk"` in [workspace.metadata.ship]). naersk has
+    # no releases: master, pinned by flake.lock.
+    naersk = {
+      url = "github:nix-community/naersk";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
   };
 
   # The wiring lives in nix/outputs.nix so the tests can evaluate exactly what the flake does

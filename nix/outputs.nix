@@ -5,6 +5,7 @@
   nixpkgs,
   crane,
   rust-overlay,
+  naersk,
 }:
 {
   # The workspace: the directory nix/ is in.
@@ -23,6 +24,7 @@ let
         nixpkgs
         crane
         rust-overlay
+        naersk
         config
         root
         extraChecks

@@ -95,6 +95,7 @@ let
       "variants"
       "builders"
       "rules"
+      "builder"
       "toolchain"
       "tests"
       "build"
@@ -224,6 +225,7 @@ let
         (optString "" raw "cache")
         (optString "" raw "source")
         (optString "" raw "default-variant")
+        (optString "" raw "builder")
         (if raw ? variants then shapeOfMap "variants" raw.variants shapeOfVariant else true)
         (if raw ? builders then shapeOfMap "builders" raw.builders shapeOfBuilder else true)
         (
@@ -273,6 +275,18 @@ let
     else
       true;
 
+  # What builds the packages (nix/per-system.nix); the checks use crane either way.
+  nixBuilders = [
+    "crane"
+    "naersk"
+  ];
+  validateBuilder =
+    builder:
+    if elem builder nixBuilders then
+      true
+    else
+      fail "builder" "unknown builder `${builder}`; accepted: ${u.join ", " nixBuilders}";
+
   cacheSchemes = [
     "file://"
     "s3://"
@@ -317,6 +331,7 @@ let
       image = raw.image or binary;
       source = raw.source or packageField "repository";
       cache = if (raw.cache or "") == "" then null else raw.cache;
+      builder = raw.builder or "crane";
 
       profiles = builtins.sort builtins.lessThan (u.unique (map (n: variants.${n}.profile) variantNames));
       toolchain = settings.toolchain raw;
@@ -470,6 +485,7 @@ let
         checkBinary
         (validateImage image)
         (if cache == null then true else validateCache cache)
+        (validateBuilder builder)
         toolchain
         tests
         (settings.checkTop binary raw)
@@ -485,6 +501,7 @@ let
           binary
           cache
           source
+          builder
           defaultVariant
           variants
           builders

@@ -51,6 +51,7 @@ struct RawShip {
     variants: Option<BTreeMap<String, RawVariant>>,
     builders: Option<BTreeMap<String, RawBuilder>>,
     rules: Option<Vec<RawRule>>,
+    builder: Option<String>,
     toolchain: Option<String>,
     tests: Option<checks::RawTests>,
     build: Option<build::RawBuild>,
@@ -155,6 +156,32 @@ pub struct Builder {
     pub cross: bool,
 }
 
+/// What builds the packages (`builder`): crane, or naersk as the alternative. The checks
+/// (clippy, tests) use crane either way; nix/per-system.nix picks nix/crate.nix or
+/// nix/builders/naersk.nix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NixBuilder {
+    #[default]
+    Crane,
+    Naersk,
+}
+
+impl NixBuilder {
+    pub const ALL: [Self; 2] = [Self::Crane, Self::Naersk];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Crane => "crane",
+            Self::Naersk => "naersk",
+        }
+    }
+}
+
+impl std::fmt::Display for NixBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub tag: Option<String>,
@@ -174,6 +201,7 @@ pub struct Config {
     pub variants: BTreeMap<String, Variant>,
     pub builders: BTreeMap<Platform, Builder>,
     pub rules: Vec<Rule>,
+    pub builder: NixBuilder,
     pub toolchain: Toolchain,
     pub tests: Tests,
 }
@@ -357,6 +385,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         None => None,
     };
+    let builder = parse_builder(raw.builder.as_deref()).map_err(|m| invalid("builder", m))?;
 
     let problem = |p: Problem| invalid(&p.key, p.message);
     let toolchain = checks::toolchain(raw.toolchain).map_err(problem)?;
@@ -526,9 +555,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         variants,
         builders,
         rules,
+        builder,
         toolchain,
         tests,
     })
+}
+
+fn parse_builder(builder: Option<&str>) -> Result<NixBuilder, String> {
+    let Some(name) = builder else {
+        return Ok(NixBuilder::default());
+    };
+    NixBuilder::ALL
+        .into_iter()
+        .find(|b| b.as_str() == name)
+        .ok_or_else(|| {
+            let accepted: Vec<&str> = NixBuilder::ALL.iter().map(|b| b.as_str()).collect();
+            format!(
+                "unknown builder `{name}`; accepted: {}",
+                accepted.join(", ")
+            )
+        })
 }
 
 /// The flake builds one deps, app and image per cargo profile, so variants sharing a profile
@@ -693,6 +739,19 @@ mod tests {
         assert_eq!(c.builder(Platform::Arm64).runner, "ubuntu-24.04-arm");
         assert!(!c.builder(Platform::Arm64).cross);
         assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.builder, NixBuilder::Crane);
+    }
+
+    #[test]
+    fn naersk_is_the_alternative_builder() {
+        assert_eq!(
+            cfg("builder = \"naersk\"\n").unwrap().builder,
+            NixBuilder::Naersk
+        );
+        assert_eq!(
+            cfg("builder = \"crane\"\n").unwrap().builder,
+            NixBuilder::Crane
+        );
     }
 
     #[test]
@@ -776,6 +835,11 @@ mod tests {
             ("[variants]\n", &["variants", "at least one"]),
             ("[variants.Dev]\n", &["variants.Dev", "must start with a-z"]),
             ("image = 3\n", &["image", "invalid type"]),
+            (
+                "builder = \"cargo2nix\"\n",
+                &["] builder: ", "unknown builder `cargo2nix`", "accepted: crane, naersk"],
+            ),
+            ("builder = true\n", &["] builder: ", "invalid type"]),
         ];
         for (input, needles) in cases {
             let message = err(input);

@@ -18,6 +18,8 @@ pub struct Report {
     pub schema: u32,
     pub variant: String,
     pub profile: String,
+    /// What built the packages (`builder`): `crane` or `naersk`.
+    pub builder: String,
     pub image: String,
     pub tags: Vec<String>,
     pub dry_run: bool,
@@ -113,6 +115,7 @@ impl Report {
             schema: 1,
             variant: plan.variant.clone(),
             profile: plan.profile.clone(),
+            builder: plan.builder.clone(),
             image: plan.image.clone(),
             tags: plan.tags.clone(),
             dry_run,
@@ -199,8 +202,9 @@ impl Report {
             md.push_str(&format!("**Error:** {}\n\n", e.replace('\n', " ")));
         }
         md.push_str(&format!(
-            "Image `{}`, tags: {}\n\n",
+            "Image `{}` built with {}, tags: {}\n\n",
             self.image,
+            self.builder,
             if self.tags.is_empty() {
                 "(none)".to_owned()
             } else {
@@ -343,6 +347,7 @@ mod tests {
             schema: 1,
             variant: "production".into(),
             profile: profile.into(),
+            builder: "naersk".into(),
             image: "ghcr.io/o/n".into(),
             tags: vec!["1.2.3".into(), "latest".into()],
             dry_run: false,
@@ -475,6 +480,7 @@ mod tests {
         for needle in [
             "### ship release: `production` (success)",
             "`1.2.3`, `latest`",
+            "built with naersk",
             "| build | 31m40s | yes |",
             "cache hit rate 90%",
             "| linux/arm64 | remote builder ssh-ng://arm (aarch64-linux) | `.#packages.aarch64-linux.image-release` |",
@@ -494,6 +500,7 @@ mod tests {
             "schema",
             "variant",
             "profile",
+            "builder",
             "image",
             "tags",
             "dry_run",

@@ -130,6 +130,7 @@ fn assert_agree(manifest: &Path) {
         assert_eq!(plan["image"], config["image"], "{ctx}: image");
         assert_eq!(plan["binary"], config["binary"], "{ctx}: binary");
         assert_eq!(plan["cache"], config["cache"], "{ctx}: cache");
+        assert_eq!(plan["builder"], config["builder"], "{ctx}: builder");
         // Every field of every matrix entry: platform, arch, system, runner, cross and the
         // three attribute names.
         assert_eq!(
@@ -373,6 +374,7 @@ fn nix_and_ship_plan_agree_on_more_configurations() {
             "[workspace.metadata.ship]\ncache = \"\"\ndefault-variant = \"production\"\n\
              [[workspace.metadata.ship.rules]]\nevent = \"pull_request\"\nvariant = \"dev\"\n",
         ),
+        ("naersk", "[workspace.metadata.ship]\nbuilder = \"naersk\"\n"),
         (
             "services",
             "[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\
@@ -478,6 +480,11 @@ fn bad_manifests_are_refused_by_both_naming_the_same_key() {
             "cross-not-bool",
             "[workspace.metadata.ship.builders.\"linux/arm64\"]\ncross = \"yes\"\n",
             &["boolean"],
+        ),
+        (
+            "unknown-nix-builder",
+            "[workspace.metadata.ship]\nbuilder = \"cargo2nix\"\n",
+            &["`cargo2nix`", "accepted: crane, naersk"],
         ),
         (
             "image-uppercase",
