@@ -6,6 +6,7 @@
 //! - [`image`]: deterministic docker-archives shaped like streamLayeredImage's output;
 //! - [`proxy`]: a fault-injecting HTTP proxy (error statuses, a registry dying mid-upload);
 //! - [`token`]: a bearer-token server for the registry's token auth (as ghcr.io uses);
+//! - [`sshd`]: a Nix remote builder behind OpenSSH on loopback, with a store of its own;
 //! - [`nix_fixture`]: the Nix 2.8 fixture flake and a test's own Nix client state;
 //! - [`workflow`]: reading the GitHub workflows, checking them against `ship plan` and the
 //!   flake, and running their jobs here.
@@ -14,6 +15,7 @@ pub mod image;
 pub mod nix_fixture;
 pub mod proxy;
 pub mod registry;
+pub mod sshd;
 pub mod token;
 pub mod workflow;
 

@@ -47,6 +47,30 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// The values [`redact_url`] hides: the password of `user:password@` and every secret query
+/// parameter's value.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let Some((_, rest)) = url.split_once("://") else {
+        return Vec::new();
+    };
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = before_query.split('/').next().unwrap_or("");
+    let mut secrets = Vec::new();
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        if let Some((_, password)) = userinfo.split_once(':') {
+            secrets.push(password.to_owned());
+        }
+    }
+    for param in query.split('&') {
+        if let Some((name, value)) = param.split_once('=') {
+            if is_secret_name(name) && !value.is_empty() {
+                secrets.push(value.to_owned());
+            }
+        }
+    }
+    secrets
+}
+
 /// A command line fit to print: shell-quoted, URLs redacted, values of secret settings
 /// (`--option access-tokens ...`, `--secret-key-files ...`) replaced by `***`.
 pub fn display_command(program: &str, args: &[String]) -> String {
@@ -141,6 +165,18 @@ mod tests {
         assert!(!shown.contains("/k"), "{shown}");
         assert!(shown.contains("trusted-public-keys t-1:pub"), "{shown}");
         assert!(shown.contains("'file:///c?secret-key=***'"), "{shown}");
+    }
+
+    #[test]
+    fn url_secrets_are_what_redact_url_hides() {
+        let url = "ssh-ng://u:pw1234@arm?ssh-key=/k/id_arm&base64-ssh-public-host-key=AAAA";
+        assert_eq!(url_secrets(url), ["pw1234", "/k/id_arm"]);
+        let printed = format!("Store URL: {url}");
+        assert_eq!(
+            scrub(&printed, &url_secrets(url)),
+            "Store URL: ssh-ng://u:***@arm?ssh-key=***&base64-ssh-public-host-key=AAAA"
+        );
+        assert!(url_secrets("daemon").is_empty());
     }
 
     #[test]

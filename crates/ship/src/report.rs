@@ -22,6 +22,8 @@ pub struct Report {
     pub schema: u32,
     pub variant: String,
     pub profile: String,
+    /// What built the packages (`builder`): `crane` or `naersk`.
+    pub builder: String,
     pub image: String,
     pub tags: Vec<String>,
     pub dry_run: bool,
@@ -29,6 +31,8 @@ pub struct Report {
     pub outcome: String,
     pub error: Option<String>,
     pub steps: Vec<Step>,
+    /// Where each platform builds (native, extra-platform, remote builder, cross).
+    pub routes: Vec<PlatformRoute>,
     pub build: Option<BuildStats>,
     pub images: Vec<ImageStats>,
     pub binaries: Vec<BinaryStats>,
@@ -42,6 +46,15 @@ pub struct Step {
     pub name: String,
     pub seconds: f64,
     pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlatformRoute {
+    pub platform: Platform,
+    /// The image installable built for it (native or cross attributes).
+    pub installable: String,
+    /// `{"kind": "native"|"extra-platform"|"remote"|"cross", "system": ..., "builders": [...]}`.
+    pub route: crate::builders::Route,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -121,12 +134,14 @@ impl Report {
             schema: 1,
             variant: plan.variant.clone(),
             profile: plan.profile.clone(),
+            builder: plan.builder.clone(),
             image: plan.image.clone(),
             tags: plan.tags.clone(),
             dry_run,
             outcome: "failed".into(),
             error: None,
             steps: Vec::new(),
+            routes: Vec::new(),
             build: None,
             images: Vec::new(),
             binaries: Vec::new(),
@@ -206,8 +221,9 @@ impl Report {
             md.push_str(&format!("**Error:** {}\n\n", e.replace('\n', " ")));
         }
         md.push_str(&format!(
-            "Image `{}`, tags: {}\n\n",
+            "Image `{}` built with {}, tags: {}\n\n",
             self.image,
+            self.builder,
             if self.tags.is_empty() {
                 "(none)".to_owned()
             } else {
@@ -226,6 +242,15 @@ impl Report {
                 duration(s.seconds),
                 if s.ok { "yes" } else { "**no**" }
             ));
+        }
+        if !self.routes.is_empty() {
+            md.push_str("\n| platform | builds on | image installable |\n| --- | --- | --- |\n");
+            for r in &self.routes {
+                md.push_str(&format!(
+                    "| {} | {} | `{}` |\n",
+                    r.platform, r.route, r.installable
+                ));
+            }
         }
         self.push_results(&mut md);
         md.push_str("\n| budget | limit | actual | status |\n| --- | --- | --- | --- |\n");
@@ -331,6 +356,7 @@ mod tests {
             schema: 1,
             variant: "production".into(),
             profile: profile.into(),
+            builder: "naersk".into(),
             image: "ghcr.io/o/n".into(),
             tags: vec!["1.2.3".into(), "latest".into()],
             dry_run: false,
@@ -353,6 +379,15 @@ mod tests {
                     ok: true,
                 },
             ],
+            routes: vec![PlatformRoute {
+                platform: Platform::Arm64,
+                installable: ".#packages.aarch64-linux.image-release".into(),
+                route: crate::builders::Route::Remote {
+                    system: "aarch64-linux".into(),
+                    builders: vec!["ssh-ng://arm".into()],
+                    fallback: None,
+                },
+            }],
             build: Some(BuildStats {
                 built: 1,
                 fetched: 9,
@@ -458,8 +493,10 @@ mod tests {
         for needle in [
             "### ship release: `production` (success)",
             "`1.2.3`, `latest`",
+            "built with naersk",
             "| build | 31m40s | yes |",
             "cache hit rate 90%",
+            "| linux/arm64 | remote builder ssh-ng://arm (aarch64-linux) | `.#packages.aarch64-linux.image-release` |",
             &image_row,
             "| registry push | < 5m00s | 5m20s | missed |",
         ] {
@@ -476,12 +513,14 @@ mod tests {
             "schema",
             "variant",
             "profile",
+            "builder",
             "image",
             "tags",
             "dry_run",
             "outcome",
             "error",
             "steps",
+            "routes",
             "build",
             "images",
             "binaries",

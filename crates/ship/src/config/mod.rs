@@ -1,10 +1,18 @@
 //! `[workspace.metadata.ship]`: the one table Nix (nix/lib/config.nix) and `ship` both read.
 //! Defaults and validation rules here must match that file; `nix/tests` checks they agree.
 
+mod build;
+mod checks;
 mod parse;
+mod problem;
 mod raw;
+mod runtime;
 
+pub use build::Build;
+pub use checks::{Tests, Toolchain};
 pub use parse::parse;
+use problem::Problem;
+pub use runtime::Runtime;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -35,6 +43,8 @@ pub struct Variant {
     pub name: String,
     pub profile: String,
     pub platforms: Vec<Platform>,
+    pub build: Build,
+    pub runtime: Runtime,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +52,32 @@ pub struct Builder {
     pub runner: String,
     /// Build on x86_64-linux by cross-compilation instead of on a native runner.
     pub cross: bool,
+}
+
+/// What builds the packages (`builder`): crane, or naersk as the alternative. The checks
+/// (clippy, tests) use crane either way; nix/per-system.nix picks nix/crate.nix or
+/// nix/builders/naersk.nix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NixBuilder {
+    #[default]
+    Crane,
+    Naersk,
+}
+
+impl NixBuilder {
+    pub const ALL: [Self; 2] = [Self::Crane, Self::Naersk];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Crane => "crane",
+            Self::Naersk => "naersk",
+        }
+    }
+}
+
+impl std::fmt::Display for NixBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,6 +99,9 @@ pub struct Config {
     pub variants: BTreeMap<String, Variant>,
     pub builders: BTreeMap<Platform, Builder>,
     pub rules: Vec<Rule>,
+    pub builder: NixBuilder,
+    pub toolchain: Toolchain,
+    pub tests: Tests,
 }
 
 impl Config {
@@ -117,7 +156,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &text)
+    let config = parse(path, &text)?;
+    checks::toolchain_file_conflict(path, &config.toolchain).map_err(|p| invalid_at(path, p))?;
+    Ok(config)
+}
+
+fn invalid_at(path: &Path, problem: Problem) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: problem.key,
+        message: problem.message,
+    }
 }
 
 /// A manifest for tests: `ship` is written as if inside `[workspace.metadata.ship]`, its own
@@ -174,6 +223,19 @@ mod tests {
         assert_eq!(c.builder(Platform::Arm64).runner, "ubuntu-24.04-arm");
         assert!(!c.builder(Platform::Arm64).cross);
         assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.builder, NixBuilder::Crane);
+    }
+
+    #[test]
+    fn naersk_is_the_alternative_builder() {
+        assert_eq!(
+            cfg("builder = \"naersk\"\n").unwrap().builder,
+            NixBuilder::Naersk
+        );
+        assert_eq!(
+            cfg("builder = \"crane\"\n").unwrap().builder,
+            NixBuilder::Crane
+        );
     }
 
     #[test]
@@ -257,6 +319,11 @@ mod tests {
             ("[variants]\n", &["variants", "at least one"]),
             ("[variants.Dev]\n", &["variants.Dev", "must start with a-z"]),
             ("image = 3\n", &["image", "invalid type"]),
+            (
+                "builder = \"cargo2nix\"\n",
+                &["] builder: ", "unknown builder `cargo2nix`", "accepted: crane, naersk"],
+            ),
+            ("builder = true\n", &["] builder: ", "invalid type"]),
         ];
         for (input, needles) in cases {
             let message = err(input);

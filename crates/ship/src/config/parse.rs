@@ -4,8 +4,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::build::RawBuild;
 use super::raw::{default_rules, default_variants, RawBuilder, RawRule, RawShip, RawVariant};
-use super::{default_builder, Builder, Config, ConfigError, Rule, Variant};
+use super::runtime::RawRuntime;
+use super::{
+    checks, default_builder, Builder, Config, ConfigError, NixBuilder, Problem, Rule, Variant,
+};
 use crate::cache::BinaryCache;
 use crate::platform::{Platform, PLATFORMS};
 use crate::registry::Repository;
@@ -28,6 +32,17 @@ impl Keys<'_> {
             message: message.into(),
         }
     }
+
+    fn problem(&self, problem: Problem) -> ConfigError {
+        self.invalid(&problem.key, problem.message)
+    }
+}
+
+/// The top-level `build` and `runtime` tables, each variant's own laid over them.
+struct BaseSettings<'a> {
+    build: RawBuild,
+    runtime: RawRuntime,
+    binary: &'a str,
 }
 
 /// Parses and validates a manifest's text; `path` is only used in messages.
@@ -52,12 +67,36 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         None => None,
     };
+    let builder = parse_builder(raw.builder.as_deref()).map_err(|m| keys.invalid("builder", m))?;
+    let toolchain = checks::toolchain(raw.toolchain).map_err(|p| keys.problem(p))?;
+    let tests = raw
+        .tests
+        .unwrap_or_default()
+        .resolve()
+        .map_err(|p| keys.problem(p))?;
+    let base = BaseSettings {
+        build: raw.build.unwrap_or_default(),
+        runtime: raw.runtime.unwrap_or_default(),
+        binary: &binary,
+    };
+    // The top-level tables on their own first, so a bad value there is named there.
+    base.build
+        .clone()
+        .resolve("build")
+        .map_err(|p| keys.problem(p))?;
+    base.runtime
+        .clone()
+        .resolve("runtime", base.binary)
+        .map_err(|p| keys.problem(p))?;
+
     let custom_profiles: Vec<String> = manifest.profile.custom.keys().cloned().collect();
     let variants = variants(
         raw.variants.unwrap_or_else(default_variants),
         &custom_profiles,
+        &base,
         &keys,
     )?;
+    same_profile_same_settings(&variants).map_err(|p| keys.problem(p))?;
     let default_variant = raw.default_variant.unwrap_or_else(|| "dev".into());
     known_variant(&variants, "default-variant", &default_variant, &keys)?;
     let builders = builders(raw.builders.unwrap_or_default(), &keys)?;
@@ -71,7 +110,26 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         variants,
         builders,
         rules,
+        builder,
+        toolchain,
+        tests,
     })
+}
+
+fn parse_builder(builder: Option<&str>) -> Result<NixBuilder, String> {
+    let Some(name) = builder else {
+        return Ok(NixBuilder::default());
+    };
+    NixBuilder::ALL
+        .into_iter()
+        .find(|b| b.as_str() == name)
+        .ok_or_else(|| {
+            let accepted: Vec<&str> = NixBuilder::ALL.iter().map(|b| b.as_str()).collect();
+            format!(
+                "unknown builder `{name}`; accepted: {}",
+                accepted.join(", ")
+            )
+        })
 }
 
 /// `[workspace.metadata.ship]` as written (empty when absent), unknown keys refused.
@@ -141,6 +199,7 @@ fn repository_of(manifest: &Manifest) -> Option<String> {
 fn variants(
     raw: BTreeMap<String, RawVariant>,
     custom_profiles: &[String],
+    base: &BaseSettings<'_>,
     keys: &Keys<'_>,
 ) -> Result<BTreeMap<String, Variant>, ConfigError> {
     if raw.is_empty() {
@@ -167,16 +226,50 @@ fn variants(
             &format!("variants.{name}.platforms"),
             keys,
         )?;
+        let build = rv
+            .build
+            .map_or_else(|| base.build.clone(), |b| b.over(&base.build))
+            .resolve(&format!("variants.{name}.build"))
+            .map_err(|p| keys.problem(p))?;
+        let runtime = rv
+            .runtime
+            .map_or_else(|| base.runtime.clone(), |r| r.over(&base.runtime))
+            .resolve(&format!("variants.{name}.runtime"), base.binary)
+            .map_err(|p| keys.problem(p))?;
         variants.insert(
             name.clone(),
             Variant {
                 name,
                 profile,
                 platforms,
+                build,
+                runtime,
             },
         );
     }
     Ok(variants)
+}
+
+/// The flake builds one deps, app and image per cargo profile, so variants sharing a profile
+/// must agree on what goes into them.
+fn same_profile_same_settings(variants: &BTreeMap<String, Variant>) -> Result<(), Problem> {
+    for (i, (name, v)) in variants.iter().enumerate() {
+        if let Some((first, _)) = variants
+            .iter()
+            .take(i)
+            .find(|(_, w)| w.profile == v.profile && (w.build != v.build || w.runtime != v.runtime))
+        {
+            return Err(Problem::new(
+                format!("variants.{name}"),
+                format!(
+                    "uses profile `{}` as variant `{first}` does, with other build or runtime settings; \
+                     the flake builds one image per profile: give it its own profile or the same settings",
+                    v.profile
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// A variant's platforms: at least one, each known, none twice.

@@ -6,6 +6,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::build::RawBuild;
+use super::checks::RawTests;
+use super::runtime::RawRuntime;
+
 /// The table as written; every field optional so a minimal table works.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -18,13 +22,20 @@ pub(super) struct RawShip {
     pub variants: Option<BTreeMap<String, RawVariant>>,
     pub builders: Option<BTreeMap<String, RawBuilder>>,
     pub rules: Option<Vec<RawRule>>,
+    pub builder: Option<String>,
+    pub toolchain: Option<String>,
+    pub tests: Option<RawTests>,
+    pub build: Option<RawBuild>,
+    pub runtime: Option<RawRuntime>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawVariant {
     pub profile: Option<String>,
     pub platforms: Option<Vec<String>>,
+    pub build: Option<RawBuild>,
+    pub runtime: Option<RawRuntime>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +63,7 @@ pub(super) fn default_variants() -> BTreeMap<String, RawVariant> {
             RawVariant {
                 profile: Some("dev".into()),
                 platforms: Some(vec!["linux/amd64".into()]),
+                ..RawVariant::default()
             },
         ),
         (
@@ -59,6 +71,7 @@ pub(super) fn default_variants() -> BTreeMap<String, RawVariant> {
             RawVariant {
                 profile: Some("release".into()),
                 platforms: Some(vec!["linux/amd64".into(), "linux/arm64".into()]),
+                ..RawVariant::default()
             },
         ),
     ])

@@ -21,6 +21,7 @@
 mod build;
 mod dry_run;
 mod path_info;
+mod settings;
 
 pub use build::{combine, parse_build_json, BuildOutcome, BuildResult, Output, OutputStatus};
 pub use dry_run::{hit_rate, parse_dry_run, parse_dry_run_json, parse_size, DryRun, Requested};

@@ -9,14 +9,17 @@ mod targets;
 
 pub use targets::{all_installables, cache_installables, targets, PlatformBuild};
 
+use targets::check_builders;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::builders::{self, Arm64Mode, Capabilities, Route};
 use crate::oci::Digest;
 use crate::plan::{Outputs, Plan};
 use crate::platform::Platform;
 use crate::registry::PushedImage;
-use crate::report::{BinaryStats, BuildStats, CacheStats, ImageStats, Report, Step};
+use crate::report::{BinaryStats, BuildStats, CacheStats, ImageStats, PlatformRoute, Report, Step};
 
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -37,8 +40,10 @@ pub struct PlatformOutputs {
 
 /// The side effects a release has, one method per step.
 pub trait Backend {
-    /// The Nix system of this machine, e.g. `x86_64-linux`.
-    fn current_system(&mut self) -> Result<String, BackendError>;
+    /// What this Nix can build: its system, extra-platforms and remote builders.
+    fn capabilities(&mut self) -> Result<Capabilities, BackendError>;
+    /// Connects to a remote builder (its store URL, secrets included) as a build would.
+    fn check_builder(&mut self, store_url: &str) -> Result<(), BackendError>;
     /// `nix build --dry-run`: what would be built and fetched (used by `--dry-run`; a real
     /// build measures this itself).
     fn dry_run(&mut self, installables: &[String]) -> Result<BuildCounts, BackendError>;
@@ -61,14 +66,18 @@ pub trait Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
+    #[error(transparent)]
+    Unbuildable(#[from] builders::Unbuildable),
     #[error(
-        "{platform} is built on {needed} and this machine is {local}; run the release workflow \
-         (one runner per platform) or set builders.\"linux/arm64\".cross = true"
+        "{platform} builds on {system} remote builders and none answers: {failures}; start or \
+         fix one (Nix's `builders`), or build elsewhere ({elsewhere})"
     )]
-    CannotBuildHere {
+    BuildersDown {
         platform: Platform,
-        needed: String,
-        local: String,
+        system: String,
+        failures: String,
+        /// The other ways to build the platform.
+        elsewhere: &'static str,
     },
     #[error("{step}: {source}")]
     Step {
@@ -88,6 +97,8 @@ pub struct Options {
     pub flake: String,
     pub dry_run: bool,
     pub baseline_binary_bytes: Option<u64>,
+    /// How arm64 is built when Nix could do it natively or by cross-compilation.
+    pub arm64: Arm64Mode,
 }
 
 /// Runs the release. Always returns the report (with `outcome` and what was published); the
@@ -139,8 +150,7 @@ fn run_steps(
     backend: &mut dyn Backend,
     report: &mut Report,
 ) -> Result<(), ReleaseError> {
-    let local = timed(report, "detect-system", || backend.current_system())?;
-    let builds = targets(plan, &opts.flake, &local)?;
+    let builds = where_to_build(plan, opts, backend, report)?;
     if opts.dry_run {
         return describe_release(plan, &builds, backend, report);
     }
@@ -160,6 +170,40 @@ fn run_steps(
     Ok(())
 }
 
+/// Where each platform builds, decided and checked up front: every remote builder a platform
+/// relies on must answer (or the platform falls back to this machine) before anything builds.
+fn where_to_build(
+    plan: &Plan,
+    opts: &Options,
+    backend: &mut dyn Backend,
+    report: &mut Report,
+) -> Result<Vec<PlatformBuild>, ReleaseError> {
+    let caps = timed(report, "detect-builders", || backend.capabilities())?;
+    let mut builds = targets(plan, &opts.flake, &caps, opts.arm64)?;
+    report.routes = routes(&builds);
+    if builds
+        .iter()
+        .any(|b| matches!(b.route, Route::Remote { .. }))
+    {
+        timed(report, "check-builders", || {
+            check_builders(&mut builds, &caps, backend)
+        })?;
+        report.routes = routes(&builds);
+    }
+    Ok(builds)
+}
+
+fn routes(builds: &[PlatformBuild]) -> Vec<PlatformRoute> {
+    builds
+        .iter()
+        .map(|b| PlatformRoute {
+            platform: b.platform,
+            installable: b.installables.image.clone(),
+            route: b.route.clone(),
+        })
+        .collect()
+}
+
 /// `--dry-run`: Nix's own dry run (read-only, so the cache hit rate is still measured), then
 /// every step a real run would take, said and not done.
 fn describe_release(
@@ -171,6 +215,9 @@ fn describe_release(
     let installables = all_installables(builds);
     let counts = timed(report, "dry-run", || backend.dry_run(&installables))?;
     record_build(report, counts);
+    for b in builds {
+        backend.describe(&format!("build {}: {}", b.platform, b.route));
+    }
     backend.describe(&format!(
         "nix build --json --no-link {}",
         installables.join(" ")
@@ -286,6 +333,11 @@ pub(crate) mod tests {
     #[derive(Default)]
     struct Fake {
         system: String,
+        /// Nix's `builders` value.
+        builders: String,
+        extra_platforms: Vec<String>,
+        /// Builder store URLs that do not answer.
+        down: Vec<String>,
         calls: Vec<String>,
         fail: Option<(&'static str, Platform)>,
     }
@@ -316,8 +368,19 @@ pub(crate) mod tests {
     }
 
     impl Backend for Fake {
-        fn current_system(&mut self) -> Result<String, BackendError> {
-            Ok(self.system.clone())
+        fn capabilities(&mut self) -> Result<Capabilities, BackendError> {
+            let mut caps = Capabilities::local(&self.system);
+            caps.extra_platforms = self.extra_platforms.clone();
+            caps.machines =
+                builders::parse_machines(&self.builders, &self.system, &mut |_| Ok(None))?;
+            Ok(caps)
+        }
+        fn check_builder(&mut self, url: &str) -> Result<(), BackendError> {
+            self.calls.push(format!("check-builder {url}"));
+            if self.down.iter().any(|d| d == url) {
+                return Err("ssh: connect to host arm port 22: Connection refused".into());
+            }
+            Ok(())
         }
         fn dry_run(&mut self, i: &[String]) -> Result<BuildCounts, BackendError> {
             self.calls.push(format!("dry-run {}", i.len()));
@@ -388,6 +451,7 @@ pub(crate) mod tests {
             flake: ".".into(),
             dry_run,
             baseline_binary_bytes: None,
+            arm64: Arm64Mode::Auto,
         }
     }
 
@@ -426,7 +490,7 @@ pub(crate) mod tests {
         assert_eq!(
             steps,
             [
-                "detect-system",
+                "detect-builders",
                 "build",
                 "push-images",
                 "push-index",
@@ -490,5 +554,115 @@ pub(crate) mod tests {
             .any(|c| c.contains("then tags dev-3, sha-0123456")));
         assert!(report.dry_run);
         assert_eq!(report.published, crate::report::Published::default());
+    }
+
+    #[test]
+    fn an_arm64_builder_builds_the_native_derivations_after_answering() {
+        let plan = plan_for("refs/tags/v1.2.3", "");
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            builders: "ssh://x86 x86_64-linux; ssh-ng://u:pw@arm aarch64-linux /k/id".into(),
+            // Down: amd64 builds here, as Nix does when no builder for it answers.
+            down: vec!["ssh://x86".into()],
+            ..Fake::default()
+        };
+        let (report, result) = run(&plan, &opts(false), &mut fake);
+        result.unwrap();
+        assert_eq!(
+            fake.calls[..3],
+            [
+                "check-builder ssh://x86",
+                "check-builder ssh-ng://u:pw@arm?ssh-key=/k/id",
+                "build .#packages.x86_64-linux.image-release .#packages.x86_64-linux.app-release .#packages.x86_64-linux.deps-release .#packages.aarch64-linux.image-release .#packages.aarch64-linux.app-release .#packages.aarch64-linux.deps-release",
+            ]
+        );
+        let routes: Vec<_> = report.routes.iter().map(|r| r.route.to_string()).collect();
+        assert_eq!(
+            routes,
+            [
+                "native (x86_64-linux, this machine)",
+                "remote builder ssh-ng://u:***@arm (aarch64-linux)"
+            ]
+        );
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(!json.contains("pw@"), "{json}");
+        assert!(
+            json.contains(r#""route":{"kind":"remote","system":"aarch64-linux","builders":["ssh-ng://u:***@arm"],"fallback":null}"#),
+            "{json}"
+        );
+        // --arm64 cross overrides: no builder is contacted.
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            builders: "ssh-ng://arm aarch64-linux".into(),
+            ..Fake::default()
+        };
+        let cross = Options {
+            arm64: Arm64Mode::Cross,
+            ..opts(false)
+        };
+        run(&plan, &cross, &mut fake).1.unwrap();
+        assert!(
+            fake.calls[0].contains("packages.x86_64-linux.image-release-arm64"),
+            "{:?}",
+            fake.calls
+        );
+    }
+
+    #[test]
+    fn a_builder_that_is_down_stops_the_release_before_any_build() {
+        let plan = plan_for("refs/tags/v1.2.3", "");
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            builders: "ssh-ng://arm aarch64-linux".into(),
+            down: vec!["ssh-ng://arm".into()],
+            ..Fake::default()
+        };
+        let (report, result) = run(&plan, &opts(false), &mut fake);
+        let e = result.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "check-builders: linux/arm64 builds on aarch64-linux remote builders and none \
+             answers: ssh-ng://arm: ssh: connect to host arm port 22: Connection refused; start \
+             or fix one (Nix's `builders`), or build elsewhere (`--arm64 cross` on x86_64-linux, the \
+             release workflow)"
+        );
+        assert_eq!(fake.calls, ["check-builder ssh-ng://arm"]);
+        assert_eq!(report.published, crate::report::Published::default());
+        // A second machine that answers is enough.
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            builders: "ssh-ng://arm aarch64-linux; ssh://arm2 aarch64-linux".into(),
+            down: vec!["ssh-ng://arm".into()],
+            ..Fake::default()
+        };
+        run(&plan, &opts(true), &mut fake).1.unwrap();
+        assert!(
+            fake.calls.iter().any(|c| c == "check-builder ssh://arm2"),
+            "{:?}",
+            fake.calls
+        );
+    }
+
+    #[test]
+    fn dry_run_says_where_each_platform_builds() {
+        let plan = plan_for("refs/tags/v1.2.3", "");
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            extra_platforms: vec!["aarch64-linux".into()],
+            ..Fake::default()
+        };
+        let (report, result) = run(&plan, &opts(true), &mut fake);
+        result.unwrap();
+        assert!(
+            fake.calls.contains(
+                &"would build linux/arm64: extra-platform (aarch64-linux on this machine)"
+                    .to_owned()
+            ),
+            "{:?}",
+            fake.calls
+        );
+        assert!(report.markdown().contains(
+            "| linux/arm64 | extra-platform (aarch64-linux on this machine) | `.#packages.aarch64-linux.image-release` |"
+        ));
     }
 }
