@@ -299,7 +299,7 @@ fn nix_and_ship_read_the_build_runtime_tests_and_toolchain_keys_alike() {
     }
 }
 
-/// A manifest like config.rs's test_manifest, in a file both sides can read.
+/// A manifest like ship's config::test_manifest, in a file both sides can read.
 fn write_manifest(dir: &Path, name: &str, ship: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
