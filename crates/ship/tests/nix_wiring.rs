@@ -301,6 +301,146 @@ fn copy_of_the_flake() -> tempfile::TempDir {
     dir
 }
 
+/// Mistakes in the real nix/ files: (file, text, replacement, what the failure must say).
+const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
+    (
+        "nix/crate.nix",
+        "      inherit cargoArtifacts;\n",
+        "      cargoArtifactsCross = cargoArtifacts;\n",
+        "unknown argument `cargoArtifactsCross`",
+    ),
+    (
+        "nix/crate.nix",
+        "    CARGO_PROFILE = profile;\n",
+        "    CARGO_PROFILE = profile;\n    SHIP_GIT_REV = rev;\n",
+        "the git revision stays out of the deps",
+    ),
+    (
+        "nix/crate.nix",
+        "cargoBuildExtraArgs = \"--bin ${name}\";",
+        "cargoExtraArgs = \"--locked --package ${name}\";",
+        "deps and package get identical shared arguments",
+    ),
+    (
+        "nix/image.nix",
+        "    tag\n    architecture\n    created\n    ;\n",
+        "    tag\n    created\n    ;\n  architecure = spec.architecture;\n",
+        "unknown argument `architecure`",
+    ),
+    (
+        "nix/per-system.nix",
+        "withImage pkgsArm64 \"linux/arm64\"",
+        "withImage pkgs \"linux/arm64\"",
+        "dockerTools of the image's platform",
+    ),
+    (
+        "nix/per-system.nix",
+        "        app = builds.app;\n",
+        "        app = native.${profile}.app;\n",
+        "entrypoint is this build's binary",
+    ),
+    (
+        "nix/per-system.nix",
+        "    crossSystem = \"aarch64-linux\";\n",
+        "    crossSytem = \"aarch64-linux\";\n",
+        "unknown argument `crossSytem`",
+    ),
+    (
+        "nix/per-system.nix",
+        "  craneLib = craneLibFor pkgs;\n",
+        "  craneLib = crane.mkLib pkgs;\n",
+        "built with the rust-overlay toolchain",
+    ),
+    (
+        "nix/per-system.nix",
+        "  checks = import ./checks.nix {\n",
+        "  checks = pkgs.callPackage ./checks.nix {\n",
+        "overrideDerivation",
+    ),
+    (
+        "nix/checks.nix",
+        "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
+        "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",
+        "cargoArtifacts is not a derivation holding cargo artifacts",
+    ),
+    // Build inputs in the wrong splice, for the cross build of an adopter's workspace.
+    (
+        "nix/crate.nix",
+        "map (lookup pkgsHostTarget build.keys.buildInputs)",
+        "map (lookup pkgsBuildHost build.keys.buildInputs)",
+        "build inputs are for the platform the binary runs on",
+    ),
+    (
+        "nix/crate.nix",
+        "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+        "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+        "native build inputs run on the build machine",
+    ),
+    (
+        "nix/checks.nix",
+        "cargoTestExtraArgs = testArgs;",
+        "cargoTestExtraArgs = \"--lib --bins --test http --test plan_cli\";",
+        "tests run exactly the tests key's selection",
+    ),
+    (
+        "nix/per-system.nix",
+        "p'.rust-bin.fromRustupToolchainFile toolchain.file",
+        "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
+        "built with 1.90.0",
+    ),
+    (
+        "nix/image.nix",
+        "    // spec.env;",
+        "    ;",
+        "env from the configuration",
+    ),
+    (
+        "nix/per-system.nix",
+        "filter = path: _type: !(",
+        "filter = path: _type: true || !(",
+        "runtime files stay out of the cargo source",
+    ),
+    (
+        "nix/checks.nix",
+        "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
+        "nativeBuildInputs = testInputs;",
+        "the tests also the tests key's tools",
+    ),
+    // Unknown nixpkgs attributes and a missing file, named with the key they came from.
+    (
+        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+        "build-inputs = [\"openssl\"]",
+        "build-inputs = [\"openssll\"]",
+        "[workspace.metadata.ship] build.build-inputs: `openssll` is not an attribute of nixpkgs",
+    ),
+    (
+        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+        "packages = [\"cacert\", \"tzdata\"]",
+        "packages = [\"cacert\", \"tz-data\"]",
+        "[workspace.metadata.ship] runtime.packages: `tz-data` is not an attribute of nixpkgs",
+    ),
+    (
+        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+        "files = { configuration = ",
+        "files = { config = ",
+        "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
+    ),
+    // A test target the workspace does not have.
+    (
+        "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
+        "targets = [\"lib\", \"test:api\"]",
+        "targets = [\"lib\", \"test:apis\"]",
+        "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
+    ),
+    // Two toolchains named: refused rather than one silently ignored.
+    (
+        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+        "[workspace]\n\n[workspace.metadata.ship.tests]",
+        "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
+        "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
+    ),
+];
+
 #[test]
 fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
     // The unbroken copy passes, so each failure below is the mistake's.
@@ -309,146 +449,7 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
         panic!("the copied flake should pass nix/tests: {e}");
     }
 
-    // (file, text, replacement, what the failure must say)
-    let mistakes = [
-        (
-            "nix/crate.nix",
-            "      inherit cargoArtifacts;\n",
-            "      cargoArtifactsCross = cargoArtifacts;\n",
-            "unknown argument `cargoArtifactsCross`",
-        ),
-        (
-            "nix/crate.nix",
-            "    CARGO_PROFILE = profile;\n",
-            "    CARGO_PROFILE = profile;\n    SHIP_GIT_REV = rev;\n",
-            "the git revision stays out of the deps",
-        ),
-        (
-            "nix/crate.nix",
-            "cargoBuildExtraArgs = \"--bin ${name}\";",
-            "cargoExtraArgs = \"--locked --package ${name}\";",
-            "deps and package get identical shared arguments",
-        ),
-        (
-            "nix/image.nix",
-            "    tag\n    architecture\n    created\n    ;\n",
-            "    tag\n    created\n    ;\n  architecure = spec.architecture;\n",
-            "unknown argument `architecure`",
-        ),
-        (
-            "nix/per-system.nix",
-            "withImage pkgsArm64 \"linux/arm64\"",
-            "withImage pkgs \"linux/arm64\"",
-            "dockerTools of the image's platform",
-        ),
-        (
-            "nix/per-system.nix",
-            "        app = builds.app;\n",
-            "        app = native.${profile}.app;\n",
-            "entrypoint is this build's binary",
-        ),
-        (
-            "nix/per-system.nix",
-            "    crossSystem = \"aarch64-linux\";\n",
-            "    crossSytem = \"aarch64-linux\";\n",
-            "unknown argument `crossSytem`",
-        ),
-        (
-            "nix/per-system.nix",
-            "  craneLib = craneLibFor pkgs;\n",
-            "  craneLib = crane.mkLib pkgs;\n",
-            "built with the rust-overlay toolchain",
-        ),
-        (
-            "nix/per-system.nix",
-            "  checks = import ./checks.nix {\n",
-            "  checks = pkgs.callPackage ./checks.nix {\n",
-            "overrideDerivation",
-        ),
-        (
-            "nix/checks.nix",
-            "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
-            "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",
-            "cargoArtifacts is not a derivation holding cargo artifacts",
-        ),
-        // Build inputs in the wrong splice, for the cross build of an adopter's workspace.
-        (
-            "nix/crate.nix",
-            "map (lookup pkgsHostTarget build.keys.buildInputs)",
-            "map (lookup pkgsBuildHost build.keys.buildInputs)",
-            "build inputs are for the platform the binary runs on",
-        ),
-        (
-            "nix/crate.nix",
-            "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
-            "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
-            "native build inputs run on the build machine",
-        ),
-        (
-            "nix/checks.nix",
-            "cargoTestExtraArgs = testArgs;",
-            "cargoTestExtraArgs = \"--lib --bins --test http --test plan_cli\";",
-            "tests run exactly the tests key's selection",
-        ),
-        (
-            "nix/per-system.nix",
-            "p'.rust-bin.fromRustupToolchainFile toolchain.file",
-            "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
-            "built with 1.90.0",
-        ),
-        (
-            "nix/image.nix",
-            "    // spec.env;",
-            "    ;",
-            "env from the configuration",
-        ),
-        (
-            "nix/per-system.nix",
-            "filter = path: _type: !(",
-            "filter = path: _type: true || !(",
-            "runtime files stay out of the cargo source",
-        ),
-        (
-            "nix/checks.nix",
-            "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
-            "nativeBuildInputs = testInputs;",
-            "the tests also the tests key's tools",
-        ),
-        // Unknown nixpkgs attributes and a missing file, named with the key they came from.
-        (
-            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-            "build-inputs = [\"openssl\"]",
-            "build-inputs = [\"openssll\"]",
-            "[workspace.metadata.ship] build.build-inputs: `openssll` is not an attribute of nixpkgs",
-        ),
-        (
-            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-            "packages = [\"cacert\", \"tzdata\"]",
-            "packages = [\"cacert\", \"tz-data\"]",
-            "[workspace.metadata.ship] runtime.packages: `tz-data` is not an attribute of nixpkgs",
-        ),
-        (
-            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-            "files = { configuration = ",
-            "files = { config = ",
-            "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
-        ),
-        // A test target the workspace does not have.
-        (
-            "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
-            "targets = [\"lib\", \"test:api\"]",
-            "targets = [\"lib\", \"test:apis\"]",
-            "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
-        ),
-        // Two toolchains named: refused rather than one silently ignored.
-        (
-            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-            "[workspace]\n\n[workspace.metadata.ship.tests]",
-            "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
-            "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
-        ),
-    ];
-    for (file, text, replacement, needle) in mistakes {
+    for (file, text, replacement, needle) in WIRING_MISTAKES {
         let copy = copy_of_the_flake();
         let path = copy.path().join(file);
         let source = std::fs::read_to_string(&path).expect("read");
@@ -649,117 +650,118 @@ fn the_demo_switched_to_naersk_keeps_names_matrix_and_wiring() {
 /// One text replaced in a file: (text, replacement).
 type Edit = (&'static str, &'static str);
 
+/// Mistakes in the naersk wiring: (file, [(text, replacement)], what the failure must say).
+const NAERSK_MISTAKES: &[(&str, &[Edit], &str)] = &[
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "        \"--workspace\"\n      ]\n",
+            "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
+        )],
+        "no --bin in the deps derivation",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "    strictDeps = true;\n",
+            "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
+        )],
+        "the git revision stays out of the deps",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[("    cargoBuildOptions =\n", "    cargoBuildOption =\n")],
+        "unknown argument `cargoBuildOption`",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[("        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n", "")],
+        "cargo's linker and the cc crate's tools are aarch64's",
+    ),
+    // The `build` key: each input in its splice, the env in the deps too.
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "map (lookup pkgsHostTarget build.keys.buildInputs)",
+            "map (lookup pkgsBuildHost build.keys.buildInputs)",
+        )],
+        "image-release-arm64: build inputs are for the platform the binary runs on",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+            "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+        )],
+        "image-release-arm64: native build inputs run on the build machine",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[
+            ("    inherit (build) env;\n", ""),
+            (
+                "            meta = (old.meta or { }) // {\n",
+                "            inherit (build) env;\n            meta = (old.meta or { }) // {\n",
+            ),
+        ],
+        "the build env reaches deps and package",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[("    inherit (build) env;\n", "    env = build.env // { SHIP_GIT_REV = rev; };\n")],
+        "env.SHIP_GIT_REV is also an attribute of the derivation",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[("    inherit (build) env;\n", "    env = build.env // { RUSTC = \"rustc\"; };\n")],
+        "env.RUSTC is also an attribute of the derivation",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "  app = package ([ binary ] ++ binaries) {",
+            "  app = package [ binary ] {",
+        )],
+        "the package also builds the runtime binaries",
+    ),
+    // The toolchain: the workspace's, on the build machine, for naersk as for crane.
+    (
+        "nix/per-system.nix",
+        &[(
+            "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+            "        rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+        )],
+        "unexpected argument 'rustC'",
+    ),
+    (
+        "nix/per-system.nix",
+        &[(
+            "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+            "",
+        )],
+        "the toolchain rust-toolchain.toml names",
+    ),
+    (
+        "nix/per-system.nix",
+        &[(
+            "      overlayToolchain = rustToolchainFor p.pkgsBuildHost;\n",
+            "      overlayToolchain = rustToolchainFor p;\n",
+        )],
+        "image-release-arm64: the toolchain runs on the build machine",
+    ),
+    (
+        "nix/per-system.nix",
+        &[(
+            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; }",
+            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs; }",
+        )],
+        "cargoArtifacts is not a derivation holding cargo artifacts",
+    ),
+];
+
 #[test]
 fn mistakes_in_the_naersk_wiring_fail_the_nix_tests() {
-    // (file, [(text, replacement)], what the failure must say)
-    let mistakes: &[(&str, &[Edit], &str)] = &[
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "        \"--workspace\"\n      ]\n",
-                "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
-            )],
-            "no --bin in the deps derivation",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "    strictDeps = true;\n",
-                "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
-            )],
-            "the git revision stays out of the deps",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[("    cargoBuildOptions =\n", "    cargoBuildOption =\n")],
-            "unknown argument `cargoBuildOption`",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[("        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n", "")],
-            "cargo's linker and the cc crate's tools are aarch64's",
-        ),
-        // The `build` key: each input in its splice, the env in the deps too.
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "map (lookup pkgsHostTarget build.keys.buildInputs)",
-                "map (lookup pkgsBuildHost build.keys.buildInputs)",
-            )],
-            "image-release-arm64: build inputs are for the platform the binary runs on",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
-                "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
-            )],
-            "image-release-arm64: native build inputs run on the build machine",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[
-                ("    inherit (build) env;\n", ""),
-                (
-                    "            meta = (old.meta or { }) // {\n",
-                    "            inherit (build) env;\n            meta = (old.meta or { }) // {\n",
-                ),
-            ],
-            "the build env reaches deps and package",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[("    inherit (build) env;\n", "    env = build.env // { SHIP_GIT_REV = rev; };\n")],
-            "env.SHIP_GIT_REV is also an attribute of the derivation",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[("    inherit (build) env;\n", "    env = build.env // { RUSTC = \"rustc\"; };\n")],
-            "env.RUSTC is also an attribute of the derivation",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "  app = package ([ binary ] ++ binaries) {",
-                "  app = package [ binary ] {",
-            )],
-            "the package also builds the runtime binaries",
-        ),
-        // The toolchain: the workspace's, on the build machine, for naersk as for crane.
-        (
-            "nix/per-system.nix",
-            &[(
-                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-                "        rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-            )],
-            "unexpected argument 'rustC'",
-        ),
-        (
-            "nix/per-system.nix",
-            &[(
-                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-                "",
-            )],
-            "the toolchain rust-toolchain.toml names",
-        ),
-        (
-            "nix/per-system.nix",
-            &[(
-                "      overlayToolchain = rustToolchainFor p.pkgsBuildHost;\n",
-                "      overlayToolchain = rustToolchainFor p;\n",
-            )],
-            "image-release-arm64: the toolchain runs on the build machine",
-        ),
-        (
-            "nix/per-system.nix",
-            &[(
-                "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; }",
-                "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs; }",
-            )],
-            "cargoArtifacts is not a derivation holding cargo artifacts",
-        ),
-    ];
-    for (file, edits, needle) in mistakes {
+    for (file, edits, needle) in NAERSK_MISTAKES {
         let copy = copy_with_naersk();
         let path = copy.path().join(file);
         let mut source = std::fs::read_to_string(&path).expect("read");
