@@ -14,6 +14,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::plan::CROSS_BUILD_PLATFORM;
 use crate::platform::Platform;
 
 /// What this Nix can build, all sources together.
@@ -171,7 +172,8 @@ pub fn route(
     mode: Arm64Mode,
     prefer_cross: bool,
 ) -> Result<Route, Unbuildable> {
-    let can_cross = platform == Platform::Arm64 && caps.system == "x86_64-linux";
+    let cross_system = CROSS_BUILD_PLATFORM.native_system();
+    let can_cross = platform == Platform::Arm64 && caps.system == cross_system;
     let mode = if platform == Platform::Arm64 {
         mode
     } else {
@@ -186,7 +188,7 @@ pub fn route(
         }
         return Err(Unbuildable {
             platform,
-            system: "x86_64-linux".into(),
+            system: cross_system.to_owned(),
             capabilities: caps.summary(),
             remedy: "run it on an x86_64-linux machine, or build arm64 natively (`--arm64 \
                      native` with an aarch64-linux builder or extra-platform)"
