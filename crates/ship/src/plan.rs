@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::config::{Config, Rule};
+use crate::config::{Config, NixBuilder, Rule};
 use crate::platform::Platform;
 use crate::tags::{self, GitRef};
 
@@ -56,7 +56,7 @@ pub struct Plan {
     /// usable URL stays in the configuration.
     pub cache: Option<String>,
     /// What builds the packages (`builder`): `crane` or `naersk`.
-    pub builder: String,
+    pub builder: NixBuilder,
     pub tags: Vec<String>,
     pub matrix: Matrix,
 }
@@ -220,7 +220,7 @@ pub fn plan(config: &Config, ctx: &Context) -> Result<Plan, PlanError> {
         image: config.image.clone(),
         binary: config.binary.clone(),
         cache: config.cache.as_deref().map(crate::redact::redact_url),
-        builder: config.builder.to_string(),
+        builder: config.builder,
         tags,
         matrix: Matrix { include },
     })
@@ -264,7 +264,7 @@ impl Plan {
                 "cache",
                 self.cache.clone().unwrap_or_else(|| "(none)".into()),
             ),
-            ("builder", self.builder.clone()),
+            ("builder", self.builder.to_string()),
             ("platforms", self.platforms.join(", ")),
             (
                 "tags",

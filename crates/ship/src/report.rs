@@ -5,6 +5,7 @@
 
 use serde::Serialize;
 
+use crate::config::NixBuilder;
 use crate::oci::Digest;
 use crate::platform::Platform;
 use crate::registry::PushedImage;
@@ -23,7 +24,7 @@ pub struct Report {
     pub variant: String,
     pub profile: String,
     /// What built the packages (`builder`): `crane` or `naersk`.
-    pub builder: String,
+    pub builder: NixBuilder,
     pub image: String,
     pub tags: Vec<String>,
     pub dry_run: bool,
@@ -134,7 +135,7 @@ impl Report {
             schema: 1,
             variant: plan.variant.clone(),
             profile: plan.profile.clone(),
-            builder: plan.builder.clone(),
+            builder: plan.builder,
             image: plan.image.clone(),
             tags: plan.tags.clone(),
             dry_run,
@@ -356,7 +357,7 @@ mod tests {
             schema: 1,
             variant: "production".into(),
             profile: profile.into(),
-            builder: "naersk".into(),
+            builder: NixBuilder::Naersk,
             image: "ghcr.io/o/n".into(),
             tags: vec!["1.2.3".into(), "latest".into()],
             dry_run: false,

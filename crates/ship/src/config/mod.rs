@@ -57,7 +57,8 @@ pub struct Builder {
 /// What builds the packages (`builder`): crane, or naersk as the alternative. The checks
 /// (clippy, tests) use crane either way; nix/per-system.nix picks nix/crate.nix or
 /// nix/builders/naersk.nix.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum NixBuilder {
     #[default]
     Crane,
