@@ -1,14 +1,13 @@
 # [workspace.metadata.ship] of a Cargo.toml -> the validated configuration.
 #
-# The same defaults and the same checks, in the same order, as crates/ship/src/config.rs, with
+# The same defaults and the same checks, in the same order, as crates/ship/src/config/, with
 # errors in its format: "<file>: [workspace.metadata.ship] <key>: <message>" naming the key and
 # what would be accepted. crates/ship/tests/nix_eval.rs runs both on the same manifests and
 # fails when they disagree. builtins only: no nixpkgs needed.
 #
-# One deliberate difference: `source` falls back to the root package's `repository` also when
-# that is inherited (`repository.workspace = true`), as cargo resolves it; config.rs parses the
-# manifest without workspace inheritance and so finds no source there. `ship plan` does not
-# print `source`, so the agreement test cannot see this; the image label needs the URL.
+# `source` falls back to the root package's `repository`, also when that is inherited
+# (`repository.workspace = true`), as cargo and config/parse.rs resolve it. `ship plan` does not
+# print `source`, so the agreement test cannot see it; the config unit tests check ship's side.
 {
   # The manifest's path, named in every error message.
   path,
@@ -82,7 +81,7 @@ let
     }
   ];
 
-  # --- shape (serde's deny_unknown_fields and types in config.rs) --------------------------
+  # --- shape (serde's deny_unknown_fields and types in config/raw.rs) ---------------------------
   # Keys here follow serde_path_to_error: dotted, unquoted, [i] for list elements.
 
   fields = {
@@ -239,7 +238,7 @@ let
         (settings.shapeTop raw)
       ] true;
 
-  # --- meaning (the checks config.rs makes after deserializing) -----------------------------
+  # --- meaning (the checks config/parse.rs makes after deserializing) ---------------------------
 
   package = manifest.package or null;
   workspacePackage = manifest.workspace.package or { };
@@ -507,7 +506,7 @@ let
           builders
           rules
           ;
-        # Not part of config.rs: what the image labels and the crane builds need.
+        # Not part of ship's config: what the image labels and the crane builds need.
         package = {
           name = packageName;
           version = packageField "version";

@@ -45,7 +45,7 @@ rec {
   genAttrs = names: f: listToAttrs (map (name: { inherit name; value = f name; }) names);
 
   # Evaluates `checks` (a list of values that throw on failure) in order, then returns `value`,
-  # so the first failing check is the one reported, as in config.rs.
+  # so the first failing check is the one reported, as in config/parse.rs.
   # foldl' forces its accumulator at every step, so the checks run first to last.
   seqAll = checks: value: foldl' (acc: c: builtins.seq c acc) value checks;
 

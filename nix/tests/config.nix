@@ -8,7 +8,7 @@ let
   fixture = name: shipLib.config { path = ../../crates/ship/tests/fixtures + "/${name}/Cargo.toml"; };
   repo = shipLib.config { path = ../../Cargo.toml; };
 
-  # A manifest like config.rs's test_manifest: package `svc`, a custom profile `fast`, and
+  # A manifest like ship's config::test_manifest: package `svc`, a custom profile `fast`, and
   # `ship` as the text of [workspace.metadata.ship] with its own sub-tables.
   inline =
     ship:

@@ -1,3 +1,7 @@
+//! The `ship` command line: parses flags (one meaning per flag name across subcommands:
+//! `--to` is always a registry repository, `--cache` always a binary cache, `--format` always
+//! how the result is printed), calls the library, and prints; anyhow only here.
+
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -41,7 +45,7 @@ enum Command {
     /// build it: locally, an extra-platform or a remote builder; else arm64 by cross), push each
     /// image by digest, publish the index and tags, push the binary cache, and report. Refuses
     /// up front what nothing can build.
-    Release(ReleaseArgs),
+    Release(Box<ReleaseArgs>),
 }
 
 #[derive(clap::Args, Debug)]
@@ -57,6 +61,8 @@ struct ReleaseArgs {
     /// Binary cache to push to (default: `cache` in [workspace.metadata.ship]).
     #[arg(long = "cache", value_name = "CACHE")]
     cache: Option<String>,
+    #[command(flatten)]
+    cache_push: CachePushArgs,
     /// Print every build, push and request it would make (secrets redacted) and change
     /// nothing; Nix's own read-only dry run still measures the cache hit rate.
     #[arg(long)]
@@ -97,8 +103,8 @@ struct BuildArgs {
     #[arg(required = true)]
     installables: Vec<String>,
     /// Output: lines for people, or one JSON object.
-    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
-    format: PushFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
     #[command(flatten)]
     nix: NixOpts,
 }
@@ -110,14 +116,23 @@ struct PushCacheArgs {
     paths: Vec<String>,
     /// The binary cache: cachix:NAME or a nix copy store URL (file://, s3://, http(s)://,
     /// ssh://, ssh-ng://). Default: `cache` in [workspace.metadata.ship].
-    #[arg(long)]
-    to: Option<String>,
+    #[arg(long = "cache", value_name = "CACHE")]
+    cache: Option<String>,
     /// Print what would be pushed and the commands (secrets redacted); push and build nothing.
     #[arg(long)]
     dry_run: bool,
     /// Output: lines for people, or one JSON object.
-    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
-    format: PushFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
+    #[command(flatten)]
+    cache_push: CachePushArgs,
+    #[command(flatten)]
+    nix: NixOpts,
+}
+
+/// How the binary cache is pushed (shared by push-cache and release).
+#[derive(clap::Args, Debug)]
+struct CachePushArgs {
     /// Paths signed by a key of this name are served upstream and not pushed (repeatable).
     #[arg(long = "upstream-key", value_name = "NAME", default_value = cache::DEFAULT_UPSTREAM_KEY)]
     upstream_keys: Vec<String>,
@@ -133,8 +148,21 @@ struct PushCacheArgs {
     /// cachix: do not publish which derivation built each path.
     #[arg(long)]
     omit_deriver: bool,
-    #[command(flatten)]
-    nix: NixOpts,
+}
+
+impl CachePushArgs {
+    fn options(self, dry_run: bool) -> cache::PushOptions {
+        cache::PushOptions {
+            dry_run,
+            upstream_keys: self.upstream_keys,
+            cachix: cache::CachixOptions {
+                jobs: self.jobs,
+                compression_method: self.compression_method,
+                compression_level: self.compression_level,
+                omit_deriver: self.omit_deriver,
+            },
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -143,8 +171,8 @@ struct PlanArgs {
     inputs: PlanInputs,
     /// Output: a table for people, one JSON object, or key=value lines appended to
     /// $GITHUB_OUTPUT.
-    #[arg(long, value_enum, default_value_t = Format::Table)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    format: PlanFormat,
 }
 
 /// What decides the variant and tags (shared by plan and release).
@@ -208,10 +236,10 @@ struct PushImageArgs {
     to: registry::Repository,
     /// Refuse unless the image config says this platform (linux/amd64 or linux/arm64).
     #[arg(long, value_parser = parse_platform)]
-    platform: Option<config::Platform>,
+    platform: Option<ship::platform::Platform>,
     /// Output: the digest on stdout (progress on stderr), or one JSON object.
-    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
-    format: PushFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
     #[command(flatten)]
     registry: RegistryArgs,
 }
@@ -221,7 +249,7 @@ struct PushIndexArgs {
     /// Per-platform manifests already in REPO, as DIGEST@PLATFORM, e.g.
     /// sha256:<64 hex>@linux/amd64.
     #[arg(required = true, value_name = "DIGEST@PLATFORM", value_parser = parse_child)]
-    children: Vec<(ship::oci::Digest, config::Platform)>,
+    children: Vec<(ship::oci::Digest, ship::platform::Platform)>,
     /// Repository holding the images, e.g. ghcr.io/owner/name.
     #[arg(long = "to", value_name = "REPO")]
     to: registry::Repository,
@@ -229,33 +257,28 @@ struct PushIndexArgs {
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
     /// Output: the index digest on stdout (details on stderr), or one JSON object.
-    #[arg(long, value_enum, default_value_t = PushFormat::Text)]
-    format: PushFormat,
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    format: OutputFormat,
     #[command(flatten)]
     registry: RegistryArgs,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum PushFormat {
+enum OutputFormat {
     Text,
     Json,
 }
 
-fn parse_platform(s: &str) -> Result<config::Platform, String> {
-    config::Platform::parse(s).ok_or_else(|| {
-        format!(
-            "unknown platform {s:?}; expected one of {}",
-            config::PLATFORMS.join(", ")
-        )
-    })
+fn parse_platform(s: &str) -> Result<ship::platform::Platform, String> {
+    ship::platform::Platform::parse(s).map_err(|e| e.to_string())
 }
 
-fn parse_child(s: &str) -> Result<(ship::oci::Digest, config::Platform), String> {
+fn parse_child(s: &str) -> Result<(ship::oci::Digest, ship::platform::Platform), String> {
     registry::parse_child(s)
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-enum Format {
+enum PlanFormat {
     Table,
     Json,
     Github,
@@ -285,14 +308,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::PushIndex(args) => push_index(args),
         Command::Build(args) => build(args),
         Command::PushCache(args) => push_cache(args, cli.manifest),
-        Command::Release(args) => release(args, cli.manifest),
+        Command::Release(args) => release(*args, cli.manifest),
         Command::Plan(args) => {
             let config = load_config(cli.manifest)?;
             let plan = args.inputs.plan(&config)?;
             match args.format {
-                Format::Table => print!("{}", plan.table()),
-                Format::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
-                Format::Github => {
+                PlanFormat::Table => print!("{}", plan.table()),
+                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+                PlanFormat::Github => {
                     if !append_to_env_file("GITHUB_OUTPUT", &plan.github_output()?)? {
                         anyhow::bail!(
                             "--format github: GITHUB_OUTPUT is not set (it names the file to append to)"
@@ -334,7 +357,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
         .with_context(|| format!("--to / image `{repo_text}`"))?;
     // The plan shows the cache redacted; the usable URL comes from the configuration.
     let cache = match args.cache.as_deref().or(config.cache.as_deref()) {
-        Some(c) => Some(cache::Target::parse(c)?),
+        Some(c) => Some(cache::BinaryCache::parse(c)?),
         None => None,
     };
     let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
@@ -349,7 +372,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
         repo,
         registry_options(&args.registry)?,
         cache,
-        cache::PushOptions::default(),
+        args.cache_push.options(false),
         &mut log,
     );
     let opts = release::Options {
@@ -378,7 +401,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
         };
         anyhow::bail!(
             "release failed at {e}\npublished: manifests: {manifests}; index: {}; tags: {}; cache: {}",
-            p.index.as_deref().unwrap_or("none"),
+            p.index.as_ref().map_or("none".to_owned(), |d| d.to_string()),
             if p.tags.is_empty() { "none".to_owned() } else { p.tags.join(", ") },
             if p.cache { "pushed" } else { "not pushed" }
         );
@@ -396,11 +419,11 @@ fn push_image(args: PushImageArgs) -> anyhow::Result<()> {
         &mut |event| eprintln!("{}", registry::describe_event(&event)),
     )?;
     match args.format {
-        PushFormat::Text => {
+        OutputFormat::Text => {
             eprintln!("{}", pushed.summary());
             println!("{}", pushed.manifest_digest);
         }
-        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
     }
     Ok(())
 }
@@ -409,11 +432,11 @@ fn push_index(args: PushIndexArgs) -> anyhow::Result<()> {
     let client = registry_client(&args.to, &args.registry)?;
     let pushed = registry::push_index(&client, &args.to, &args.children, &args.tags)?;
     match args.format {
-        PushFormat::Text => {
+        OutputFormat::Text => {
             eprint!("{}", pushed.summary());
             println!("{}", pushed.digest);
         }
-        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
     }
     Ok(())
 }
@@ -442,39 +465,85 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
     let outcome = nix.build_measured(&args.installables)?;
     match args.format {
-        PushFormat::Text => print!("{}", outcome.text()),
-        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+        OutputFormat::Text => print!("{}", outcome.text()),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
     }
     append_step_summary(&outcome.markdown())
 }
 
 fn push_cache(args: PushCacheArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
-    let configured = match &args.to {
+    let configured = match &args.cache {
         Some(_) => None,
         None => load_config(manifest)?.cache,
     };
-    let target = cache::Target::select(args.to.as_deref(), configured.as_deref())?;
+    let target = cache::BinaryCache::select(args.cache.as_deref(), configured.as_deref())?;
     let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
-    let opts = cache::PushOptions {
-        dry_run: args.dry_run,
-        upstream_keys: args.upstream_keys,
-        cachix: cache::CachixOptions {
-            jobs: args.jobs,
-            compression_method: args.compression_method,
-            compression_level: args.compression_level,
-            omit_deriver: args.omit_deriver,
-        },
-    };
+    let opts = args.cache_push.options(args.dry_run);
     let report = cache::push_cache(&nix, &target, &args.paths, &opts)?;
     match args.format {
-        PushFormat::Text => {
+        OutputFormat::Text => {
             let verb = if report.dry_run { "would run" } else { "ran" };
             for command in &report.commands {
                 println!("{verb}: {command}");
             }
             print!("{}", report.text());
         }
-        PushFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
     }
     append_step_summary(&report.markdown())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ship").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cache_flags_mean_the_same_in_push_cache_and_release() {
+        let cli = parse(&[
+            "release",
+            "--cache",
+            "file:///c",
+            "--upstream-key",
+            "k-1",
+            "--jobs",
+            "2",
+        ])
+        .unwrap();
+        let Command::Release(args) = cli.command else {
+            panic!("not release")
+        };
+        assert_eq!(args.cache.as_deref(), Some("file:///c"));
+        let opts = args.cache_push.options(false);
+        assert_eq!(opts.upstream_keys, ["k-1"]);
+        assert_eq!(opts.cachix.jobs, Some(2));
+
+        let cli = parse(&["push-cache", "--cache", "cachix:x", "/nix/store/p"]).unwrap();
+        let Command::PushCache(args) = cli.command else {
+            panic!("not push-cache")
+        };
+        assert_eq!(args.cache.as_deref(), Some("cachix:x"));
+        assert_eq!(
+            args.cache_push.options(true).upstream_keys,
+            [cache::DEFAULT_UPSTREAM_KEY]
+        );
+    }
+
+    #[test]
+    fn to_is_only_ever_a_registry_repository() {
+        let err = parse(&["push-cache", "--to", "cachix:x", "/nix/store/p"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(parse(&["push-image", "./result", "--to", "ghcr.io/o/n"]).is_ok());
+        assert!(parse(&[
+            "push-index",
+            "--to",
+            "ghcr.io/o/n",
+            &format!("sha256:{}@linux/amd64", "0".repeat(64))
+        ])
+        .is_ok());
+        assert!(parse(&["release", "--to", "ghcr.io/o/n"]).is_ok());
+    }
 }

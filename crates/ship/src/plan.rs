@@ -3,7 +3,8 @@
 
 use serde::Serialize;
 
-use crate::config::{Config, Platform, Rule};
+use crate::config::{Config, NixBuilder, Rule};
+use crate::platform::Platform;
 use crate::tags::{self, GitRef};
 
 /// The git context of a run (GITHUB_REF, GITHUB_EVENT_NAME, GITHUB_SHA in Actions).
@@ -26,7 +27,7 @@ pub enum PlanError {
 /// One job of the build matrix: a platform and the flake attributes that build it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MatrixEntry {
-    pub platform: String,
+    pub platform: Platform,
     pub arch: String,
     /// The Nix system whose `packages` hold `attr` (x86_64-linux for a cross build).
     pub system: String,
@@ -55,24 +56,62 @@ pub struct Plan {
     /// usable URL stays in the configuration.
     pub cache: Option<String>,
     /// What builds the packages (`builder`): `crane` or `naersk`.
-    pub builder: String,
+    pub builder: NixBuilder,
     pub tags: Vec<String>,
     pub matrix: Matrix,
 }
 
+/// What each platform builds: the image, the app (the binary) and crane's dependency-only
+/// derivation. `T` is an attribute name, an installable or a store path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outputs<T> {
+    pub image: T,
+    pub app: T,
+    pub deps: T,
+}
+
+impl<T> Outputs<T> {
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Outputs<U> {
+        Outputs {
+            image: f(self.image),
+            app: f(self.app),
+            deps: f(self.deps),
+        }
+    }
+}
+
+impl<T> IntoIterator for Outputs<T> {
+    type Item = T;
+    type IntoIter = std::array::IntoIter<T, 3>;
+    fn into_iter(self) -> Self::IntoIter {
+        [self.image, self.app, self.deps].into_iter()
+    }
+}
+
+/// Where cross builds run: nix/lib/attrs.nix puts the cross attributes under this platform's
+/// system.
+pub const CROSS_BUILD_PLATFORM: Platform = Platform::Amd64;
+
 /// Flake attribute names for one profile and platform. Native builds live under the
 /// platform's own system as `<kind>-<profile>`; cross builds live under x86_64-linux with the
 /// architecture appended. nix/lib/attrs.nix implements the same naming.
-pub fn attrs(profile: &str, platform: Platform, cross: bool) -> (String, [String; 3]) {
+pub fn attrs(profile: &str, platform: Platform, cross: bool) -> (String, Outputs<String>) {
     let (system, suffix) = if cross {
-        ("x86_64-linux", format!("-{}", platform.arch()))
+        (
+            CROSS_BUILD_PLATFORM.native_system(),
+            format!("-{}", platform.arch()),
+        )
     } else {
         (platform.native_system(), String::new())
     };
     let name = |kind: &str| format!("{kind}-{profile}{suffix}");
     (
         system.to_owned(),
-        [name("image"), name("app"), name("deps")],
+        Outputs {
+            image: name("image"),
+            app: name("app"),
+            deps: name("deps"),
+        },
     )
 }
 
@@ -156,16 +195,16 @@ pub fn plan(config: &Config, ctx: &Context) -> Result<Plan, PlanError> {
         .iter()
         .map(|&platform| {
             let builder = config.builder(platform);
-            let (system, [attr, app, deps]) = attrs(&variant.profile, platform, builder.cross);
+            let (system, names) = attrs(&variant.profile, platform, builder.cross);
             MatrixEntry {
-                platform: platform.as_str().to_owned(),
+                platform,
                 arch: platform.arch().to_owned(),
                 system,
                 runner: builder.runner,
                 cross: builder.cross,
-                attr,
-                app,
-                deps,
+                attr: names.image,
+                app: names.app,
+                deps: names.deps,
             }
         })
         .collect();
@@ -180,8 +219,8 @@ pub fn plan(config: &Config, ctx: &Context) -> Result<Plan, PlanError> {
             .collect(),
         image: config.image.clone(),
         binary: config.binary.clone(),
-        cache: config.cache.as_deref().map(crate::nix::redact_url),
-        builder: config.builder.to_string(),
+        cache: config.cache.as_deref().map(crate::redact::redact_url),
+        builder: config.builder,
         tags,
         matrix: Matrix { include },
     })
@@ -225,7 +264,7 @@ impl Plan {
                 "cache",
                 self.cache.clone().unwrap_or_else(|| "(none)".into()),
             ),
-            ("builder", self.builder.clone()),
+            ("builder", self.builder.to_string()),
             ("platforms", self.platforms.join(", ")),
             (
                 "tags",

@@ -5,7 +5,12 @@
 
 use serde::Serialize;
 
-/// The budgets the plan targets, from the team's 82-minute Docker baseline.
+use crate::config::NixBuilder;
+use crate::oci::Digest;
+use crate::platform::Platform;
+use crate::registry::PushedImage;
+
+/// The budgets the project promises (README "Report").
 pub const DEV_BUILD_BUDGET_SECS: f64 = 25.0 * 60.0;
 pub const PRODUCTION_BUILD_BUDGET_SECS: f64 = 55.0 * 60.0;
 pub const PUSH_BUDGET_SECS: f64 = 5.0 * 60.0;
@@ -19,7 +24,7 @@ pub struct Report {
     pub variant: String,
     pub profile: String,
     /// What built the packages (`builder`): `crane` or `naersk`.
-    pub builder: String,
+    pub builder: NixBuilder,
     pub image: String,
     pub tags: Vec<String>,
     pub dry_run: bool,
@@ -46,7 +51,7 @@ pub struct Step {
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PlatformRoute {
-    pub platform: String,
+    pub platform: Platform,
     /// The image installable built for it (native or cross attributes).
     pub installable: String,
     /// `{"kind": "native"|"extra-platform"|"remote"|"cross", "system": ..., "builders": [...]}`.
@@ -63,19 +68,34 @@ pub struct BuildStats {
     pub hit_rate: Option<f64>,
 }
 
+/// One pushed image as the report shows it (a flat, stable JSON view of
+/// [`crate::registry::PushedImage`]).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ImageStats {
-    pub platform: String,
-    pub digest: String,
+    pub platform: Platform,
+    pub digest: Digest,
     pub layers_uploaded: usize,
     pub layers_skipped: usize,
     pub bytes_uploaded: u64,
     pub bytes_skipped: u64,
 }
 
+impl From<&PushedImage> for ImageStats {
+    fn from(p: &PushedImage) -> Self {
+        Self {
+            platform: p.platform,
+            digest: p.manifest_digest.clone(),
+            layers_uploaded: p.layers_uploaded,
+            layers_skipped: p.layers_skipped,
+            bytes_uploaded: p.bytes_uploaded,
+            bytes_skipped: p.bytes_skipped,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct BinaryStats {
-    pub platform: String,
+    pub platform: Platform,
     pub path: String,
     pub bytes: u64,
 }
@@ -93,8 +113,8 @@ pub struct CacheStats {
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct Published {
     /// platform -> manifest digest, for every manifest pushed.
-    pub manifests: Vec<(String, String)>,
-    pub index: Option<String>,
+    pub manifests: Vec<(Platform, Digest)>,
+    pub index: Option<Digest>,
     pub tags: Vec<String>,
     pub cache: bool,
 }
@@ -115,7 +135,7 @@ impl Report {
             schema: 1,
             variant: plan.variant.clone(),
             profile: plan.profile.clone(),
-            builder: plan.builder.clone(),
+            builder: plan.builder,
             image: plan.image.clone(),
             tags: plan.tags.clone(),
             dry_run,
@@ -233,6 +253,22 @@ impl Report {
                 ));
             }
         }
+        self.push_results(&mut md);
+        md.push_str("\n| budget | limit | actual | status |\n| --- | --- | --- | --- |\n");
+        for b in &self.budgets {
+            md.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                b.name,
+                b.limit,
+                b.actual.as_deref().unwrap_or("not measured"),
+                b.status
+            ));
+        }
+        md
+    }
+
+    /// The build, images, binaries, cache and index sections of [`Report::markdown`].
+    fn push_results(&self, md: &mut String) {
         if let Some(b) = &self.build {
             md.push_str(&format!(
                 "\nBuild: {} built, {} fetched, cache hit rate {}\n",
@@ -252,8 +288,8 @@ impl Report {
                     i.digest,
                     i.layers_uploaded,
                     i.layers_skipped,
-                    bytes(i.bytes_uploaded),
-                    bytes(i.bytes_skipped)
+                    crate::human::bytes(i.bytes_uploaded),
+                    crate::human::bytes(i.bytes_skipped)
                 ));
             }
         }
@@ -262,7 +298,7 @@ impl Report {
                 "\nBinary {} ({}): {}\n",
                 b.path,
                 b.platform,
-                bytes(b.bytes)
+                crate::human::bytes(b.bytes)
             ));
         }
         if let Some(c) = &self.cache {
@@ -270,7 +306,7 @@ impl Report {
                 "\nCache {}: {} paths pushed ({}), {} already present, {} served upstream, {} image paths skipped\n",
                 c.target,
                 c.paths_pushed,
-                bytes(c.bytes_pushed),
+                crate::human::bytes(c.bytes_pushed),
                 c.paths_present,
                 c.paths_upstream,
                 c.paths_skipped_images
@@ -279,17 +315,6 @@ impl Report {
         if let Some(index) = &self.published.index {
             md.push_str(&format!("\nIndex `{index}`\n"));
         }
-        md.push_str("\n| budget | limit | actual | status |\n| --- | --- | --- | --- |\n");
-        for b in &self.budgets {
-            md.push_str(&format!(
-                "| {} | {} | {} | {} |\n",
-                b.name,
-                b.limit,
-                b.actual.as_deref().unwrap_or("not measured"),
-                b.status
-            ));
-        }
-        md
     }
 }
 
@@ -323,21 +348,6 @@ pub fn duration(secs: f64) -> String {
     }
 }
 
-pub fn bytes(n: u64) -> String {
-    const UNITS: &[&str] = &["B", "KiB", "MiB", "GiB"];
-    let mut v = n as f64;
-    let mut unit = 0;
-    while v >= 1024.0 && unit + 1 < UNITS.len() {
-        v /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,7 +357,7 @@ mod tests {
             schema: 1,
             variant: "production".into(),
             profile: profile.into(),
-            builder: "naersk".into(),
+            builder: NixBuilder::Naersk,
             image: "ghcr.io/o/n".into(),
             tags: vec!["1.2.3".into(), "latest".into()],
             dry_run: false,
@@ -371,7 +381,7 @@ mod tests {
                 },
             ],
             routes: vec![PlatformRoute {
-                platform: "linux/arm64".into(),
+                platform: Platform::Arm64,
                 installable: ".#packages.aarch64-linux.image-release".into(),
                 route: crate::builders::Route::Remote {
                     system: "aarch64-linux".into(),
@@ -386,7 +396,7 @@ mod tests {
             }),
             images: vec![],
             binaries: vec![BinaryStats {
-                platform: "linux/amd64".into(),
+                platform: Platform::Amd64,
                 path: "bin/x".into(),
                 bytes: 750,
             }],
@@ -468,8 +478,8 @@ mod tests {
     fn markdown_has_every_section() {
         let mut r = report("release");
         r.images.push(ImageStats {
-            platform: "linux/arm64".into(),
-            digest: "sha256:abc".into(),
+            platform: Platform::Arm64,
+            digest: Digest::of(b"abc"),
             layers_uploaded: 1,
             layers_skipped: 4,
             bytes_uploaded: 2048,
@@ -477,6 +487,10 @@ mod tests {
         });
         r.evaluate_budgets(None);
         let md = r.markdown();
+        let image_row = format!(
+            "| linux/arm64 | `{}` | 1/4 | 2.0 KiB | 3.0 MiB |",
+            Digest::of(b"abc")
+        );
         for needle in [
             "### ship release: `production` (success)",
             "`1.2.3`, `latest`",
@@ -484,7 +498,7 @@ mod tests {
             "| build | 31m40s | yes |",
             "cache hit rate 90%",
             "| linux/arm64 | remote builder ssh-ng://arm (aarch64-linux) | `.#packages.aarch64-linux.image-release` |",
-            "| linux/arm64 | `sha256:abc` | 1/4 | 2.0 KiB | 3.0 MiB |",
+            &image_row,
             "| registry push | < 5m00s | 5m20s | missed |",
         ] {
             assert!(md.contains(needle), "missing {needle:?} in\n{md}");
@@ -521,8 +535,6 @@ mod tests {
 
     #[test]
     fn units() {
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(duration(59.94), "59.9s");
         assert_eq!(duration(125.0), "2m05s");
     }

@@ -1,12 +1,12 @@
-//! `ship push-cache --to cachix:NAME` against tests/support/recording-cachix, a RECORDING
+//! `ship push-cache --cache cachix:NAME` against ship-test-support's recording-cachix, a RECORDING
 //! STAND-IN for the cachix CLI (cachix.org is unreachable from the test machines): what ship
 //! hands it (arguments, paths on stdin, credentials in the environment), and that the
 //! credentials' values never appear in ship's output, even when the tool prints them.
 
-#[path = "support/nix_fixture.rs"]
-mod nix_fixture;
+use ship_test_support as support;
+use ship_test_support::nix_fixture;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use nix_fixture::{ok, FixtureFlake, NixEnv, OFFLINE};
@@ -23,7 +23,7 @@ impl Recorder {
     /// A PATH directory whose `cachix` is the recording stand-in.
     fn new() -> Self {
         let bin = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/recording-cachix");
+        let script = support::recording_cachix();
         std::os::unix::fs::symlink(&script, bin.path().join("cachix")).unwrap();
         let salt = nix_fixture::unique_salt();
         Self {
@@ -35,7 +35,7 @@ impl Recorder {
     }
 
     fn command(&self, env: &NixEnv) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+        let mut cmd = support::ship();
         env.apply(&mut cmd, OFFLINE);
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut dirs: Vec<PathBuf> = vec![self.bin.path().to_owned()];
@@ -71,7 +71,7 @@ impl Recorder {
 /// Builds image-dev and deps-dev, gives fake-nss an upstream signature; returns (image, app,
 /// deps, fake-nss) store paths.
 fn built_fixture(flake: &FixtureFlake, env: &NixEnv) -> (String, String, String, String) {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = support::ship();
     env.apply(&mut cmd, OFFLINE);
     let out = ok(cmd
         .args([
@@ -123,7 +123,7 @@ fn cachix_gets_the_selected_paths_on_stdin_and_its_flags() {
         .command(&env)
         .args([
             "push-cache",
-            "--to",
+            "--cache",
             "cachix:ship-test",
             "--jobs",
             "3",

@@ -2,8 +2,8 @@
 //! built versus fetched, the outputs it reports, the images it produced, and the cache hit
 //! rate after a source-only change with the dependencies in a binary cache.
 
-#[path = "support/nix_fixture.rs"]
-mod nix_fixture;
+use ship_test_support as support;
+use ship_test_support::nix_fixture;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output};
@@ -104,42 +104,7 @@ fn first_build_builds_everything_then_everything_is_local() {
         (&image_dev_out, "amd64", "dev"),
         (&image_arm_out, "arm64", "release"),
     ] {
-        let (manifest, config) = archive_config(archive);
-        assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 3);
-        assert_eq!(config["os"], "linux");
-        // From the fixture's [workspace.metadata.ship.runtime].
-        assert_eq!(
-            config["config"]["Env"],
-            serde_json::json!(["APP_ENVIRONMENT=fixture", "LISTEN_ADDR=0.0.0.0:8080"])
-        );
-        assert_eq!(config["config"]["WorkingDir"], "/app");
-        assert_eq!(
-            config["config"]["ExposedPorts"],
-            serde_json::json!({"8080/tcp": {}})
-        );
-        assert_eq!(config["architecture"], arch);
-        assert_eq!(config["config"]["User"], "1000:1000");
-        let entry = config["config"]["Entrypoint"][0]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        assert!(entry.ends_with(&format!("/bin/{BINARY}")), "{entry}");
-        let run = if arch == "arm64" {
-            nix_fixture::require_tool("qemu-aarch64-static", "qemu-user-static");
-            Command::new("qemu-aarch64-static")
-                .args([&entry, "--version"])
-                .output()
-        } else {
-            Command::new(&entry).arg("--version").output()
-        }
-        .expect("run the image's binary");
-        let version: Value = serde_json::from_slice(&run.stdout).expect("--version prints JSON");
-        assert_eq!(version["profile"], profile);
-        assert_eq!(version["version"], "0.1.0");
-        // The binary is the one in the image's closure.
-        let closure = env.closure(archive);
-        let app = entry.trim_end_matches(&format!("/bin/{BINARY}"));
-        assert!(closure.iter().any(|p| p == app), "{closure:?}");
+        assert_image_runs(&env, archive, arch, profile);
     }
 
     // Reproducible bit for bit (so layer digests are too): Nix rebuilds and compares.
@@ -160,7 +125,7 @@ fn first_build_builds_everything_then_everything_is_local() {
 
     // Second run: nothing missing, so neither built nor fetched; no made-up hit rate.
     let summary = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = support::ship();
     env.apply(&mut cmd, OFFLINE);
     let out = ok(cmd
         .env("GITHUB_STEP_SUMMARY", summary.path())
@@ -215,7 +180,7 @@ fn source_change_rebuilds_app_and_image_and_fetches_deps_from_the_cache() {
         OFFLINE,
         &[
             "push-cache",
-            "--to",
+            "--cache",
             &format!("{cache}?secret-key={}", secret.display()),
             &image,
             &deps,
@@ -355,7 +320,7 @@ fn errors_name_what_nix_cannot_do() {
         "{err}"
     );
 
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+    let mut cmd = support::ship();
     env.apply(&mut cmd, OFFLINE);
     let out = cmd
         .env("SHIP_NIX", "/nonexistent/nix")
@@ -394,9 +359,9 @@ fn every_fixture_attribute_evaluates_with_the_readme_names() {
         // Names and profiles agree with ship's own naming function.
         for profile in ["dev", "release"] {
             let platform = if system == "x86_64-linux" {
-                ship::config::Platform::Amd64
+                ship::platform::Platform::Amd64
             } else {
-                ship::config::Platform::Arm64
+                ship::platform::Platform::Arm64
             };
             let (sys, attrs) = ship::plan::attrs(profile, platform, false);
             assert_eq!(sys, system);
@@ -405,7 +370,7 @@ fn every_fixture_attribute_evaluates_with_the_readme_names() {
             }
         }
     }
-    let (_, cross) = ship::plan::attrs("release", ship::config::Platform::Arm64, true);
+    let (_, cross) = ship::plan::attrs("release", ship::platform::Platform::Arm64, true);
     for a in cross {
         assert!(nix_fixture::ATTRS.contains(&a.as_str()), "{a}");
     }
@@ -435,7 +400,7 @@ fn every_fixture_attribute_evaluates_with_the_readme_names() {
 
 #[test]
 fn fixture_scripts_pass_shellcheck() {
-    nix_fixture::require_tool("shellcheck", "shellcheck");
+    support::require_tool(&["shellcheck"], "shellcheck");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut scripts: Vec<std::path::PathBuf> =
         std::fs::read_dir(dir.join("tests/fixtures/flake/nix"))
@@ -443,7 +408,7 @@ fn fixture_scripts_pass_shellcheck() {
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "sh"))
             .collect();
-    scripts.push(dir.join("tests/support/recording-cachix"));
+    scripts.push(support::recording_cachix());
     assert!(scripts.len() >= 5, "{scripts:?}");
     let out = Command::new("shellcheck").args(&scripts).output().unwrap();
     assert!(
@@ -451,4 +416,45 @@ fn fixture_scripts_pass_shellcheck() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// `archive` is a docker-archive for `arch` whose entrypoint is the app of `profile`, from its
+/// own closure, and runs (arm64 under qemu-user).
+fn assert_image_runs(env: &NixEnv, archive: &str, arch: &str, profile: &str) {
+    let (manifest, config) = archive_config(archive);
+    assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 3);
+    assert_eq!(config["os"], "linux");
+    // From the fixture's [workspace.metadata.ship.runtime].
+    assert_eq!(
+        config["config"]["Env"],
+        serde_json::json!(["APP_ENVIRONMENT=fixture", "LISTEN_ADDR=0.0.0.0:8080"])
+    );
+    assert_eq!(config["config"]["WorkingDir"], "/app");
+    assert_eq!(
+        config["config"]["ExposedPorts"],
+        serde_json::json!({"8080/tcp": {}})
+    );
+    assert_eq!(config["architecture"], arch);
+    assert_eq!(config["config"]["User"], "1000:1000");
+    let entry = config["config"]["Entrypoint"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(entry.ends_with(&format!("/bin/{BINARY}")), "{entry}");
+    let run = if arch == "arm64" {
+        support::require_tool(&["qemu-aarch64-static"], "qemu-user-static");
+        Command::new("qemu-aarch64-static")
+            .args([&entry, "--version"])
+            .output()
+    } else {
+        Command::new(&entry).arg("--version").output()
+    }
+    .expect("run the image's binary");
+    let version: Value = serde_json::from_slice(&run.stdout).expect("--version prints JSON");
+    assert_eq!(version["profile"], profile);
+    assert_eq!(version["version"], "0.1.0");
+    // The binary is the one in the image's closure.
+    let closure = env.closure(archive);
+    let app = entry.trim_end_matches(&format!("/bin/{BINARY}"));
+    assert!(closure.iter().any(|p| p == app), "{closure:?}");
 }

@@ -6,34 +6,20 @@
 //! Needs `nix-instantiate` (Debian nix-bin, Nix 2.8 is enough); evaluation uses
 //! `--store dummy://`, so no store, daemon or network is touched.
 
-mod support;
+use ship_test_support as support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::Value;
 
 use support::{fixture, repo};
 
-fn nix_instantiate() -> Command {
-    let exe = support::require_tool(&["nix-instantiate"], "nix-bin: apt-get install nix-bin");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--store", "dummy://", "--option", "substituters", ""]);
-    cmd
-}
-
 /// Evaluates `expr` strictly to JSON, or returns the error text.
 fn nix_eval(expr: &str) -> Result<Value, String> {
-    let out = nix_instantiate()
-        .args(["--eval", "--strict", "--json", "-E", expr])
-        .output()
-        .expect("run nix-instantiate");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate printed JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    support::output_json(
+        support::nix_instantiate().args(["--eval", "--strict", "--json", "-E", expr]),
+    )
 }
 
 /// A Nix string literal holding `path` (paths given as strings are never copied to a store).
@@ -58,31 +44,9 @@ fn nix_plan(manifest: &Path) -> Result<Value, String> {
     ))
 }
 
-/// `ship plan --format json` for a manifest, or its error message.
-fn ship_plan(manifest: &Path, args: &[&str]) -> Result<Value, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_ship"))
-        .env_remove("GITHUB_REF")
-        .env_remove("GITHUB_EVENT_NAME")
-        .env_remove("GITHUB_SHA")
-        .env_remove("GITHUB_OUTPUT")
-        .env_remove("SHIP_MANIFEST")
-        .arg("plan")
-        .arg("--manifest")
-        .arg(manifest)
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .expect("run ship");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("ship plan printed JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
 /// The variant names `ship` accepts, from its own refusal of an unknown one.
 fn ship_variant_names(manifest: &Path) -> BTreeSet<String> {
-    let err = ship_plan(manifest, &["--variant", "no-such-variant"])
+    let err = support::ship_plan(manifest, &["--variant", "no-such-variant"])
         .expect_err("an unknown variant is refused");
     let accepted = err
         .split("accepted: ")
@@ -121,7 +85,7 @@ fn assert_agree(manifest: &Path) {
         serde_json::from_value(nix["packageNames"].clone()).expect("packageNames");
 
     for variant in &nix_variants {
-        let plan = ship_plan(manifest, &["--variant", variant])
+        let plan = support::ship_plan(manifest, &["--variant", variant])
             .unwrap_or_else(|e| panic!("ship plan {manifest:?} --variant {variant}: {e}"));
         let nv = &config["variants"][variant];
         let ctx = format!("{manifest:?} variant {variant}");
@@ -183,7 +147,7 @@ fn every_nix_file_parses() {
     let failures: Vec<String> = files
         .iter()
         .filter_map(|f| {
-            let out = nix_instantiate()
+            let out = support::nix_instantiate()
                 .arg("--parse")
                 .arg(f)
                 .output()
@@ -203,15 +167,10 @@ fn every_nix_file_parses() {
 
 #[test]
 fn nix_test_suites_pass() {
-    let out = nix_instantiate()
-        .args(["--eval", "--strict", "--json"])
-        .arg(repo().join("nix/tests"))
-        .output()
-        .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "nix/tests failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::output_ok(
+        support::nix_instantiate()
+            .args(["--eval", "--strict", "--json"])
+            .arg(repo().join("nix/tests")),
     );
     let suites: BTreeMap<String, Value> =
         serde_json::from_slice(&out.stdout).expect("suite results");
@@ -340,7 +299,7 @@ fn nix_and_ship_read_the_build_runtime_tests_and_toolchain_keys_alike() {
     }
 }
 
-/// A manifest like config.rs's test_manifest, in a file both sides can read.
+/// A manifest like ship's config::test_manifest, in a file both sides can read.
 fn write_manifest(dir: &Path, name: &str, ship: &str) -> PathBuf {
     let path = dir.join(format!("{name}.toml"));
     std::fs::write(
@@ -395,6 +354,277 @@ fn nix_and_ship_plan_agree_on_more_configurations() {
     }
 }
 
+/// Manifests both sides must refuse, as (name, the `[workspace.metadata.ship]` part, what the
+/// Nix message must also say: the accepted values or the rule).
+const BAD_INLINE: &[(&str, &str, &[&str])] = &[
+    (
+        "unknown-variant-key",
+        "[workspace.metadata.ship.variants.dev]\nplatfroms = []\n",
+        &["platfroms", "profile, platforms"],
+    ),
+    (
+        "duplicate-platform",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = [\"linux/amd64\", \"linux/amd64\"]\n[workspace.metadata.ship.variants.production]\n",
+        &["duplicate platform `linux/amd64`"],
+    ),
+    (
+        "empty-platforms",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = []\n[workspace.metadata.ship.variants.production]\n",
+        &["empty", "linux/amd64, linux/arm64"],
+    ),
+    (
+        "unknown-profile",
+        "[workspace.metadata.ship.variants.dev]\nprofile = \"speedy\"\n[workspace.metadata.ship.variants.production]\n",
+        &["speedy", "dev, release, test, bench, fast"],
+    ),
+    (
+        "doc-profile",
+        "[profile.doc]\n[workspace.metadata.ship.variants.dev]\nprofile = \"doc\"\n[workspace.metadata.ship.variants.production]\n",
+        &["doc", "dev, release, test, bench, fast"],
+    ),
+    (
+        "default-variant",
+        "[workspace.metadata.ship]\ndefault-variant = \"staging\"\n",
+        &["staging", "dev, production"],
+    ),
+    (
+        "rule-matches-everything",
+        "[[workspace.metadata.ship.rules]]\nvariant = \"dev\"\n",
+        &["matches everything"],
+    ),
+    (
+        "rule-tag-and-branch",
+        "[[workspace.metadata.ship.rules]]\ntag = \"v*\"\nbranch = \"main\"\nvariant = \"dev\"\n",
+        &["never both"],
+    ),
+    (
+        "rule-semver-branch",
+        "[[workspace.metadata.ship.rules]]\nbranch = \"main\"\nsemver = true\nvariant = \"dev\"\n",
+        &["tags only"],
+    ),
+    (
+        "rule-without-variant",
+        "[[workspace.metadata.ship.rules]]\ntag = \"x\"\n",
+        &["variant"],
+    ),
+    (
+        "cross-amd64",
+        "[workspace.metadata.ship.builders.\"linux/amd64\"]\ncross = true\n",
+        &["only linux/arm64"],
+    ),
+    (
+        "unknown-builder",
+        "[workspace.metadata.ship.builders.\"windows/amd64\"]\n",
+        &["linux/amd64, linux/arm64"],
+    ),
+    (
+        "blank-runner",
+        "[workspace.metadata.ship.builders.\"linux/arm64\"]\nrunner = \"  \"\n",
+        &["empty"],
+    ),
+    (
+        "cross-not-bool",
+        "[workspace.metadata.ship.builders.\"linux/arm64\"]\ncross = \"yes\"\n",
+        &["boolean"],
+    ),
+    (
+        "unknown-nix-builder",
+        "[workspace.metadata.ship]\nbuilder = \"cargo2nix\"\n",
+        &["`cargo2nix`", "accepted: crane, naersk"],
+    ),
+    (
+        "image-uppercase",
+        "[workspace.metadata.ship]\nimage = \"ghcr.io/Me/App\"\n",
+        &["`Me`", "lowercase"],
+    ),
+    (
+        "image-tag",
+        "[workspace.metadata.ship]\nimage = \"ghcr.io/me/app:1.0\"\n",
+        &["tag or digest"],
+    ),
+    (
+        "image-type",
+        "[workspace.metadata.ship]\nimage = 3\n",
+        &["invalid type"],
+    ),
+    (
+        "binary-slash",
+        "[workspace.metadata.ship]\nbinary = \"bin/x\"\n",
+        &["not a binary name"],
+    ),
+    (
+        "cache-scheme",
+        "[workspace.metadata.ship]\ncache = \"ftp://x\"\n",
+        &["cachix:NAME", "file://"],
+    ),
+    (
+        "cache-cachix-name",
+        "[workspace.metadata.ship]\ncache = \"cachix:My_Cache\"\n",
+        &["lowercase"],
+    ),
+    ("no-variants", "[workspace.metadata.ship.variants]\n", &["at least one"]),
+    (
+        "variant-name",
+        "[workspace.metadata.ship.variants.Dev]\n",
+        &["must start with a-z"],
+    ),
+    (
+        "platforms-not-a-list",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = \"linux/amd64\"\n",
+        &["invalid type"],
+    ),
+    (
+        "platform-not-a-string",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = [1]\n",
+        &["invalid type"],
+    ),
+    (
+        "toolchain",
+        "[workspace.metadata.ship]\ntoolchain = \"latest\"\n",
+        &["`latest`", "accepted: nixpkgs, stable"],
+    ),
+    (
+        "toolchain-type",
+        "[workspace.metadata.ship]\ntoolchain = 1\n",
+        &["invalid type"],
+    ),
+    (
+        "tests-unknown-key",
+        "[workspace.metadata.ship.tests]\nfilter = \"x\"\n",
+        &["filter", "targets"],
+    ),
+    (
+        "tests-target",
+        "[workspace.metadata.ship.tests]\ntargets = [\"integration\"]\n",
+        &["`integration`", "lib, bins, tests"],
+    ),
+    (
+        "tests-target-duplicate",
+        "[workspace.metadata.ship.tests]\ntargets = [\"test:a\", \"test:a\"]\n",
+        &["duplicate target"],
+    ),
+    (
+        "tests-skip",
+        "[workspace.metadata.ship.tests]\nskip = [\"a b\"]\n",
+        &["not a test name"],
+    ),
+    (
+        "tests-skip-type",
+        "[workspace.metadata.ship.tests]\nskip = [1]\n",
+        &["invalid type"],
+    ),
+    (
+        "tests-inputs",
+        "[workspace.metadata.ship.tests]\nnative-build-inputs = [\"a/b\"]\n",
+        &["attribute path"],
+    ),
+    (
+        "build-unknown-key",
+        "[workspace.metadata.ship.build]\ncc = \"clang\"\n",
+        &["cc", "native-build-inputs"],
+    ),
+    (
+        "build-native-inputs",
+        "[workspace.metadata.ship.build]\nnative-build-inputs = [\"pkgs/clang\"]\n",
+        &["`pkgs/clang`", "attribute path"],
+    ),
+    (
+        "build-inputs-duplicate",
+        "[workspace.metadata.ship.build]\nbuild-inputs = [\"openssl\", \"openssl\"]\n",
+        &["duplicate `openssl`"],
+    ),
+    (
+        "build-inputs-type",
+        "[workspace.metadata.ship.build]\nbuild-inputs = \"openssl\"\n",
+        &["invalid type"],
+    ),
+    (
+        "build-env-name",
+        "[workspace.metadata.ship.build]\nenv = { \"1X\" = \"y\" }\n",
+        &["environment variable name"],
+    ),
+    (
+        "build-env-reserved",
+        "[workspace.metadata.ship.build]\nenv = { CARGO_PROFILE = \"dev\" }\n",
+        &["reserved"],
+    ),
+    (
+        "build-env-type",
+        "[workspace.metadata.ship.build]\nenv = { X = 1 }\n",
+        &["invalid type"],
+    ),
+    (
+        "variant-build-env",
+        "[workspace.metadata.ship.variants.dev]\nbuild = { env = { \"A-B\" = \"\" } }\n",
+        &["environment variable name"],
+    ),
+    (
+        "runtime-unknown-key",
+        "[workspace.metadata.ship.runtime]\nworkdir = \"/app\"\n",
+        &["workdir", "working-dir"],
+    ),
+    (
+        "runtime-files-source",
+        "[workspace.metadata.ship.runtime]\nfiles = { \"../etc\" = \"/etc\" }\n",
+        &["relative to the workspace root"],
+    ),
+    (
+        "runtime-files-destination",
+        "[workspace.metadata.ship.runtime]\nfiles = { conf = \"app/conf\" }\n",
+        &["absolute path in the image"],
+    ),
+    (
+        "runtime-packages",
+        "[workspace.metadata.ship.runtime]\npackages = [\"ca cert\"]\n",
+        &["attribute path"],
+    ),
+    (
+        "runtime-env",
+        "[workspace.metadata.ship.runtime]\nenv = { \"A=B\" = \"x\" }\n",
+        &["environment variable name"],
+    ),
+    (
+        "runtime-working-dir",
+        "[workspace.metadata.ship.runtime]\nworking-dir = \"app\"\n",
+        &["absolute path"],
+    ),
+    (
+        "runtime-port",
+        "[workspace.metadata.ship.runtime]\nports = [\"70000\"]\n",
+        &["1-65535"],
+    ),
+    (
+        "runtime-port-duplicate",
+        "[workspace.metadata.ship.runtime]\nports = [\"80\", \"80/tcp\"]\n",
+        &["duplicate port `80/tcp`"],
+    ),
+    (
+        "runtime-port-type",
+        "[workspace.metadata.ship.runtime]\nports = [8080]\n",
+        &["invalid type"],
+    ),
+    (
+        "runtime-binaries",
+        "[workspace.metadata.ship.runtime]\nbinaries = [\"svc\"]\n",
+        &["duplicate binary `svc`"],
+    ),
+    (
+        "runtime-labels",
+        "[workspace.metadata.ship.runtime]\nlabels = { \"\" = \"x\" }\n",
+        &["empty label name"],
+    ),
+    (
+        "variant-runtime-port",
+        "[workspace.metadata.ship.variants.dev]\nruntime = { ports = [\"0\"] }\n",
+        &["1-65535"],
+    ),
+    (
+        "variants-share-a-profile",
+        "[workspace.metadata.ship.variants.dev]\nprofile = \"release\"\nruntime = { env = { A = \"1\" } }\n[workspace.metadata.ship.variants.production]\n",
+        &["profile `release` as variant `dev`"],
+    ),
+];
+
 #[test]
 fn bad_manifests_are_refused_by_both_naming_the_same_key() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -410,279 +640,12 @@ fn bad_manifests_are_refused_by_both_naming_the_same_key() {
         ),
         (fixture("bad-rule"), vec!["prod", "dev, production"]),
     ];
-    let inline: &[(&str, &str, &[&str])] = &[
-        (
-            "unknown-variant-key",
-            "[workspace.metadata.ship.variants.dev]\nplatfroms = []\n",
-            &["platfroms", "profile, platforms"],
-        ),
-        (
-            "duplicate-platform",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = [\"linux/amd64\", \"linux/amd64\"]\n[workspace.metadata.ship.variants.production]\n",
-            &["duplicate platform `linux/amd64`"],
-        ),
-        (
-            "empty-platforms",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = []\n[workspace.metadata.ship.variants.production]\n",
-            &["empty", "linux/amd64, linux/arm64"],
-        ),
-        (
-            "unknown-profile",
-            "[workspace.metadata.ship.variants.dev]\nprofile = \"speedy\"\n[workspace.metadata.ship.variants.production]\n",
-            &["speedy", "dev, release, test, bench, fast"],
-        ),
-        (
-            "doc-profile",
-            "[profile.doc]\n[workspace.metadata.ship.variants.dev]\nprofile = \"doc\"\n[workspace.metadata.ship.variants.production]\n",
-            &["doc", "dev, release, test, bench, fast"],
-        ),
-        (
-            "default-variant",
-            "[workspace.metadata.ship]\ndefault-variant = \"staging\"\n",
-            &["staging", "dev, production"],
-        ),
-        (
-            "rule-matches-everything",
-            "[[workspace.metadata.ship.rules]]\nvariant = \"dev\"\n",
-            &["matches everything"],
-        ),
-        (
-            "rule-tag-and-branch",
-            "[[workspace.metadata.ship.rules]]\ntag = \"v*\"\nbranch = \"main\"\nvariant = \"dev\"\n",
-            &["never both"],
-        ),
-        (
-            "rule-semver-branch",
-            "[[workspace.metadata.ship.rules]]\nbranch = \"main\"\nsemver = true\nvariant = \"dev\"\n",
-            &["tags only"],
-        ),
-        (
-            "rule-without-variant",
-            "[[workspace.metadata.ship.rules]]\ntag = \"x\"\n",
-            &["variant"],
-        ),
-        (
-            "cross-amd64",
-            "[workspace.metadata.ship.builders.\"linux/amd64\"]\ncross = true\n",
-            &["only linux/arm64"],
-        ),
-        (
-            "unknown-builder",
-            "[workspace.metadata.ship.builders.\"windows/amd64\"]\n",
-            &["linux/amd64, linux/arm64"],
-        ),
-        (
-            "blank-runner",
-            "[workspace.metadata.ship.builders.\"linux/arm64\"]\nrunner = \"  \"\n",
-            &["empty"],
-        ),
-        (
-            "cross-not-bool",
-            "[workspace.metadata.ship.builders.\"linux/arm64\"]\ncross = \"yes\"\n",
-            &["boolean"],
-        ),
-        (
-            "unknown-nix-builder",
-            "[workspace.metadata.ship]\nbuilder = \"cargo2nix\"\n",
-            &["`cargo2nix`", "accepted: crane, naersk"],
-        ),
-        (
-            "image-uppercase",
-            "[workspace.metadata.ship]\nimage = \"ghcr.io/Me/App\"\n",
-            &["`Me`", "lowercase"],
-        ),
-        (
-            "image-tag",
-            "[workspace.metadata.ship]\nimage = \"ghcr.io/me/app:1.0\"\n",
-            &["tag or digest"],
-        ),
-        (
-            "image-type",
-            "[workspace.metadata.ship]\nimage = 3\n",
-            &["invalid type"],
-        ),
-        (
-            "binary-slash",
-            "[workspace.metadata.ship]\nbinary = \"bin/x\"\n",
-            &["not a binary name"],
-        ),
-        (
-            "cache-scheme",
-            "[workspace.metadata.ship]\ncache = \"ftp://x\"\n",
-            &["cachix:NAME", "file://"],
-        ),
-        (
-            "cache-cachix-name",
-            "[workspace.metadata.ship]\ncache = \"cachix:My_Cache\"\n",
-            &["lowercase"],
-        ),
-        ("no-variants", "[workspace.metadata.ship.variants]\n", &["at least one"]),
-        (
-            "variant-name",
-            "[workspace.metadata.ship.variants.Dev]\n",
-            &["must start with a-z"],
-        ),
-        (
-            "platforms-not-a-list",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = \"linux/amd64\"\n",
-            &["invalid type"],
-        ),
-        (
-            "platform-not-a-string",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = [1]\n",
-            &["invalid type"],
-        ),
-        (
-            "toolchain",
-            "[workspace.metadata.ship]\ntoolchain = \"latest\"\n",
-            &["`latest`", "accepted: nixpkgs, stable"],
-        ),
-        (
-            "toolchain-type",
-            "[workspace.metadata.ship]\ntoolchain = 1\n",
-            &["invalid type"],
-        ),
-        (
-            "tests-unknown-key",
-            "[workspace.metadata.ship.tests]\nfilter = \"x\"\n",
-            &["filter", "targets"],
-        ),
-        (
-            "tests-target",
-            "[workspace.metadata.ship.tests]\ntargets = [\"integration\"]\n",
-            &["`integration`", "lib, bins, tests"],
-        ),
-        (
-            "tests-target-duplicate",
-            "[workspace.metadata.ship.tests]\ntargets = [\"test:a\", \"test:a\"]\n",
-            &["duplicate target"],
-        ),
-        (
-            "tests-skip",
-            "[workspace.metadata.ship.tests]\nskip = [\"a b\"]\n",
-            &["not a test name"],
-        ),
-        (
-            "tests-skip-type",
-            "[workspace.metadata.ship.tests]\nskip = [1]\n",
-            &["invalid type"],
-        ),
-        (
-            "tests-inputs",
-            "[workspace.metadata.ship.tests]\nnative-build-inputs = [\"a/b\"]\n",
-            &["attribute path"],
-        ),
-        (
-            "build-unknown-key",
-            "[workspace.metadata.ship.build]\ncc = \"clang\"\n",
-            &["cc", "native-build-inputs"],
-        ),
-        (
-            "build-native-inputs",
-            "[workspace.metadata.ship.build]\nnative-build-inputs = [\"pkgs/clang\"]\n",
-            &["`pkgs/clang`", "attribute path"],
-        ),
-        (
-            "build-inputs-duplicate",
-            "[workspace.metadata.ship.build]\nbuild-inputs = [\"openssl\", \"openssl\"]\n",
-            &["duplicate `openssl`"],
-        ),
-        (
-            "build-inputs-type",
-            "[workspace.metadata.ship.build]\nbuild-inputs = \"openssl\"\n",
-            &["invalid type"],
-        ),
-        (
-            "build-env-name",
-            "[workspace.metadata.ship.build]\nenv = { \"1X\" = \"y\" }\n",
-            &["environment variable name"],
-        ),
-        (
-            "build-env-reserved",
-            "[workspace.metadata.ship.build]\nenv = { CARGO_PROFILE = \"dev\" }\n",
-            &["reserved"],
-        ),
-        (
-            "build-env-type",
-            "[workspace.metadata.ship.build]\nenv = { X = 1 }\n",
-            &["invalid type"],
-        ),
-        (
-            "variant-build-env",
-            "[workspace.metadata.ship.variants.dev]\nbuild = { env = { \"A-B\" = \"\" } }\n",
-            &["environment variable name"],
-        ),
-        (
-            "runtime-unknown-key",
-            "[workspace.metadata.ship.runtime]\nworkdir = \"/app\"\n",
-            &["workdir", "working-dir"],
-        ),
-        (
-            "runtime-files-source",
-            "[workspace.metadata.ship.runtime]\nfiles = { \"../etc\" = \"/etc\" }\n",
-            &["relative to the workspace root"],
-        ),
-        (
-            "runtime-files-destination",
-            "[workspace.metadata.ship.runtime]\nfiles = { conf = \"app/conf\" }\n",
-            &["absolute path in the image"],
-        ),
-        (
-            "runtime-packages",
-            "[workspace.metadata.ship.runtime]\npackages = [\"ca cert\"]\n",
-            &["attribute path"],
-        ),
-        (
-            "runtime-env",
-            "[workspace.metadata.ship.runtime]\nenv = { \"A=B\" = \"x\" }\n",
-            &["environment variable name"],
-        ),
-        (
-            "runtime-working-dir",
-            "[workspace.metadata.ship.runtime]\nworking-dir = \"app\"\n",
-            &["absolute path"],
-        ),
-        (
-            "runtime-port",
-            "[workspace.metadata.ship.runtime]\nports = [\"70000\"]\n",
-            &["1-65535"],
-        ),
-        (
-            "runtime-port-duplicate",
-            "[workspace.metadata.ship.runtime]\nports = [\"80\", \"80/tcp\"]\n",
-            &["duplicate port `80/tcp`"],
-        ),
-        (
-            "runtime-port-type",
-            "[workspace.metadata.ship.runtime]\nports = [8080]\n",
-            &["invalid type"],
-        ),
-        (
-            "runtime-binaries",
-            "[workspace.metadata.ship.runtime]\nbinaries = [\"svc\"]\n",
-            &["duplicate binary `svc`"],
-        ),
-        (
-            "runtime-labels",
-            "[workspace.metadata.ship.runtime]\nlabels = { \"\" = \"x\" }\n",
-            &["empty label name"],
-        ),
-        (
-            "variant-runtime-port",
-            "[workspace.metadata.ship.variants.dev]\nruntime = { ports = [\"0\"] }\n",
-            &["1-65535"],
-        ),
-        (
-            "variants-share-a-profile",
-            "[workspace.metadata.ship.variants.dev]\nprofile = \"release\"\nruntime = { env = { A = \"1\" } }\n[workspace.metadata.ship.variants.production]\n",
-            &["profile `release` as variant `dev`"],
-        ),
-    ];
-    for (name, ship, needles) in inline {
+    for (name, ship, needles) in BAD_INLINE {
         cases.push((write_manifest(dir.path(), name, ship), needles.to_vec()));
     }
     for (manifest, needles) in cases {
-        let rust = ship_plan(&manifest, &[]).expect_err(&format!("ship plan refuses {manifest:?}"));
+        let rust = support::ship_plan(&manifest, &[])
+            .expect_err(&format!("ship plan refuses {manifest:?}"));
         let nix = match nix_plan(&manifest) {
             Ok(v) => panic!("nix/lib accepted {manifest:?}, ship refused it ({rust}): {v}"),
             Err(e) => e,

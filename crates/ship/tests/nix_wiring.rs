@@ -6,48 +6,28 @@
 //!
 //! Needs `nix-instantiate` (Debian nix-bin); `--store dummy://`, no network.
 
-mod support;
+use ship_test_support as support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use serde_json::Value;
-use ship::config::Platform;
+use ship::platform::Platform;
 
 const SYSTEMS: [&str; 2] = ["x86_64-linux", "aarch64-linux"];
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
-
-fn nix_instantiate() -> Command {
-    let exe = support::require_tool(&["nix-instantiate"], "nix-bin: apt-get install nix-bin");
-    let mut cmd = Command::new(exe);
-    cmd.args(["--store", "dummy://", "--option", "substituters", ""]);
-    cmd
-}
-
 /// `nix-instantiate --eval --strict --json FILE`: the JSON, or the error text.
 fn eval_file(file: &Path) -> Result<Value, String> {
-    let out = nix_instantiate()
-        .args(["--eval", "--strict", "--json"])
-        .arg(file)
-        .output()
-        .expect("run nix-instantiate");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    support::output_json(
+        support::nix_instantiate()
+            .args(["--eval", "--strict", "--json"])
+            .arg(file),
+    )
 }
 
 /// The flake as `nix flake show` would list it, and its builds' arguments (nix/tests/show.nix).
 fn show() -> Value {
-    eval_file(&repo().join("nix/tests/show.nix"))
+    eval_file(&support::repo().join("nix/tests/show.nix"))
         .unwrap_or_else(|e| panic!("nix/tests/show.nix: {e}"))
 }
 
@@ -62,7 +42,8 @@ fn names(v: &Value) -> BTreeSet<String> {
 /// Every build (system, attribute names, platform, cross) the flake must have for the repo's
 /// configuration, by `ship::plan::attrs`, the naming `ship plan` uses.
 fn expected_builds() -> Vec<(String, [String; 3], Platform, bool)> {
-    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    let config =
+        ship::config::load(&support::repo().join("Cargo.toml")).expect("repo configuration");
     let profiles: BTreeSet<String> = config
         .variants
         .values()
@@ -76,7 +57,12 @@ fn expected_builds() -> Vec<(String, [String; 3], Platform, bool)> {
             (Platform::Arm64, true),
         ] {
             let (system, names) = ship::plan::attrs(profile, platform, cross);
-            builds.push((system, names, platform, cross));
+            builds.push((
+                system,
+                [names.image, names.app, names.deps],
+                platform,
+                cross,
+            ));
         }
     }
     builds
@@ -130,11 +116,10 @@ fn flake_structure_matches_ship_naming() {
     }
 
     // What `ship plan` sends each runner to build exists under that runner's system.
-    let manifest = repo().join("Cargo.toml");
+    let manifest = support::repo().join("Cargo.toml");
     let config = ship::config::load(&manifest).expect("repo configuration");
     for variant in config.variants.keys() {
-        let out = Command::new(env!("CARGO_BIN_EXE_ship"))
-            .env_remove("SHIP_MANIFEST")
+        let out = support::ship()
             .arg("plan")
             .arg("--manifest")
             .arg(&manifest)
@@ -224,7 +209,8 @@ fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
 #[test]
 fn each_image_runs_its_own_build_and_arm64_is_cross_compiled() {
     let show = show();
-    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    let config =
+        ship::config::load(&support::repo().join("Cargo.toml")).expect("repo configuration");
     for (system, [image, app, _], platform, cross) in expected_builds() {
         let b = &show["builds"][&system];
         let ctx = format!("{system}.{image}");
@@ -269,10 +255,10 @@ fn a_misspelt_argument_is_named_by_the_stand_in() {
              src = craneLib.cleanCargoSource {root};
              deps = craneLib.buildDepsOnly {{ inherit src; }};
            in (craneLib.buildPackage {{ inherit src; cargoArtifactsCross = deps; }}).outPath"#,
-        standins = repo().join("nix/tests/stand-ins").display(),
-        root = repo().display(),
+        standins = support::repo().join("nix/tests/stand-ins").display(),
+        root = support::repo().display(),
     );
-    let out = nix_instantiate()
+    let out = support::nix_instantiate()
         .args(["--eval", "--strict", "-E", &expr])
         .output()
         .expect("run nix-instantiate");
@@ -286,23 +272,10 @@ fn a_misspelt_argument_is_named_by_the_stand_in() {
     );
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read dir") {
-        let entry = entry.expect("entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 /// The files the flake's evaluation reads, copied so they can be broken on purpose.
 fn copy_of_the_flake() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = repo();
+    let root = support::repo();
     for file in [
         "flake.nix",
         "flake.lock",
@@ -316,17 +289,157 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
         std::fs::copy(root.join(file), &target).expect("copy");
     }
-    copy_dir(&root.join("nix"), &dir.path().join("nix"));
-    copy_dir(
+    support::copy_dir(&root.join("nix"), &dir.path().join("nix"));
+    support::copy_dir(
         &root.join("configuration"),
         &dir.path().join("configuration"),
     );
-    copy_dir(
+    support::copy_dir(
         &root.join("crates/ship/tests/fixtures"),
         &dir.path().join("crates/ship/tests/fixtures"),
     );
     dir
 }
+
+/// Mistakes in the real nix/ files: (file, text, replacement, what the failure must say).
+const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
+    (
+        "nix/crate.nix",
+        "      inherit cargoArtifacts;\n",
+        "      cargoArtifactsCross = cargoArtifacts;\n",
+        "unknown argument `cargoArtifactsCross`",
+    ),
+    (
+        "nix/crate.nix",
+        "    CARGO_PROFILE = profile;\n",
+        "    CARGO_PROFILE = profile;\n    SHIP_GIT_REV = rev;\n",
+        "the git revision stays out of the deps",
+    ),
+    (
+        "nix/crate.nix",
+        "cargoBuildExtraArgs = \"--bin ${name}\";",
+        "cargoExtraArgs = \"--locked --package ${name}\";",
+        "deps and package get identical shared arguments",
+    ),
+    (
+        "nix/image.nix",
+        "    tag\n    architecture\n    created\n    ;\n",
+        "    tag\n    created\n    ;\n  architecure = spec.architecture;\n",
+        "unknown argument `architecure`",
+    ),
+    (
+        "nix/per-system.nix",
+        "withImage pkgsArm64 \"linux/arm64\"",
+        "withImage pkgs \"linux/arm64\"",
+        "dockerTools of the image's platform",
+    ),
+    (
+        "nix/per-system.nix",
+        "        app = builds.app;\n",
+        "        app = native.${profile}.app;\n",
+        "entrypoint is this build's binary",
+    ),
+    (
+        "nix/per-system.nix",
+        "    crossSystem = \"aarch64-linux\";\n",
+        "    crossSytem = \"aarch64-linux\";\n",
+        "unknown argument `crossSytem`",
+    ),
+    (
+        "nix/per-system.nix",
+        "  craneLib = craneLibFor pkgs;\n",
+        "  craneLib = crane.mkLib pkgs;\n",
+        "built with the rust-overlay toolchain",
+    ),
+    (
+        "nix/per-system.nix",
+        "  checks = import ./checks.nix {\n",
+        "  checks = pkgs.callPackage ./checks.nix {\n",
+        "overrideDerivation",
+    ),
+    (
+        "nix/checks.nix",
+        "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
+        "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",
+        "cargoArtifacts is not a derivation holding cargo artifacts",
+    ),
+    // Build inputs in the wrong splice, for the cross build of an adopter's workspace.
+    (
+        "nix/crate.nix",
+        "map (lookup pkgsHostTarget build.keys.buildInputs)",
+        "map (lookup pkgsBuildHost build.keys.buildInputs)",
+        "build inputs are for the platform the binary runs on",
+    ),
+    (
+        "nix/crate.nix",
+        "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+        "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+        "native build inputs run on the build machine",
+    ),
+    (
+        "nix/checks.nix",
+        "cargoTestExtraArgs = testArgs;",
+        "cargoTestExtraArgs = \"--lib --bins --test http --test plan_cli\";",
+        "tests run exactly the tests key's selection",
+    ),
+    (
+        "nix/per-system.nix",
+        "p'.rust-bin.fromRustupToolchainFile toolchain.file",
+        "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
+        "built with 1.90.0",
+    ),
+    (
+        "nix/image.nix",
+        "    // spec.env;",
+        "    ;",
+        "env from the configuration",
+    ),
+    (
+        "nix/per-system.nix",
+        "filter = path: _type: !(",
+        "filter = path: _type: true || !(",
+        "runtime files stay out of the cargo source",
+    ),
+    (
+        "nix/checks.nix",
+        "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
+        "nativeBuildInputs = testInputs;",
+        "the tests also the tests key's tools",
+    ),
+    // Unknown nixpkgs attributes and a missing file, named with the key they came from.
+    (
+        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+        "build-inputs = [\"openssl\"]",
+        "build-inputs = [\"openssll\"]",
+        "[workspace.metadata.ship] build.build-inputs: `openssll` is not an attribute of nixpkgs",
+    ),
+    (
+        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+        "packages = [\"cacert\", \"tzdata\"]",
+        "packages = [\"cacert\", \"tz-data\"]",
+        "[workspace.metadata.ship] runtime.packages: `tz-data` is not an attribute of nixpkgs",
+    ),
+    (
+        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+        "files = { configuration = ",
+        "files = { config = ",
+        "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
+    ),
+    // A test target the workspace does not have.
+    (
+        "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
+        "targets = [\"lib\", \"test:api\"]",
+        "targets = [\"lib\", \"test:apis\"]",
+        "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
+    ),
+    // Two toolchains named: refused rather than one silently ignored.
+    (
+        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+        "[workspace]\n\n[workspace.metadata.ship.tests]",
+        "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
+        "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
+    ),
+];
 
 #[test]
 fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
@@ -336,146 +449,7 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
         panic!("the copied flake should pass nix/tests: {e}");
     }
 
-    // (file, text, replacement, what the failure must say)
-    let mistakes = [
-        (
-            "nix/crate.nix",
-            "      inherit cargoArtifacts;\n",
-            "      cargoArtifactsCross = cargoArtifacts;\n",
-            "unknown argument `cargoArtifactsCross`",
-        ),
-        (
-            "nix/crate.nix",
-            "    CARGO_PROFILE = profile;\n",
-            "    CARGO_PROFILE = profile;\n    SHIP_GIT_REV = rev;\n",
-            "the git revision stays out of the deps",
-        ),
-        (
-            "nix/crate.nix",
-            "cargoBuildExtraArgs = \"--bin ${name}\";",
-            "cargoExtraArgs = \"--locked --package ${name}\";",
-            "deps and package get identical shared arguments",
-        ),
-        (
-            "nix/image.nix",
-            "    tag\n    architecture\n    created\n    ;\n",
-            "    tag\n    created\n    ;\n  architecure = spec.architecture;\n",
-            "unknown argument `architecure`",
-        ),
-        (
-            "nix/per-system.nix",
-            "withImage pkgsArm64 \"linux/arm64\"",
-            "withImage pkgs \"linux/arm64\"",
-            "dockerTools of the image's platform",
-        ),
-        (
-            "nix/per-system.nix",
-            "        app = builds.app;\n",
-            "        app = native.${profile}.app;\n",
-            "entrypoint is this build's binary",
-        ),
-        (
-            "nix/per-system.nix",
-            "    crossSystem = \"aarch64-linux\";\n",
-            "    crossSytem = \"aarch64-linux\";\n",
-            "unknown argument `crossSytem`",
-        ),
-        (
-            "nix/per-system.nix",
-            "  craneLib = craneLibFor pkgs;\n",
-            "  craneLib = crane.mkLib pkgs;\n",
-            "built with the rust-overlay toolchain",
-        ),
-        (
-            "nix/per-system.nix",
-            "  checks = import ./checks.nix {\n",
-            "  checks = pkgs.callPackage ./checks.nix {\n",
-            "overrideDerivation",
-        ),
-        (
-            "nix/checks.nix",
-            "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
-            "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",
-            "cargoArtifacts is not a derivation holding cargo artifacts",
-        ),
-        // Build inputs in the wrong splice, for the cross build of an adopter's workspace.
-        (
-            "nix/crate.nix",
-            "map (lookup pkgsHostTarget build.keys.buildInputs)",
-            "map (lookup pkgsBuildHost build.keys.buildInputs)",
-            "build inputs are for the platform the binary runs on",
-        ),
-        (
-            "nix/crate.nix",
-            "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
-            "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
-            "native build inputs run on the build machine",
-        ),
-        (
-            "nix/checks.nix",
-            "cargoTestExtraArgs = testArgs;",
-            "cargoTestExtraArgs = \"--lib --bins --test http --test plan_cli\";",
-            "tests run exactly the tests key's selection",
-        ),
-        (
-            "nix/per-system.nix",
-            "p'.rust-bin.fromRustupToolchainFile toolchain.file",
-            "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
-            "built with 1.90.0",
-        ),
-        (
-            "nix/image.nix",
-            "    // spec.env;",
-            "    ;",
-            "env from the configuration",
-        ),
-        (
-            "nix/per-system.nix",
-            "filter = path: _type: !(",
-            "filter = path: _type: true || !(",
-            "runtime files stay out of the cargo source",
-        ),
-        (
-            "nix/checks.nix",
-            "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
-            "nativeBuildInputs = testInputs;",
-            "the tests also the tests key's tools",
-        ),
-        // Unknown nixpkgs attributes and a missing file, named with the key they came from.
-        (
-            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-            "build-inputs = [\"openssl\"]",
-            "build-inputs = [\"openssll\"]",
-            "[workspace.metadata.ship] build.build-inputs: `openssll` is not an attribute of nixpkgs",
-        ),
-        (
-            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-            "packages = [\"cacert\", \"tzdata\"]",
-            "packages = [\"cacert\", \"tz-data\"]",
-            "[workspace.metadata.ship] runtime.packages: `tz-data` is not an attribute of nixpkgs",
-        ),
-        (
-            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-            "files = { configuration = ",
-            "files = { config = ",
-            "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
-        ),
-        // A test target the workspace does not have.
-        (
-            "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
-            "targets = [\"lib\", \"test:api\"]",
-            "targets = [\"lib\", \"test:apis\"]",
-            "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
-        ),
-        // Two toolchains named: refused rather than one silently ignored.
-        (
-            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-            "[workspace]\n\n[workspace.metadata.ship.tests]",
-            "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
-            "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
-        ),
-    ];
-    for (file, text, replacement, needle) in mistakes {
+    for (file, text, replacement, needle) in WIRING_MISTAKES {
         let copy = copy_of_the_flake();
         let path = copy.path().join(file);
         let source = std::fs::read_to_string(&path).expect("read");
@@ -498,7 +472,7 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
 #[test]
 fn flake_lock_pins_real_revisions_of_the_three_inputs() {
     let lock: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("flake.lock")).expect("read flake.lock"),
+        &std::fs::read_to_string(support::repo().join("flake.lock")).expect("read flake.lock"),
     )
     .expect("flake.lock is JSON");
     assert_eq!(lock["version"], 7);
@@ -566,7 +540,7 @@ fn flake_lock_pins_real_revisions_of_the_three_inputs() {
     let naersk_rev = lock["nodes"]["naersk"]["locked"]["rev"]
         .as_str()
         .expect("naersk rev");
-    let stand_in = std::fs::read_to_string(repo().join("nix/tests/stand-ins/naersk.nix"))
+    let stand_in = std::fs::read_to_string(support::repo().join("nix/tests/stand-ins/naersk.nix"))
         .expect("read the naersk stand-in");
     assert!(
         stand_in.contains(naersk_rev),
@@ -606,20 +580,8 @@ fn copy_with_naersk() -> tempfile::TempDir {
 }
 
 fn plan_json(manifest: &Path, variant: &str) -> Value {
-    let out = Command::new(env!("CARGO_BIN_EXE_ship"))
-        .env_remove("SHIP_MANIFEST")
-        .arg("plan")
-        .arg("--manifest")
-        .arg(manifest)
-        .args(["--format", "json", "--variant", variant])
-        .output()
-        .expect("run ship");
-    assert!(
-        out.status.success(),
-        "ship plan {manifest:?} --variant {variant}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("plan JSON")
+    support::ship_plan(manifest, &["--variant", variant])
+        .unwrap_or_else(|e| panic!("ship plan {manifest:?} --variant {variant}: {e}"))
 }
 
 #[test]
@@ -671,9 +633,10 @@ fn the_demo_switched_to_naersk_keeps_names_matrix_and_wiring() {
         );
     }
 
-    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    let config =
+        ship::config::load(&support::repo().join("Cargo.toml")).expect("repo configuration");
     for variant in config.variants.keys() {
-        let with_crane = plan_json(&repo().join("Cargo.toml"), variant);
+        let with_crane = plan_json(&support::repo().join("Cargo.toml"), variant);
         let with_naersk = plan_json(&copy.path().join("Cargo.toml"), variant);
         assert_eq!(
             with_naersk["matrix"], with_crane["matrix"],
@@ -687,117 +650,118 @@ fn the_demo_switched_to_naersk_keeps_names_matrix_and_wiring() {
 /// One text replaced in a file: (text, replacement).
 type Edit = (&'static str, &'static str);
 
+/// Mistakes in the naersk wiring: (file, [(text, replacement)], what the failure must say).
+const NAERSK_MISTAKES: &[(&str, &[Edit], &str)] = &[
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "        \"--workspace\"\n      ]\n",
+            "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
+        )],
+        "no --bin in the deps derivation",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "    strictDeps = true;\n",
+            "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
+        )],
+        "the git revision stays out of the deps",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[("    cargoBuildOptions =\n", "    cargoBuildOption =\n")],
+        "unknown argument `cargoBuildOption`",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[("        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n", "")],
+        "cargo's linker and the cc crate's tools are aarch64's",
+    ),
+    // The `build` key: each input in its splice, the env in the deps too.
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "map (lookup pkgsHostTarget build.keys.buildInputs)",
+            "map (lookup pkgsBuildHost build.keys.buildInputs)",
+        )],
+        "image-release-arm64: build inputs are for the platform the binary runs on",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+            "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+        )],
+        "image-release-arm64: native build inputs run on the build machine",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[
+            ("    inherit (build) env;\n", ""),
+            (
+                "            meta = (old.meta or { }) // {\n",
+                "            inherit (build) env;\n            meta = (old.meta or { }) // {\n",
+            ),
+        ],
+        "the build env reaches deps and package",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[("    inherit (build) env;\n", "    env = build.env // { SHIP_GIT_REV = rev; };\n")],
+        "env.SHIP_GIT_REV is also an attribute of the derivation",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[("    inherit (build) env;\n", "    env = build.env // { RUSTC = \"rustc\"; };\n")],
+        "env.RUSTC is also an attribute of the derivation",
+    ),
+    (
+        "nix/builders/naersk.nix",
+        &[(
+            "  app = package ([ binary ] ++ binaries) {",
+            "  app = package [ binary ] {",
+        )],
+        "the package also builds the runtime binaries",
+    ),
+    // The toolchain: the workspace's, on the build machine, for naersk as for crane.
+    (
+        "nix/per-system.nix",
+        &[(
+            "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+            "        rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+        )],
+        "unexpected argument 'rustC'",
+    ),
+    (
+        "nix/per-system.nix",
+        &[(
+            "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+            "",
+        )],
+        "the toolchain rust-toolchain.toml names",
+    ),
+    (
+        "nix/per-system.nix",
+        &[(
+            "      overlayToolchain = rustToolchainFor p.pkgsBuildHost;\n",
+            "      overlayToolchain = rustToolchainFor p;\n",
+        )],
+        "image-release-arm64: the toolchain runs on the build machine",
+    ),
+    (
+        "nix/per-system.nix",
+        &[(
+            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; }",
+            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs; }",
+        )],
+        "cargoArtifacts is not a derivation holding cargo artifacts",
+    ),
+];
+
 #[test]
 fn mistakes_in_the_naersk_wiring_fail_the_nix_tests() {
-    // (file, [(text, replacement)], what the failure must say)
-    let mistakes: &[(&str, &[Edit], &str)] = &[
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "        \"--workspace\"\n      ]\n",
-                "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
-            )],
-            "no --bin in the deps derivation",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "    strictDeps = true;\n",
-                "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
-            )],
-            "the git revision stays out of the deps",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[("    cargoBuildOptions =\n", "    cargoBuildOption =\n")],
-            "unknown argument `cargoBuildOption`",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[("        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n", "")],
-            "cargo's linker and the cc crate's tools are aarch64's",
-        ),
-        // The `build` key: each input in its splice, the env in the deps too.
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "map (lookup pkgsHostTarget build.keys.buildInputs)",
-                "map (lookup pkgsBuildHost build.keys.buildInputs)",
-            )],
-            "image-release-arm64: build inputs are for the platform the binary runs on",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
-                "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
-            )],
-            "image-release-arm64: native build inputs run on the build machine",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[
-                ("    inherit (build) env;\n", ""),
-                (
-                    "            meta = (old.meta or { }) // {\n",
-                    "            inherit (build) env;\n            meta = (old.meta or { }) // {\n",
-                ),
-            ],
-            "the build env reaches deps and package",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[("    inherit (build) env;\n", "    env = build.env // { SHIP_GIT_REV = rev; };\n")],
-            "env.SHIP_GIT_REV is also an attribute of the derivation",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[("    inherit (build) env;\n", "    env = build.env // { RUSTC = \"rustc\"; };\n")],
-            "env.RUSTC is also an attribute of the derivation",
-        ),
-        (
-            "nix/builders/naersk.nix",
-            &[(
-                "  app = package ([ binary ] ++ binaries) {",
-                "  app = package [ binary ] {",
-            )],
-            "the package also builds the runtime binaries",
-        ),
-        // The toolchain: the workspace's, on the build machine, for naersk as for crane.
-        (
-            "nix/per-system.nix",
-            &[(
-                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-                "        rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-            )],
-            "unexpected argument 'rustC'",
-        ),
-        (
-            "nix/per-system.nix",
-            &[(
-                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-                "",
-            )],
-            "the toolchain rust-toolchain.toml names",
-        ),
-        (
-            "nix/per-system.nix",
-            &[(
-                "      overlayToolchain = rustToolchainFor p.pkgsBuildHost;\n",
-                "      overlayToolchain = rustToolchainFor p;\n",
-            )],
-            "image-release-arm64: the toolchain runs on the build machine",
-        ),
-        (
-            "nix/per-system.nix",
-            &[(
-                "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; }",
-                "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs; }",
-            )],
-            "cargoArtifacts is not a derivation holding cargo artifacts",
-        ),
-    ];
-    for (file, edits, needle) in mistakes {
+    for (file, edits, needle) in NAERSK_MISTAKES {
         let copy = copy_with_naersk();
         let path = copy.path().join(file);
         let mut source = std::fs::read_to_string(&path).expect("read");

@@ -1,8 +1,8 @@
 //! `ship plan` end to end: the real binary on sample manifests, good and bad.
 
-mod support;
+use ship_test_support as support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -15,36 +15,13 @@ fn root_manifest() -> PathBuf {
     support::repo().join("Cargo.toml")
 }
 
-/// A `ship` command with no GitHub context leaking in from the environment.
+/// [`support::ship`], for assert_cmd's assertions.
 fn ship() -> Command {
-    let mut cmd = Command::cargo_bin("ship").expect("ship binary");
-    for var in [
-        "GITHUB_REF",
-        "GITHUB_EVENT_NAME",
-        "GITHUB_SHA",
-        "GITHUB_OUTPUT",
-        "SHIP_MANIFEST",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd
+    Command::from_std(support::ship())
 }
 
-fn plan_json(manifest: &PathBuf, args: &[&str]) -> Value {
-    let out = ship()
-        .arg("plan")
-        .arg("--manifest")
-        .arg(manifest)
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .expect("run ship");
-    assert!(
-        out.status.success(),
-        "ship plan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
+fn plan_json(manifest: &Path, args: &[&str]) -> Value {
+    support::ship_plan(manifest, args).unwrap_or_else(|e| panic!("ship plan failed: {e}"))
 }
 
 fn strings(v: &Value) -> Vec<String> {

@@ -2,13 +2,13 @@
 //! the right credentials (flags or auth file) work with --ca-file; wrong or missing ones fail
 //! clearly without the secret ever being printed; TLS is verified unless told otherwise.
 
-mod support;
+use ship_test_support as support;
 
 use base64::Engine as _;
 use support::image::{write_archive, ImageSpec};
 use support::registry::{Registry, RegistryOptions};
 use support::token::TokenServer;
-use support::{run, ship};
+use support::{run, ship_in};
 
 const USER: &str = "ship-ci";
 const PASSWORD: &str = "correct-Horse-battery-7";
@@ -34,7 +34,7 @@ fn right_credentials_with_ca_file_push_image_and_index() {
     let dir = tempfile::tempdir().unwrap();
     let ca = reg.ca_file().unwrap();
     let repo = reg.repo("private/app");
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &repo, "--username", USER])
@@ -47,7 +47,7 @@ fn right_credentials_with_ca_file_push_image_and_index() {
     assert!(reg.stored_manifests("private/app").contains(&digest));
 
     // The password may come from any variable (e.g. GITHUB_TOKEN) via --password-env.
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .args([
             "push-index",
             "--to",
@@ -78,7 +78,7 @@ fn credentials_come_from_the_docker_or_podman_auth_file() {
     // podman's REGISTRY_AUTH_FILE
     let auth_file = dir.path().join("auth.json");
     std::fs::write(&auth_file, &config).unwrap();
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &reg.repo("a/b")])
@@ -92,7 +92,7 @@ fn credentials_come_from_the_docker_or_podman_auth_file() {
     let home = tempfile::tempdir().unwrap();
     std::fs::create_dir(home.path().join(".docker")).unwrap();
     std::fs::write(home.path().join(".docker/config.json"), &config).unwrap();
-    let (ok, _, stderr) = run(ship(home.path())
+    let (ok, _, stderr) = run(ship_in(home.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &reg.repo("c/d")])
@@ -108,7 +108,7 @@ fn wrong_credentials_fail_clearly_and_the_secret_is_never_shown() {
     let dir = tempfile::tempdir().unwrap();
     let wrong = "Wr0ng-but-S3cret-zq9";
     let repo = reg.repo("private/app");
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &repo, "--username", USER, "--format", "json"])
@@ -141,7 +141,7 @@ fn wrong_credentials_fail_clearly_and_the_secret_is_never_shown() {
         format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, reg.addr()),
     )
     .unwrap();
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .args(["push-index", "--to", &repo, "--tag", "x"])
         .arg("--ca-file")
         .arg(reg.ca_file().unwrap())
@@ -160,7 +160,7 @@ fn wrong_credentials_fail_clearly_and_the_secret_is_never_shown() {
 fn missing_credentials_say_how_to_give_them() {
     let reg = secure();
     let dir = tempfile::tempdir().unwrap();
-    let (ok, _, stderr) = run(ship(dir.path())
+    let (ok, _, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &reg.repo("a/b")])
@@ -174,7 +174,7 @@ fn missing_credentials_say_how_to_give_them() {
     );
 
     // A username without its password is refused before any request.
-    let (ok, _, stderr) = run(ship(dir.path())
+    let (ok, _, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &reg.repo("a/b"), "--username", USER]));
@@ -186,7 +186,7 @@ fn missing_credentials_say_how_to_give_them() {
 fn tls_is_verified_without_the_ca_file() {
     let reg = secure();
     let dir = tempfile::tempdir().unwrap();
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &reg.repo("a/b"), "--username", USER])
@@ -203,7 +203,7 @@ fn tls_is_verified_without_the_ca_file() {
     // A CA file that is not a certificate is named.
     let bogus = dir.path().join("bogus.pem");
     std::fs::write(&bogus, "hello").unwrap();
-    let (ok, _, stderr) = run(ship(dir.path())
+    let (ok, _, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &reg.repo("a/b")])
@@ -222,7 +222,7 @@ fn bearer_tokens_from_the_realm_the_registry_names() {
     let reg = Registry::start_with(RegistryOptions::bearer(&tokens));
     let dir = tempfile::tempdir().unwrap();
     let repo = reg.repo("team/app");
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &repo, "--username", USER])
@@ -230,7 +230,7 @@ fn bearer_tokens_from_the_realm_the_registry_names() {
     assert!(ok, "{stderr}\nregistry log:\n{}", reg.log());
     assert_no_secret(&format!("{stdout}{stderr}"), PASSWORD);
     let digest = stdout.trim().to_owned();
-    let (ok, _, stderr) = run(ship(dir.path())
+    let (ok, _, stderr) = run(ship_in(dir.path())
         .args([
             "push-index",
             "--to",
@@ -262,7 +262,7 @@ fn bearer_tokens_from_the_realm_the_registry_names() {
 
     // Refused by the token server: a clear error, no secret.
     let wrong = "not-the-Token-123";
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &reg.repo("team/other"), "--username", USER])
@@ -306,7 +306,7 @@ fn credential_helpers_named_in_the_auth_file_are_asked() {
         format!(r#"{{"credHelpers":{{"{}":"shiptest"}}}}"#, reg.addr()),
     )
     .unwrap();
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &reg.repo("h/x")])
@@ -320,7 +320,7 @@ fn credential_helpers_named_in_the_auth_file_are_asked() {
 
     // A helper this machine does not have means "no credentials", not a crash.
     std::fs::write(&auth_file, r#"{"credsStore":"not-installed-here"}"#).unwrap();
-    let (ok, _, stderr) = run(ship(dir.path())
+    let (ok, _, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(image(dir.path()))
         .args(["--to", &reg.repo("h/y")])

@@ -2,7 +2,7 @@
 //! are retried (Retry-After honoured), persistent ones give up with an error naming the step,
 //! and a registry killed in the middle of an upload stops the push with nothing published.
 
-mod support;
+use ship_test_support as support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use serde_json::Value;
 use support::image::{write_archive, ImageSpec};
 use support::proxy::{Action, FaultProxy};
 use support::registry::Registry;
-use support::{run, run_json, ship};
+use support::{run, run_json, ship_in};
 
 fn is_blob_put(method: &str, path: &str) -> bool {
     method == "PUT" && path.contains("/blobs/uploads/")
@@ -46,7 +46,7 @@ fn transient_statuses_are_retried_and_the_push_completes() {
     let image = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 41));
     let repo = format!("{}/team/app", proxy.addr());
     let pushed = run_json(
-        ship(dir.path())
+        ship_in(dir.path())
             .arg("push-image")
             .arg(&image)
             .args(["--to", &repo, "--format", "json"]),
@@ -64,7 +64,7 @@ fn transient_statuses_are_retried_and_the_push_completes() {
     assert_eq!(reg.stored_manifests("team/app"), vec![digest.to_owned()]);
 
     // Every blob arrived whole: a direct re-push finds them all.
-    let again = run_json(ship(dir.path()).arg("push-image").arg(&image).args([
+    let again = run_json(ship_in(dir.path()).arg("push-image").arg(&image).args([
         "--to",
         &reg.repo("team/app"),
         "--format",
@@ -89,7 +89,7 @@ fn a_persistent_server_error_gives_up_naming_the_step() {
     let dir = tempfile::tempdir().unwrap();
     let image = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 42));
     let repo = format!("{}/team/app", proxy.addr());
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(&image)
         .args(["--to", &repo]));
@@ -126,7 +126,7 @@ fn registry_killed_mid_upload_fails_clearly_and_publishes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let image = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 43));
     let repo = format!("{}/team/app", proxy.addr());
-    let (ok, stdout, stderr) = run(ship(dir.path())
+    let (ok, stdout, stderr) = run(ship_in(dir.path())
         .arg("push-image")
         .arg(&image)
         .args(["--to", &repo, "--format", "json"]));
@@ -154,7 +154,7 @@ fn registry_killed_mid_upload_fails_clearly_and_publishes_nothing() {
     assert_eq!(reg.stored_manifests("team/app"), Vec::<String>::new());
     assert_eq!(reg.stored_tags("team/app"), Vec::<String>::new());
     // And the same push now completes, from where it stopped (the config is already there).
-    let done: Value = run_json(ship(dir.path()).arg("push-image").arg(&image).args([
+    let done: Value = run_json(ship_in(dir.path()).arg("push-image").arg(&image).args([
         "--to",
         &reg.repo("team/app"),
         "--format",

@@ -1,18 +1,18 @@
 //! `ship push-index` against a real Distribution registry: children checked before anything
 //! is written, the index as skopeo sees it, tags written last and re-runs changing nothing.
 
-mod support;
+use ship_test_support as support;
 
 use std::path::Path;
 
 use serde_json::Value;
 use support::image::{write_archive, ImageSpec};
 use support::registry::Registry;
-use support::{run, run_json, ship};
+use support::{run, run_json, ship_in};
 
 fn push_image(home: &Path, image: &Path, repo: &str) -> String {
     let out = run_json(
-        ship(home)
+        ship_in(home)
             .arg("push-image")
             .arg(image)
             .args(["--to", repo, "--format", "json"]),
@@ -26,7 +26,7 @@ fn push_index(
     tags: &[&str],
     children: &[String],
 ) -> (bool, String, String) {
-    let mut cmd = ship(home);
+    let mut cmd = ship_in(home);
     cmd.arg("push-index")
         .args(["--to", repo, "--format", "json"]);
     for t in tags {
@@ -44,15 +44,6 @@ fn two_platforms(reg: &Registry, home: &Path, dir: &Path) -> (String, String) {
         push_image(home, &amd, &reg.repo("team/app")),
         push_image(home, &arm, &reg.repo("team/app")),
     )
-}
-
-fn skopeo_raw(reg: &Registry, reference: &str) -> String {
-    let (ok, raw, err) = run(reg
-        .skopeo()
-        .args(["inspect", "--raw", "--tls-verify=false"])
-        .arg(format!("docker://{reference}")));
-    assert!(ok, "skopeo inspect --raw {reference}: {err}");
-    raw
 }
 
 #[test]
@@ -74,44 +65,7 @@ fn index_is_published_tags_point_at_it_and_a_rerun_changes_nothing() {
         assert_eq!(t["status"], "created", "{t}");
     }
 
-    let raw = skopeo_raw(&reg, &format!("{repo}@{digest}"));
-    println!("skopeo inspect --raw {repo}@{digest}:\n{raw}");
-    assert_eq!(ship::oci::Digest::of(raw.as_bytes()).as_str(), digest);
-    let index: Value = serde_json::from_str(&raw).unwrap();
-    assert_eq!(
-        index["mediaType"],
-        "application/vnd.oci.image.index.v1+json"
-    );
-    assert_eq!(index["schemaVersion"], 2);
-    let entries = index["manifests"].as_array().unwrap();
-    assert_eq!(entries.len(), 2);
-    assert_eq!(
-        (
-            entries[0]["digest"].as_str().unwrap(),
-            entries[0]["platform"]["architecture"].as_str().unwrap()
-        ),
-        (amd.as_str(), "amd64")
-    );
-    assert_eq!(
-        (
-            entries[1]["digest"].as_str().unwrap(),
-            entries[1]["platform"]["architecture"].as_str().unwrap()
-        ),
-        (arm.as_str(), "arm64")
-    );
-    for e in entries {
-        assert_eq!(e["platform"]["os"], "linux");
-        assert_eq!(e["mediaType"], "application/vnd.oci.image.manifest.v1+json");
-        // The size in the index is the child's real size.
-        let child = skopeo_raw(&reg, &format!("{repo}@{}", e["digest"].as_str().unwrap()));
-        assert_eq!(e["size"].as_u64().unwrap(), child.len() as u64);
-    }
-
-    // Every tag resolves to the index.
-    for tag in ["1.2.3", "1.2", "latest"] {
-        assert_eq!(skopeo_raw(&reg, &format!("{repo}:{tag}")), raw, "{tag}");
-    }
-    assert_eq!(reg.stored_tags("team/app"), vec!["1.2", "1.2.3", "latest"]);
+    assert_stored_index(&reg, &repo, &digest, [&amd, &arm]);
 
     // Same inputs again (other order, from a fresh client): same digest, nothing written.
     let fresh = tempfile::tempdir().unwrap();
@@ -130,7 +84,7 @@ fn index_is_published_tags_point_at_it_and_a_rerun_changes_nothing() {
         assert_eq!(t["status"], "unchanged", "{t}");
     }
     // The text form says so.
-    let (ok, stdout, stderr) = run(ship(fresh.path())
+    let (ok, stdout, stderr) = run(ship_in(fresh.path())
         .arg("push-index")
         .args(["--to", &repo, "--tag", "latest"])
         .args(&again_children));
@@ -159,10 +113,10 @@ fn index_is_published_tags_point_at_it_and_a_rerun_changes_nothing() {
     assert_eq!(moved["tags"][0]["status"], "moved");
     assert_eq!(moved["tags"][0]["previous"], pushed["digest"]);
     assert_eq!(
-        skopeo_raw(&reg, &format!("{repo}:latest")),
-        skopeo_raw(
-            &reg,
-            &format!("{repo}@{}", moved["digest"].as_str().unwrap())
+        reg.inspect_raw(&format!("{repo}:latest"), None),
+        reg.inspect_raw(
+            &format!("{repo}@{}", moved["digest"].as_str().unwrap()),
+            None
         )
     );
 }
@@ -252,17 +206,64 @@ fn bad_arguments_are_refused_before_any_request() {
         (&["--tag", "no/slashes", "sha256:0000000000000000000000000000000000000000000000000000000000000000@linux/amd64"], "invalid tag"),
     ];
     for (args, needle) in cases {
-        let (ok, _, stderr) = run(ship(home.path())
+        let (ok, _, stderr) = run(ship_in(home.path())
             .args(["push-index", "--to", "127.0.0.1:9/team/app"])
             .args(args));
         assert!(!ok, "{args:?}");
         assert!(stderr.contains(needle), "{args:?}: {stderr}");
     }
-    let (ok, _, stderr) = run(ship(home.path())
+    let (ok, _, stderr) = run(ship_in(home.path())
         .args(["push-index", "--to", "ghcr.io/o/n:latest", "--tag", "x"])
         .arg(
             "sha256:0000000000000000000000000000000000000000000000000000000000000000@linux/amd64",
         ));
     assert!(!ok);
     assert!(stderr.contains("without :tag"), "{stderr}");
+}
+
+/// The index stored under `digest` has that digest, lists the amd64 and arm64 children in
+/// that order with their real sizes, and every tag of the release resolves to it.
+fn assert_stored_index(reg: &Registry, repo: &str, digest: &str, [amd, arm]: [&str; 2]) {
+    let raw = reg.inspect_raw(&format!("{repo}@{digest}"), None);
+    println!("skopeo inspect --raw {repo}@{digest}:\n{raw}");
+    assert_eq!(ship::oci::Digest::of(raw.as_bytes()).as_str(), digest);
+    let index: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(index["schemaVersion"], 2);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        (
+            entries[0]["digest"].as_str().unwrap(),
+            entries[0]["platform"]["architecture"].as_str().unwrap()
+        ),
+        (amd, "amd64")
+    );
+    assert_eq!(
+        (
+            entries[1]["digest"].as_str().unwrap(),
+            entries[1]["platform"]["architecture"].as_str().unwrap()
+        ),
+        (arm, "arm64")
+    );
+    for e in entries {
+        assert_eq!(e["platform"]["os"], "linux");
+        assert_eq!(e["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+        // The size in the index is the child's real size.
+        let child = reg.inspect_raw(&format!("{repo}@{}", e["digest"].as_str().unwrap()), None);
+        assert_eq!(e["size"].as_u64().unwrap(), child.len() as u64);
+    }
+
+    // Every tag resolves to the index.
+    for tag in ["1.2.3", "1.2", "latest"] {
+        assert_eq!(
+            reg.inspect_raw(&format!("{repo}:{tag}"), None),
+            raw,
+            "{tag}"
+        );
+    }
+    assert_eq!(reg.stored_tags("team/app"), vec!["1.2", "1.2.3", "latest"]);
 }

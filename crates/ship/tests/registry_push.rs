@@ -2,18 +2,18 @@
 //! pushes and re-pushes, determinism across fresh clients, every input format, corrupt input,
 //! and skopeo reading back what was pushed.
 
-mod support;
+use ship_test_support as support;
 
 use std::path::Path;
 
 use serde_json::Value;
 use support::image::{expected_layer_blob, write_archive, write_stream_script, ImageSpec};
 use support::registry::{parse_listen_addr, Registry};
-use support::{require_tool, run, run_json, ship};
+use support::{require_tool, run, run_json, ship_in};
 
 fn push(home: &Path, image: &Path, repo: &str, extra: &[&str]) -> Value {
     run_json(
-        ship(home)
+        ship_in(home)
             .arg("push-image")
             .arg(image)
             .args(["--to", repo, "--format", "json"])
@@ -197,7 +197,7 @@ fn stream_script_that_fails_is_reported_with_its_stderr() {
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let home = fresh_home();
-    let (ok, stdout, stderr) = run(ship(home.path())
+    let (ok, stdout, stderr) = run(ship_in(home.path())
         .arg("push-image")
         .arg(&script)
         .args(["--to", &reg.repo("s/t")]));
@@ -242,7 +242,7 @@ fn corrupt_archives_are_refused_naming_the_file() {
     ];
     for (path, needle) in cases {
         let home = fresh_home();
-        let (ok, stdout, stderr) = run(ship(home.path())
+        let (ok, stdout, stderr) = run(ship_in(home.path())
             .arg("push-image")
             .arg(path)
             .args(["--to", &reg.repo("c/d")]));
@@ -260,7 +260,7 @@ fn platform_flag_must_match_the_image_config() {
     let dir = tempfile::tempdir().unwrap();
     let arm = write_archive(dir.path(), "arm.tar", &ImageSpec::demo("arm64", 1));
     let home = fresh_home();
-    let (ok, _, stderr) = run(ship(home.path()).arg("push-image").arg(&arm).args([
+    let (ok, _, stderr) = run(ship_in(home.path()).arg("push-image").arg(&arm).args([
         "--to",
         &reg.repo("p/q"),
         "--platform",
@@ -279,7 +279,7 @@ fn platform_flag_must_match_the_image_config() {
     );
     assert_eq!(pushed["platform"], "linux/arm64");
 
-    let (ok, _, stderr) = run(ship(home.path()).arg("push-image").arg(&arm).args([
+    let (ok, _, stderr) = run(ship_in(home.path()).arg("push-image").arg(&arm).args([
         "--to",
         &reg.repo("p/q"),
         "--platform",
@@ -295,7 +295,7 @@ fn text_output_is_the_digest_on_stdout_and_progress_on_stderr() {
     let dir = tempfile::tempdir().unwrap();
     let image = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 8));
     let home = fresh_home();
-    let (ok, stdout, stderr) = run(ship(home.path())
+    let (ok, stdout, stderr) = run(ship_in(home.path())
         .arg("push-image")
         .arg(&image)
         .args(["--to", &reg.repo("t/u")]));

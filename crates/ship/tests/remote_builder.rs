@@ -1,13 +1,13 @@
 //! `ship release` with Nix's distributed builds, for real: an aarch64-linux remote builder
-//! (OpenSSH on loopback, support/sshd.rs) configured through a machines file, the fixture flake
+//! (OpenSSH on loopback, ship_test_support::sshd) configured through a machines file, the
+//! fixture flake
 //! and a Distribution registry. ship builds `packages.aarch64-linux.*` (the native derivations,
 //! not the cross ones) through the builder and says so; the same release with
 //! `extra-platforms = aarch64-linux` builds them on this machine; a builder that is down stops
 //! the release before anything is built or published.
 
-#[path = "support/nix_fixture.rs"]
-mod nix_fixture;
-mod support;
+use ship_test_support as support;
+use ship_test_support::nix_fixture;
 
 use std::path::PathBuf;
 
@@ -59,7 +59,7 @@ impl Setup {
     fn release(&self, sshd: &Sshd, nix_args: &str, extra: &[&str]) -> Run {
         let report = self.dir.path().join("report.json");
         let _ = std::fs::remove_file(&report);
-        let mut cmd = support::ship(&self.dir.path().join("home"));
+        let mut cmd = support::ship_in(&self.dir.path().join("home"));
         self.env.apply(&mut cmd, &format!("{OFFLINE} {nix_args}"));
         cmd.env("NIX_SSHOPTS", sshd.nix_sshopts())
             .arg("release")

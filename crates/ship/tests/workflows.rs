@@ -5,14 +5,14 @@
 //! (per nix/lib/attrs.nix). Plus the house rules a reviewer would otherwise check by eye:
 //! actions pinned by commit, secrets only through env, least permissions.
 
-mod support;
-mod workflow_check;
+use ship_test_support as support;
+use ship_test_support::workflow;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 
-use workflow_check::{
+use workflow::{
     parse_github_output, ship_invocations, system_of_runner, Packages, PlanRun, Workflow,
 };
 use yaml_rust2::{Yaml, YamlLoader};
@@ -41,12 +41,7 @@ fn yaml(name: &str) -> Yaml {
 
 /// Runs a tool the tests need; a missing tool fails with how to install it.
 fn tool(name: &str, install: &str) -> Command {
-    match Command::new(name).arg("--version").output() {
-        Ok(_) => Command::new(name),
-        Err(e) => panic!(
-            "`{name}` is needed for this test and could not be run ({e}); install it: {install}"
-        ),
-    }
+    Command::new(support::require_tool(&[name], install))
 }
 
 /// `ship plan --format github` exactly as a workflow step runs it: the GitHub context only
@@ -54,9 +49,8 @@ fn tool(name: &str, install: &str) -> Command {
 fn plan_run(manifest: &Path, git_ref: &str, event: &str, variant: Option<&str>) -> PlanRun {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = dir.path().join("github_output");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
-    cmd.env_remove("SHIP_MANIFEST")
-        .env("GITHUB_REF", git_ref)
+    let mut cmd = support::ship();
+    cmd.env("GITHUB_REF", git_ref)
         .env("GITHUB_EVENT_NAME", event)
         .env("GITHUB_SHA", SHA)
         .env("GITHUB_OUTPUT", &output)
@@ -113,14 +107,8 @@ fn flake_packages(manifest: &Path) -> Packages {
         repo().join("nix/lib").display(),
         manifest.display()
     );
-    let out = tool("nix-instantiate", "apt-get install nix-bin")
-        .args(["--eval", "--strict", "--json", "-E", &expr])
-        .output()
-        .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "nix-instantiate {expr}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::output_ok(
+        support::nix_instantiate().args(["--eval", "--strict", "--json", "-E", &expr]),
     );
     let names: BTreeMap<String, BTreeSet<String>> =
         serde_json::from_slice(&out.stdout).expect("packageNames is {system: [name]}");
@@ -534,7 +522,7 @@ fn workflows_call_ship_as_its_cli_accepts() {
         run_scripts(&yaml(wf), &mut scripts);
         for script in &scripts {
             for (sub, flags) in ship_invocations(script) {
-                let out = Command::new(env!("CARGO_BIN_EXE_ship"))
+                let out = support::ship()
                     .args([sub.as_str(), "--help"])
                     .output()
                     .expect("run ship");

@@ -1,5 +1,5 @@
 //! `build` (top level and per variant): what the crane builds need besides cargo, as nixpkgs
-//! attribute paths and environment variables. nix/lib/build-settings.nix reads the same keys;
+//! attribute paths and environment variables. nix/lib/settings.nix reads the same keys;
 //! both deps and app derivations get them, so they never differ between the two.
 
 use std::collections::BTreeMap;

@@ -1,5 +1,5 @@
 //! `tests` and `toolchain`: what `nix flake check` runs and which Rust builds everything.
-//! nix/lib/check-settings.nix reads the same keys; nix/checks.nix and nix/per-system.nix use them.
+//! nix/lib/settings.nix reads the same keys; nix/checks.nix and nix/per-system.nix use them.
 
 use std::path::Path;
 

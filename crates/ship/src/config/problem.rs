@@ -1,5 +1,5 @@
 //! A bad value found while validating a key: the key (as serde_path_to_error names it) and
-//! what is wrong with it. config.rs adds the manifest's path.
+//! what is wrong with it. config/parse.rs adds the manifest's path.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Problem {

@@ -1,5 +1,5 @@
 //! `runtime` (top level and per variant): what goes into the image besides the binary's closure,
-//! and its config. nix/lib/runtime-settings.nix reads the same keys; nix/image.nix applies them.
+//! and its config. nix/lib/settings.nix reads the same keys; nix/image.nix applies them.
 
 use std::collections::BTreeMap;
 

@@ -3,11 +3,10 @@
 //! challenges, basic and bearer). Secrets are wrapped in [`Secret`], whose `Debug` and
 //! `Display` never show the value.
 
+use crate::exec::{ExecError, Process};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 
@@ -425,27 +424,19 @@ fn run_helper(helper: &str, registry: &str) -> Result<Option<(String, Secret)>, 
     } else {
         registry
     };
-    let spawned = Command::new(format!("docker-credential-{helper}"))
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn();
-    let mut child = match spawned {
-        Ok(child) => child,
+    let out = match Process::new(format!("docker-credential-{helper}"))
+        .args(&["get"])
+        .stdin(server.as_bytes().to_vec())
+        .output()
+    {
+        Ok(out) => out,
         // A config copied from a desktop machine names a helper this machine lacks: that is
         // "no stored credentials", as docker treats it, not a reason to fail.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(ExecError::Spawn { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(None)
+        }
         Err(e) => return Err(fail(format!("cannot run it: {e}"))),
     };
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin
-            .write_all(server.as_bytes())
-            .map_err(|e| fail(format!("writing to it: {e}")))?;
-    }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| fail(format!("waiting for it: {e}")))?;
     if !out.status.success() {
         // "credentials not found" is the helper's way of saying "nothing stored".
         return Ok(None);

@@ -6,7 +6,7 @@
 //! - [`push_index`]: the multi-platform index of pushed images, then its tags.
 //!
 //! ```no_run
-//! use ship::config::Platform;
+//! use ship::platform::Platform;
 //! use ship::registry::{push_image, push_index, Client, ClientOptions, Repository};
 //! # fn main() -> Result<(), ship::registry::RegistryError> {
 //! let repo: Repository = Repository::parse("ghcr.io/o/n")?;
@@ -26,8 +26,8 @@ pub mod retry;
 pub use auth::{credentials_from_flags, Credentials, Secret};
 pub use client::{Client, ClientOptions, FetchedBytes};
 pub use push::{
-    describe_event, human_bytes, push_image, push_image_with, push_index, BlobKind, BlobOutcome,
-    Event, IndexEntry, PushedImage, PushedIndex, TagOutcome, TagStatus,
+    describe_event, push_image, push_image_with, push_index, BlobKind, BlobOutcome, Event,
+    IndexEntry, PushedImage, PushedIndex, TagOutcome, TagStatus,
 };
 pub use reference::{parse_child, Repository};
 pub use retry::RetryPolicy;

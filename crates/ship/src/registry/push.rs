@@ -8,11 +8,11 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::archive::{self, PreparedImage};
-use crate::config::Platform;
 use crate::oci::{
     ConfigPlatform, Descriptor, Digest, FetchedManifest, ImageIndex, IMAGE_MANIFEST_TYPES,
     MEDIA_TYPE_DOCKER_MANIFEST_LIST, MEDIA_TYPE_IMAGE_INDEX, MEDIA_TYPE_IMAGE_MANIFEST,
 };
+use crate::platform::Platform;
 
 use super::client::{Client, Payload};
 use super::reference::{is_valid_tag, Repository};
@@ -48,7 +48,6 @@ pub struct PushedImage {
     pub manifest_size: u64,
     pub media_type: String,
     /// From the image config, e.g. `linux/arm64`.
-    #[serde(serialize_with = "serialize_platform")]
     pub platform: Platform,
     /// The config's `variant`, if it has one (e.g. `v8`).
     pub variant: Option<String>,
@@ -78,8 +77,8 @@ impl PushedImage {
             self.platform,
             self.layers_uploaded,
             self.layers,
-            human_bytes(self.bytes_uploaded),
-            human_bytes(self.bytes_skipped),
+            crate::human::bytes(self.bytes_uploaded),
+            crate::human::bytes(self.bytes_skipped),
         )
     }
 }
@@ -92,7 +91,7 @@ pub fn describe_event(event: &Event<'_>) -> String {
             image.source.display(),
             image.platform,
             image.layers.len(),
-            human_bytes(image.layers.iter().map(|l| l.uncompressed_size).sum()),
+            crate::human::bytes(image.layers.iter().map(|l| l.uncompressed_size).sum()),
         ),
         Event::Blob(b) => format!(
             "  {:<6} {} {:>10}  {}",
@@ -101,7 +100,7 @@ pub fn describe_event(event: &Event<'_>) -> String {
                 BlobKind::Layer => "layer",
             },
             b.digest.short(),
-            human_bytes(b.size),
+            crate::human::bytes(b.size),
             if b.uploaded {
                 "uploaded"
             } else {
@@ -110,26 +109,6 @@ pub fn describe_event(event: &Event<'_>) -> String {
         ),
         Event::ManifestPushed { digest } => format!("  manifest {digest}"),
     }
-}
-
-/// `1.5 MiB`, `312 B`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
-}
-
-fn serialize_platform<S: serde::Serializer>(p: &Platform, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(p.as_str())
 }
 
 /// Progress of a push, for people watching.
@@ -326,7 +305,6 @@ fn push_blob(
 pub struct IndexEntry {
     pub digest: Digest,
     /// e.g. `linux/amd64`, as checked against the child's config.
-    #[serde(serialize_with = "serialize_platform")]
     pub platform: Platform,
     pub media_type: String,
     pub size: u64,
@@ -535,6 +513,28 @@ fn check_index_args(
     Ok(out)
 }
 
+/// The media type of a fetched child (the Content-Type when it names a manifest, else the
+/// manifest's own `mediaType`), which must be an image manifest's, not an index's.
+fn image_media_type(
+    content_type: Option<String>,
+    manifest: &FetchedManifest,
+) -> Result<String, String> {
+    let media_type = content_type
+        .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned())
+        .filter(|c| IMAGE_MANIFEST_TYPES.contains(&c.as_str()) || is_index_type(c))
+        .or(manifest.media_type.clone())
+        .unwrap_or_else(|| MEDIA_TYPE_IMAGE_MANIFEST.to_owned());
+    if is_index_type(&media_type) || manifest.manifests.is_some() {
+        return Err("is itself an index; give the per-platform image manifests".into());
+    }
+    if !IMAGE_MANIFEST_TYPES.contains(&media_type.as_str()) {
+        return Err(format!(
+            "has media type {media_type}, not an image manifest"
+        ));
+    }
+    Ok(media_type)
+}
+
 /// Fetch a child manifest and its config; refuse unless it is an image of `platform`.
 fn inspect_child(
     client: &Client,
@@ -564,21 +564,7 @@ fn inspect_child(
     }
     let manifest: FetchedManifest =
         serde_json::from_slice(&body).map_err(|e| refuse(format!("is not a manifest ({e})")))?;
-    let media_type = content_type
-        .map(|c| c.split(';').next().unwrap_or_default().trim().to_owned())
-        .filter(|c| IMAGE_MANIFEST_TYPES.contains(&c.as_str()) || is_index_type(c))
-        .or(manifest.media_type.clone())
-        .unwrap_or_else(|| MEDIA_TYPE_IMAGE_MANIFEST.to_owned());
-    if is_index_type(&media_type) || manifest.manifests.is_some() {
-        return Err(refuse(
-            "is itself an index; give the per-platform image manifests".into(),
-        ));
-    }
-    if !IMAGE_MANIFEST_TYPES.contains(&media_type.as_str()) {
-        return Err(refuse(format!(
-            "has media type {media_type}, not an image manifest"
-        )));
-    }
+    let media_type = image_media_type(content_type, &manifest).map_err(refuse)?;
     let config = manifest
         .config
         .ok_or_else(|| refuse("has no config".into()))?;
@@ -662,14 +648,6 @@ mod tests {
         )
         .unwrap();
         assert_eq!(tags, vec!["1.2".to_owned(), "latest".to_owned()]);
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1023), "1023 B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-        assert_eq!(human_bytes(5 << 20), "5.0 MiB");
     }
 
     #[test]

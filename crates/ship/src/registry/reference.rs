@@ -3,8 +3,8 @@
 
 use std::fmt;
 
-use crate::config::Platform;
 use crate::oci::Digest;
+use crate::platform::Platform;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid repository {value:?}: {message}")]
@@ -39,7 +39,7 @@ impl Repository {
         }
         if s.contains('@') {
             return Err(err(
-                "give the repository without @digest (ship pushes by digest itself)",
+                "a tag or digest does not belong here: give the repository without @digest (ship pushes by digest itself)",
             ));
         }
         let (first, rest) = match s.split_once('/') {
@@ -66,7 +66,7 @@ impl Repository {
             .is_some_and(|last| last.contains(':'))
         {
             return Err(err(
-                "give the repository without :tag (images are pushed by digest; tags are set by push-index --tag)",
+                "a tag or digest does not belong here: give the repository without :tag (images are pushed by digest; tags are set by push-index --tag)",
             ));
         }
         for component in path.split('/') {
@@ -155,11 +155,11 @@ fn check_component(c: &str) -> Result<(), String> {
         Ok(())
     } else if c.bytes().any(|b| b.is_ascii_uppercase()) {
         Err(format!(
-            "path component {c:?} has uppercase letters; registries accept lowercase only"
+            "path component `{c}` has uppercase letters; registries accept lowercase only"
         ))
     } else {
         Err(format!(
-            "path component {c:?} must be lowercase letters and digits separated by '.', '_' or '-'"
+            "path component `{c}` must be lowercase letters and digits separated by '.', '_' or '-'"
         ))
     }
 }
@@ -170,12 +170,7 @@ pub fn parse_child(s: &str) -> Result<(Digest, Platform), String> {
         format!("{s:?}: expected DIGEST@PLATFORM, e.g. sha256:<64 hex>@linux/amd64")
     })?;
     let digest = Digest::parse(digest).map_err(|e| format!("{s:?}: {e}"))?;
-    let platform = Platform::parse(platform).ok_or_else(|| {
-        format!(
-            "{s:?}: unknown platform {platform:?}; expected one of {}",
-            crate::config::PLATFORMS.join(", ")
-        )
-    })?;
+    let platform = Platform::parse(platform).map_err(|e| format!("{s:?}: {e}"))?;
     Ok((digest, platform))
 }
 

@@ -4,35 +4,38 @@
 //! tags last, a failure says what was and was not published) are tested with a fake, and the
 //! real backend (`release::real`) wires in nix, registry and cache.
 
+pub mod real;
+mod targets;
+
+pub use targets::{all_installables, cache_installables, targets, PlatformBuild};
+
+use targets::check_builders;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::builders::{self, Arm64Mode, Capabilities, Route};
-use crate::config::Platform;
-use crate::plan::{self, Plan};
-pub mod real;
-
+use crate::oci::Digest;
+use crate::plan::{Outputs, Plan};
+use crate::platform::Platform;
+use crate::registry::PushedImage;
 use crate::report::{BinaryStats, BuildStats, CacheStats, ImageStats, PlatformRoute, Report, Step};
 
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
-/// What one image push did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PushedImage {
-    pub digest: String,
-    pub layers_uploaded: usize,
-    pub layers_skipped: usize,
-    pub bytes_uploaded: u64,
-    pub bytes_skipped: u64,
-}
-
-/// What one build did: derivations built, paths fetched, and each installable's output path
-/// in the order asked for (Nix's own JSON does not keep that order).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Built {
+/// How much a build had to do: derivations built, store paths fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildCounts {
     pub built: usize,
     pub fetched: usize,
-    pub outputs: Vec<PathBuf>,
+}
+
+/// What the one build of every platform did, and each platform's store paths, in the order of
+/// the [`PlatformBuild`]s asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformOutputs {
+    pub counts: BuildCounts,
+    pub outputs: Vec<Outputs<PathBuf>>,
 }
 
 /// The side effects a release has, one method per step.
@@ -41,19 +44,19 @@ pub trait Backend {
     fn capabilities(&mut self) -> Result<Capabilities, BackendError>;
     /// Connects to a remote builder (its store URL, secrets included) as a build would.
     fn check_builder(&mut self, store_url: &str) -> Result<(), BackendError>;
-    /// `nix build --dry-run`: how many derivations would be built and paths fetched (used
-    /// by `--dry-run`; a real build measures this itself).
-    fn dry_run(&mut self, installables: &[String]) -> Result<(usize, usize), BackendError>;
-    /// One `nix build` of all installables.
-    fn build(&mut self, installables: &[String]) -> Result<Built, BackendError>;
+    /// `nix build --dry-run`: what would be built and fetched (used by `--dry-run`; a real
+    /// build measures this itself).
+    fn dry_run(&mut self, installables: &[String]) -> Result<BuildCounts, BackendError>;
+    /// One `nix build` of every platform's installables.
+    fn build(&mut self, builds: &[PlatformBuild]) -> Result<PlatformOutputs, BackendError>;
     fn push_image(&mut self, image: &Path, platform: Platform)
         -> Result<PushedImage, BackendError>;
     /// Pushes the index over `children` and points `tags` at it; returns the index digest.
     fn push_index(
         &mut self,
-        children: &[(String, Platform)],
+        children: &[(Digest, Platform)],
         tags: &[String],
-    ) -> Result<String, BackendError>;
+    ) -> Result<Digest, BackendError>;
     /// Pushes the closures of `installables` to the binary cache.
     fn push_cache(&mut self, installables: &[String]) -> Result<CacheStats, BackendError>;
     fn file_size(&mut self, path: &Path) -> Result<u64, BackendError>;
@@ -63,8 +66,6 @@ pub trait Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
-    #[error("matrix platform {0:?} is none of {platforms}", platforms = crate::config::PLATFORMS.join(", "))]
-    UnknownPlatform(String),
     #[error(transparent)]
     Unbuildable(#[from] builders::Unbuildable),
     #[error(
@@ -84,97 +85,12 @@ pub enum ReleaseError {
         #[source]
         source: BackendError,
     },
-    #[error("{step}: nix build returned {got} outputs for {wanted} installables")]
+    #[error("{step}: nix build returned {got} outputs for {wanted} platforms")]
     OutputCount {
         step: &'static str,
         got: usize,
         wanted: usize,
     },
-}
-
-/// One platform's flake installables, as this machine builds them, and where they build.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
-    pub platform: Platform,
-    pub image: String,
-    pub app: String,
-    pub deps: String,
-    pub route: Route,
-}
-
-/// Where each platform of the plan is built (see [`builders::route`]): the native derivations
-/// wherever Nix can build them (this machine, an extra platform, a remote builder), the cross
-/// attributes for arm64 on x86_64-linux otherwise or when asked. A platform nothing can build
-/// is refused before anything is built or published.
-pub fn targets(
-    plan: &Plan,
-    flake: &str,
-    caps: &Capabilities,
-    arm64: Arm64Mode,
-) -> Result<Vec<Target>, ReleaseError> {
-    plan.matrix
-        .include
-        .iter()
-        .map(|entry| {
-            let platform = Platform::parse(&entry.platform)
-                .ok_or_else(|| ReleaseError::UnknownPlatform(entry.platform.clone()))?;
-            let native_system = platform.native_system();
-            let route = builders::route(platform, native_system, caps, arm64, entry.cross)?;
-            let (system, [image, app, deps]) =
-                plan::attrs(&plan.profile, platform, route.is_cross());
-            let full = |attr: &str| format!("{flake}#packages.{system}.{attr}");
-            Ok(Target {
-                platform,
-                image: full(&image),
-                app: full(&app),
-                deps: full(&deps),
-                route,
-            })
-        })
-        .collect()
-}
-
-/// Every remote builder a target relies on must answer before anything is built: Nix would
-/// otherwise only find out mid-build. A platform needs one of its candidate machines, or else
-/// builds on this machine when it can (as Nix itself then does).
-fn check_builders(
-    targets: &mut [Target],
-    caps: &Capabilities,
-    backend: &mut dyn Backend,
-) -> Result<(), BackendError> {
-    for t in targets {
-        let Route::Remote { system, .. } = &t.route else {
-            continue;
-        };
-        let mut failures = Vec::new();
-        let mut answered = false;
-        for m in caps.machines.iter().filter(|m| m.builds(system)) {
-            match backend.check_builder(&m.store_url()) {
-                Ok(()) => {
-                    answered = true;
-                    break;
-                }
-                Err(e) => failures.push(format!("{}: {e}", m.display_uri())),
-            }
-        }
-        if !answered {
-            if let Some(local) = t.route.local_fallback() {
-                t.route = local.clone();
-                continue;
-            }
-            return Err(Box::new(ReleaseError::BuildersDown {
-                platform: t.platform,
-                system: system.clone(),
-                failures: failures.join("; "),
-                elsewhere: if t.platform == Platform::Arm64 {
-                    "`--arm64 cross` on x86_64-linux, the release workflow"
-                } else {
-                    "the release workflow"
-                },
-            }));
-        }
-    }
-    Ok(())
 }
 
 pub struct Options {
@@ -220,139 +136,33 @@ fn timed<T>(
     result.map_err(|source| ReleaseError::Step { step: name, source })
 }
 
+fn record_build(report: &mut Report, counts: BuildCounts) {
+    report.build = Some(BuildStats {
+        built: counts.built,
+        fetched: counts.fetched,
+        hit_rate: crate::nix::hit_rate(counts.built, counts.fetched),
+    });
+}
+
 fn run_steps(
     plan: &Plan,
     opts: &Options,
     backend: &mut dyn Backend,
     report: &mut Report,
 ) -> Result<(), ReleaseError> {
-    // Remote builders (issue 13): where each platform builds, decided and checked up front.
-    let caps = timed(report, "detect-builders", || backend.capabilities())?;
-    let mut targets = targets(plan, &opts.flake, &caps, opts.arm64)?;
-    let routes = |targets: &[Target]| {
-        targets
-            .iter()
-            .map(|t| PlatformRoute {
-                platform: t.platform.to_string(),
-                installable: t.image.clone(),
-                route: t.route.clone(),
-            })
-            .collect()
-    };
-    report.routes = routes(&targets);
-    if targets
-        .iter()
-        .any(|t| matches!(t.route, Route::Remote { .. }))
-    {
-        timed(report, "check-builders", || {
-            check_builders(&mut targets, &caps, backend)
-        })?;
-        report.routes = routes(&targets);
-    }
-    let mut installables = Vec::new();
-    for t in &targets {
-        installables.extend([t.image.clone(), t.app.clone(), t.deps.clone()]);
-    }
-
-    let record = |report: &mut Report, built: usize, fetched: usize| {
-        let total = built + fetched;
-        report.build = Some(BuildStats {
-            built,
-            fetched,
-            hit_rate: (total > 0).then(|| fetched as f64 / total as f64),
-        });
-    };
-
+    let builds = where_to_build(plan, opts, backend, report)?;
     if opts.dry_run {
-        // Nix's dry run is read-only, so --dry-run still reports the cache hit rate.
-        let (built, fetched) = timed(report, "dry-run", || backend.dry_run(&installables))?;
-        record(report, built, fetched);
-        for t in &targets {
-            backend.describe(&format!("build {}: {}", t.platform, t.route));
-        }
-        backend.describe(&format!(
-            "nix build --json --no-link {}",
-            installables.join(" ")
-        ));
-        for t in &targets {
-            backend.describe(&format!(
-                "push-image {} --to {} --platform {}: HEAD each blob, upload missing ones, PUT manifest by digest",
-                t.image, plan.image, t.platform
-            ));
-        }
-        backend.describe(&format!(
-            "push-index --to {}: check each child, PUT index by digest, then tags {}",
-            plan.image,
-            plan.tags.join(", ")
-        ));
-        backend.describe(&format!(
-            "push-cache {}: {}",
-            plan.cache
-                .as_deref()
-                .unwrap_or("(no cache configured: skipped)"),
-            cache_installables(&targets).join(" ")
-        ));
-        return Ok(());
+        return describe_release(plan, &builds, backend, report);
     }
-
-    let build = timed(report, "build", || backend.build(&installables))?;
-    record(report, build.built, build.fetched);
-    let outputs = build.outputs;
-    if outputs.len() != installables.len() {
-        return Err(ReleaseError::OutputCount {
-            step: "build",
-            got: outputs.len(),
-            wanted: installables.len(),
-        });
-    }
-    for (t, chunk) in targets.iter().zip(outputs.chunks(3)) {
-        let bin = chunk[1].join("bin").join(&plan.binary);
-        if let Ok(bytes) = backend.file_size(&bin) {
-            report.binaries.push(BinaryStats {
-                platform: t.platform.to_string(),
-                path: bin.display().to_string(),
-                bytes,
-            });
-        }
-    }
-
-    let mut pushed: Vec<(Platform, PushedImage)> = Vec::new();
-    let pushing = timed(report, "push-images", || {
-        for (t, chunk) in targets.iter().zip(outputs.chunks(3)) {
-            let image = backend
-                .push_image(&chunk[0], t.platform)
-                .map_err(|e| format!("{}: {e}", t.platform))?;
-            pushed.push((t.platform, image));
-        }
-        Ok(())
-    });
-    // Recorded before the error propagates: a failed release must say what did get out.
-    let mut children = Vec::new();
-    for (platform, p) in pushed {
-        children.push((p.digest.clone(), platform));
-        report
-            .published
-            .manifests
-            .push((platform.to_string(), p.digest.clone()));
-        report.images.push(ImageStats {
-            platform: platform.to_string(),
-            digest: p.digest,
-            layers_uploaded: p.layers_uploaded,
-            layers_skipped: p.layers_skipped,
-            bytes_uploaded: p.bytes_uploaded,
-            bytes_skipped: p.bytes_skipped,
-        });
-    }
-    pushing?;
-
+    let outputs = build(plan, &builds, backend, report)?;
+    let children = push_images(&builds, &outputs, backend, report)?;
     let index = timed(report, "push-index", || {
         backend.push_index(&children, &plan.tags)
     })?;
     report.published.index = Some(index);
     report.published.tags = plan.tags.clone();
-
     if plan.cache.is_some() {
-        let cached = cache_installables(&targets);
+        let cached = cache_installables(&builds);
         let stats = timed(report, "push-cache", || backend.push_cache(&cached))?;
         report.cache = Some(stats);
         report.published.cache = true;
@@ -360,21 +170,146 @@ fn run_steps(
     Ok(())
 }
 
-/// What goes to the binary cache: each app and, explicitly, its dependency-only derivation
-/// (crane's deps output is a build input, not in the app's runtime closure).
-fn cache_installables(targets: &[Target]) -> Vec<String> {
-    targets
+/// Where each platform builds, decided and checked up front: every remote builder a platform
+/// relies on must answer (or the platform falls back to this machine) before anything builds.
+fn where_to_build(
+    plan: &Plan,
+    opts: &Options,
+    backend: &mut dyn Backend,
+    report: &mut Report,
+) -> Result<Vec<PlatformBuild>, ReleaseError> {
+    let caps = timed(report, "detect-builders", || backend.capabilities())?;
+    let mut builds = targets(plan, &opts.flake, &caps, opts.arm64)?;
+    report.routes = routes(&builds);
+    if builds
         .iter()
-        .flat_map(|t| [t.app.clone(), t.deps.clone()])
+        .any(|b| matches!(b.route, Route::Remote { .. }))
+    {
+        timed(report, "check-builders", || {
+            check_builders(&mut builds, &caps, backend)
+        })?;
+        report.routes = routes(&builds);
+    }
+    Ok(builds)
+}
+
+fn routes(builds: &[PlatformBuild]) -> Vec<PlatformRoute> {
+    builds
+        .iter()
+        .map(|b| PlatformRoute {
+            platform: b.platform,
+            installable: b.installables.image.clone(),
+            route: b.route.clone(),
+        })
         .collect()
 }
 
+/// `--dry-run`: Nix's own dry run (read-only, so the cache hit rate is still measured), then
+/// every step a real run would take, said and not done.
+fn describe_release(
+    plan: &Plan,
+    builds: &[PlatformBuild],
+    backend: &mut dyn Backend,
+    report: &mut Report,
+) -> Result<(), ReleaseError> {
+    let installables = all_installables(builds);
+    let counts = timed(report, "dry-run", || backend.dry_run(&installables))?;
+    record_build(report, counts);
+    for b in builds {
+        backend.describe(&format!("build {}: {}", b.platform, b.route));
+    }
+    backend.describe(&format!(
+        "nix build --json --no-link {}",
+        installables.join(" ")
+    ));
+    for b in builds {
+        backend.describe(&format!(
+            "push-image {} --to {} --platform {}: HEAD each blob, upload missing ones, PUT manifest by digest",
+            b.installables.image, plan.image, b.platform
+        ));
+    }
+    backend.describe(&format!(
+        "push-index --to {}: check each child, PUT index by digest, then tags {}",
+        plan.image,
+        plan.tags.join(", ")
+    ));
+    backend.describe(&format!(
+        "push-cache {}: {}",
+        plan.cache
+            .as_deref()
+            .unwrap_or("(no cache configured: skipped)"),
+        cache_installables(builds).join(" ")
+    ));
+    Ok(())
+}
+
+/// The one build; records the hit rate and each platform's binary size.
+fn build(
+    plan: &Plan,
+    builds: &[PlatformBuild],
+    backend: &mut dyn Backend,
+    report: &mut Report,
+) -> Result<Vec<Outputs<PathBuf>>, ReleaseError> {
+    let built = timed(report, "build", || backend.build(builds))?;
+    record_build(report, built.counts);
+    if built.outputs.len() != builds.len() {
+        return Err(ReleaseError::OutputCount {
+            step: "build",
+            got: built.outputs.len(),
+            wanted: builds.len(),
+        });
+    }
+    for (b, out) in builds.iter().zip(&built.outputs) {
+        let bin = out.app.join("bin").join(&plan.binary);
+        if let Ok(bytes) = backend.file_size(&bin) {
+            report.binaries.push(BinaryStats {
+                platform: b.platform,
+                path: bin.display().to_string(),
+                bytes,
+            });
+        }
+    }
+    Ok(built.outputs)
+}
+
+/// Every platform's image, by digest; what got out is recorded even when a later one fails.
+fn push_images(
+    builds: &[PlatformBuild],
+    outputs: &[Outputs<PathBuf>],
+    backend: &mut dyn Backend,
+    report: &mut Report,
+) -> Result<Vec<(Digest, Platform)>, ReleaseError> {
+    let mut pushed: Vec<PushedImage> = Vec::new();
+    let pushing = timed(report, "push-images", || {
+        for (b, out) in builds.iter().zip(outputs) {
+            let image = backend
+                .push_image(&out.image, b.platform)
+                .map_err(|e| format!("{}: {e}", b.platform))?;
+            pushed.push(image);
+        }
+        Ok(())
+    });
+    // Recorded before the error propagates: a failed release must say what did get out.
+    let mut children = Vec::new();
+    for image in &pushed {
+        children.push((image.manifest_digest.clone(), image.platform));
+        report
+            .published
+            .manifests
+            .push((image.platform, image.manifest_digest.clone()));
+        report.images.push(ImageStats::from(image));
+    }
+    pushing?;
+    Ok(children)
+}
+
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::config;
+    use crate::plan;
 
-    fn plan_for(git_ref: &str, extra: &str) -> Plan {
+    pub(crate) fn plan_for(git_ref: &str, extra: &str) -> Plan {
         let c = config::parse(
             Path::new("Cargo.toml"),
             &config::test_manifest(&format!(
@@ -407,6 +342,31 @@ mod tests {
         fail: Option<(&'static str, Platform)>,
     }
 
+    /// The digest the fake gives each platform's manifest.
+    fn manifest_digest(p: Platform) -> Digest {
+        Digest::of(p.arch().as_bytes())
+    }
+
+    fn pushed_image(p: Platform) -> PushedImage {
+        PushedImage {
+            repository: "reg.test/o/svc".into(),
+            manifest_digest: manifest_digest(p),
+            manifest_size: 500,
+            media_type: crate::oci::MEDIA_TYPE_IMAGE_MANIFEST.into(),
+            platform: p,
+            variant: None,
+            config_digest: Digest::of(b"config"),
+            layers: 3,
+            layers_uploaded: 1,
+            layers_skipped: 2,
+            bytes_uploaded: 10,
+            bytes_skipped: 20,
+            uncompressed_bytes: 40,
+            blobs: Vec::new(),
+            retries: 0,
+        }
+    }
+
     impl Backend for Fake {
         fn capabilities(&mut self) -> Result<Capabilities, BackendError> {
             let mut caps = Capabilities::local(&self.system);
@@ -422,22 +382,28 @@ mod tests {
             }
             Ok(())
         }
-        fn dry_run(&mut self, i: &[String]) -> Result<(usize, usize), BackendError> {
+        fn dry_run(&mut self, i: &[String]) -> Result<BuildCounts, BackendError> {
             self.calls.push(format!("dry-run {}", i.len()));
-            Ok((1, 3))
-        }
-        fn build(&mut self, i: &[String]) -> Result<Built, BackendError> {
-            self.calls.push(format!("build {}", i.join(" ")));
-            let outputs = i
-                .iter()
-                .map(|x| {
-                    PathBuf::from(format!("/nix/store/{}", x.rsplit('.').next().unwrap_or("")))
-                })
-                .collect();
-            Ok(Built {
+            Ok(BuildCounts {
                 built: 1,
                 fetched: 3,
-                outputs,
+            })
+        }
+        fn build(&mut self, builds: &[PlatformBuild]) -> Result<PlatformOutputs, BackendError> {
+            self.calls
+                .push(format!("build {}", all_installables(builds).join(" ")));
+            let store = |x: String| {
+                PathBuf::from(format!("/nix/store/{}", x.rsplit('.').next().unwrap_or("")))
+            };
+            Ok(PlatformOutputs {
+                counts: BuildCounts {
+                    built: 1,
+                    fetched: 3,
+                },
+                outputs: builds
+                    .iter()
+                    .map(|b| b.installables.clone().map(store))
+                    .collect(),
             })
         }
         fn push_image(&mut self, image: &Path, p: Platform) -> Result<PushedImage, BackendError> {
@@ -446,26 +412,20 @@ mod tests {
             }
             self.calls
                 .push(format!("push-image {} {p}", image.display()));
-            Ok(PushedImage {
-                digest: format!("sha256:{}", p.arch()),
-                layers_uploaded: 1,
-                layers_skipped: 2,
-                bytes_uploaded: 10,
-                bytes_skipped: 20,
-            })
+            Ok(pushed_image(p))
         }
         fn push_index(
             &mut self,
-            c: &[(String, Platform)],
+            c: &[(Digest, Platform)],
             tags: &[String],
-        ) -> Result<String, BackendError> {
+        ) -> Result<Digest, BackendError> {
             let kids: Vec<_> = c.iter().map(|(d, p)| format!("{d}@{p}")).collect();
             self.calls.push(format!(
                 "push-index {} tags {}",
                 kids.join(","),
                 tags.join(",")
             ));
-            Ok("sha256:index".into())
+            Ok(Digest::of(b"index"))
         }
         fn push_cache(&mut self, i: &[String]) -> Result<CacheStats, BackendError> {
             self.calls.push(format!("push-cache {}", i.join(" ")));
@@ -513,13 +473,17 @@ mod tests {
                 "build .#packages.x86_64-linux.image-release .#packages.x86_64-linux.app-release .#packages.x86_64-linux.deps-release .#packages.x86_64-linux.image-release-arm64 .#packages.x86_64-linux.app-release-arm64 .#packages.x86_64-linux.deps-release-arm64",
                 "push-image /nix/store/image-release linux/amd64",
                 "push-image /nix/store/image-release-arm64 linux/arm64",
-                "push-index sha256:amd64@linux/amd64,sha256:arm64@linux/arm64 tags 1.2.3,1.2,1,latest,sha-0123456",
+                &format!(
+                    "push-index {}@linux/amd64,{}@linux/arm64 tags 1.2.3,1.2,1,latest,sha-0123456",
+                    manifest_digest(Platform::Amd64),
+                    manifest_digest(Platform::Arm64)
+                ),
                 "push-cache .#packages.x86_64-linux.app-release .#packages.x86_64-linux.deps-release .#packages.x86_64-linux.app-release-arm64 .#packages.x86_64-linux.deps-release-arm64",
             ]
         );
         assert_eq!(report.outcome, "success");
         assert_eq!(report.build.as_ref().unwrap().hit_rate, Some(0.75));
-        assert_eq!(report.published.index.as_deref(), Some("sha256:index"));
+        assert_eq!(report.published.index, Some(Digest::of(b"index")));
         assert_eq!(report.binaries.len(), 2);
         assert_eq!(report.binaries[0].path, "/nix/store/app-release/bin/svc");
         let steps: Vec<_> = report.steps.iter().map(|s| s.name.as_str()).collect();
@@ -532,46 +496,6 @@ mod tests {
                 "push-index",
                 "push-cache"
             ]
-        );
-    }
-
-    #[test]
-    fn arm64_on_x86_64_uses_the_cross_attributes_even_when_ci_builds_natively() {
-        let plan = plan_for("refs/tags/v1.2.3", "");
-        let local = |system: &str| Capabilities::local(system);
-        let t = targets(&plan, "github:o/n", &local("x86_64-linux"), Arm64Mode::Auto).unwrap();
-        assert_eq!(t[0].image, "github:o/n#packages.x86_64-linux.image-release");
-        assert_eq!(
-            t[1].image,
-            "github:o/n#packages.x86_64-linux.image-release-arm64"
-        );
-        assert_eq!(
-            t[1].deps,
-            "github:o/n#packages.x86_64-linux.deps-release-arm64"
-        );
-        assert_eq!(t[1].route.to_string(), "cross (from x86_64-linux)");
-        let t = targets(
-            &plan_for("refs/heads/main", ""),
-            ".",
-            &local("aarch64-linux"),
-            Arm64Mode::Auto,
-        );
-        assert!(
-            matches!(
-                &t,
-                Err(ReleaseError::Unbuildable(builders::Unbuildable {
-                    platform: Platform::Amd64,
-                    ..
-                }))
-            ),
-            "{t:?}"
-        );
-        let e = targets(&plan, ".", &local("aarch64-linux"), Arm64Mode::Auto)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            e.contains("linux/amd64 needs a build for x86_64-linux and this Nix cannot do one: it builds aarch64-linux"),
-            "{e}"
         );
     }
 
@@ -601,7 +525,7 @@ mod tests {
         // What did get out is said: the amd64 manifest (by digest, untagged), nothing else.
         assert_eq!(
             report.published.manifests,
-            [("linux/amd64".to_owned(), "sha256:amd64".to_owned())]
+            [(Platform::Amd64, manifest_digest(Platform::Amd64))]
         );
         assert_eq!(report.published.index, None);
         assert!(report.published.tags.is_empty());

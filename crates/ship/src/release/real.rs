@@ -7,19 +7,21 @@ use std::path::{Path, PathBuf};
 
 use crate::builders::{parse_settings_json, Capabilities};
 use crate::cache;
-use crate::config::Platform;
 use crate::nix::Nix;
 use crate::oci::Digest;
+use crate::platform::Platform;
 use crate::registry::{self, Client, ClientOptions, Repository};
 use crate::report::CacheStats;
 
-use super::{Backend, BackendError, Built, PushedImage};
+use super::{all_installables, Backend, BackendError, BuildCounts, PlatformBuild, PlatformOutputs};
+use crate::plan::Outputs;
+use crate::registry::PushedImage;
 
 pub struct RealBackend<'a> {
     pub nix: &'a Nix,
     pub repo: Repository,
     pub registry: ClientOptions,
-    pub cache: Option<cache::Target>,
+    pub cache: Option<cache::BinaryCache>,
     pub cache_options: cache::PushOptions,
     /// Where `describe` and progress lines go (stderr for the CLI).
     pub log: &'a mut dyn Write,
@@ -31,7 +33,7 @@ impl<'a> RealBackend<'a> {
         nix: &'a Nix,
         repo: Repository,
         registry: ClientOptions,
-        cache: Option<cache::Target>,
+        cache: Option<cache::BinaryCache>,
         cache_options: cache::PushOptions,
         log: &'a mut dyn Write,
     ) -> Self {
@@ -75,25 +77,41 @@ impl Backend for RealBackend<'_> {
         Ok(self.nix.check_store(store_url)?)
     }
 
-    fn dry_run(&mut self, installables: &[String]) -> Result<(usize, usize), BackendError> {
+    fn dry_run(&mut self, installables: &[String]) -> Result<BuildCounts, BackendError> {
         let dry = self.nix.dry_run(installables)?;
-        Ok((dry.built(), dry.fetched()))
+        Ok(BuildCounts {
+            built: dry.built(),
+            fetched: dry.fetched(),
+        })
     }
 
-    fn build(&mut self, installables: &[String]) -> Result<Built, BackendError> {
-        let outcome = self.nix.build_measured(installables)?;
-        let outputs = outcome
-            .outputs
+    fn build(&mut self, builds: &[PlatformBuild]) -> Result<PlatformOutputs, BackendError> {
+        let outcome = self.nix.build_measured(&all_installables(builds))?;
+        let out = |installable: &String| -> Result<PathBuf, BackendError> {
+            outcome
+                .outputs
+                .iter()
+                .find(|o| &o.installable == installable)
+                .and_then(|o| o.out())
+                .map(PathBuf::from)
+                .ok_or_else(|| format!("{installable}: no `out` output").into())
+        };
+        let outputs = builds
             .iter()
-            .map(|o| {
-                o.out()
-                    .map(PathBuf::from)
-                    .ok_or_else(|| format!("{}: no `out` output", o.installable))
+            .map(|b| {
+                let i = &b.installables;
+                Ok(Outputs {
+                    image: out(&i.image)?,
+                    app: out(&i.app)?,
+                    deps: out(&i.deps)?,
+                })
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Built {
-            built: outcome.built,
-            fetched: outcome.fetched,
+            .collect::<Result<Vec<_>, BackendError>>()?;
+        Ok(PlatformOutputs {
+            counts: BuildCounts {
+                built: outcome.built,
+                fetched: outcome.fetched,
+            },
             outputs,
         })
     }
@@ -110,28 +128,18 @@ impl Backend for RealBackend<'_> {
                 let _ = writeln!(log, "{}", registry::describe_event(&e));
             })?;
         let _ = writeln!(self.log, "{}", pushed.summary());
-        Ok(PushedImage {
-            digest: pushed.manifest_digest.to_string(),
-            layers_uploaded: pushed.layers_uploaded,
-            layers_skipped: pushed.layers_skipped,
-            bytes_uploaded: pushed.bytes_uploaded,
-            bytes_skipped: pushed.bytes_skipped,
-        })
+        Ok(pushed)
     }
 
     fn push_index(
         &mut self,
-        children: &[(String, Platform)],
+        children: &[(Digest, Platform)],
         tags: &[String],
-    ) -> Result<String, BackendError> {
-        let children = children
-            .iter()
-            .map(|(d, p)| Ok((Digest::parse(d)?, *p)))
-            .collect::<Result<Vec<_>, BackendError>>()?;
+    ) -> Result<Digest, BackendError> {
         let client = client(&mut self.client, &self.repo, &self.registry)?;
-        let pushed = registry::push_index(client, &self.repo, &children, tags)?;
+        let pushed = registry::push_index(client, &self.repo, children, tags)?;
         let _ = write!(self.log, "{}", pushed.summary());
-        Ok(pushed.digest.to_string())
+        Ok(pushed.digest)
     }
 
     fn push_cache(&mut self, installables: &[String]) -> Result<CacheStats, BackendError> {

@@ -4,7 +4,8 @@
 //! drop; [`Registry::kill`] stops it mid-test and [`Registry::restart`] brings it back on the
 //! same storage (on a new port).
 //!
-//! ```ignore
+//! ```no_run
+//! use ship_test_support::registry::{Registry, RegistryOptions};
 //! let reg = Registry::start();                       // plain HTTP
 //! let secure = Registry::start_with(RegistryOptions::secure("user", "pass"));
 //! let repo = reg.repo("team/app");                   // "127.0.0.1:PORT/team/app"
@@ -17,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::require_tool;
+use super::{output_ok, require_tool};
 
 /// How the registry is set up.
 #[derive(Debug, Clone, Default)]
@@ -251,6 +252,18 @@ impl Registry {
         );
         cmd
     }
+
+    /// `skopeo inspect --raw docker://REFERENCE`: the manifest or index bytes as stored, as
+    /// text; `creds` is `USER:PASSWORD` for a registry with auth.
+    pub fn inspect_raw(&self, reference: &str, creds: Option<&str>) -> String {
+        let mut cmd = self.skopeo();
+        cmd.args(["inspect", "--raw", "--tls-verify=false"]);
+        if let Some(creds) = creds {
+            cmd.arg(format!("--creds={creds}"));
+        }
+        let out = output_ok(cmd.arg(format!("docker://{reference}")));
+        String::from_utf8(out.stdout).expect("manifest is UTF-8")
+    }
 }
 
 impl Drop for Registry {
@@ -303,16 +316,7 @@ fn config_yaml(dir: &Path, options: &RegistryOptions) -> String {
 fn make_certificates(dir: &Path) {
     let openssl = require_tool(&["openssl"], "openssl");
     let run = |args: &[&str]| {
-        let out = Command::new(&openssl)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        output_ok(Command::new(&openssl).args(args).current_dir(dir));
     };
     run(&[
         "req",

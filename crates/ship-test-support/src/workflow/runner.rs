@@ -7,13 +7,13 @@
 //! Only the expression forms the workflows use are understood (context lookups, `||`,
 //! `== ''`, `!= ''`, `always()`); anything else panics, so a workflow change that this runner
 //! cannot follow fails the test instead of being skipped.
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use yaml_rust2::Yaml;
+
+use super::string;
 
 /// The contexts expressions read: `matrix.attr`, `secrets.GITHUB_TOKEN`, `runner.temp`, ...
 /// A key that is absent evaluates to "" (as GitHub gives for an unset secret or variable).
@@ -100,15 +100,6 @@ pub struct JobResult {
     pub ran: Vec<String>,
 }
 
-fn string(y: &Yaml) -> Option<String> {
-    match y {
-        Yaml::String(s) | Yaml::Real(s) => Some(s.clone()),
-        Yaml::Integer(i) => Some(i.to_string()),
-        Yaml::Boolean(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 fn env_of(y: &Yaml, ctx: &Contexts) -> Vec<(String, String)> {
     y.as_hash()
         .map(|h| {
@@ -126,6 +117,33 @@ fn read_key_values(path: &Path) -> Vec<(String, String)> {
         .filter_map(|l| l.split_once('='))
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+}
+
+/// `bash` running one step's script as a runner would: only the runner's environment, and the
+/// directories earlier steps added to GITHUB_PATH first on PATH.
+fn step_command(
+    script_file: &Path,
+    workdir: &Path,
+    base_env: &[(String, String)],
+    added_path: &[PathBuf],
+) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(script_file)
+        .current_dir(workdir)
+        .env_clear();
+    for (k, v) in base_env {
+        cmd.env(k, v);
+    }
+    let path = base_env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = added_path.iter().rev().cloned().collect();
+    dirs.extend(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(dirs).expect("PATH"));
+    cmd
 }
 
 /// Runs `job` in `workdir`. `ctx` holds the contexts (matrix, needs, secrets, ...); `base_env`
@@ -165,22 +183,7 @@ pub fn run_job(
         }
         let script_file = dir.join("script.sh");
         std::fs::write(&script_file, &script).expect("script");
-        let mut cmd = Command::new("bash");
-        cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
-            .arg(&script_file)
-            .current_dir(workdir)
-            .env_clear();
-        for (k, v) in base_env {
-            cmd.env(k, v);
-        }
-        let path = base_env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        let mut dirs: Vec<PathBuf> = added_path.iter().rev().cloned().collect();
-        dirs.extend(std::env::split_paths(&path));
-        cmd.env("PATH", std::env::join_paths(dirs).expect("PATH"));
+        let mut cmd = step_command(&script_file, workdir, base_env, &added_path);
         for (k, v) in job_env.iter().chain(&added_env) {
             cmd.env(k, v);
         }

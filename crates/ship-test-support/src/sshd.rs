@@ -16,8 +16,6 @@
 //! NIX_SSHOPTS to every ssh it runs); identity file and host key come from the machines line,
 //! as for a real builder. Nix writes that host key to a known_hosts file under the machine's
 //! host name, so the alias is also the `HostKeyAlias` ssh looks it up by.
-#![allow(dead_code)]
-
 use std::fs;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

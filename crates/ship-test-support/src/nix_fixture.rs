@@ -3,23 +3,22 @@
 //! and on x86_64-linux the -arm64 cross set), built with the host's gcc and
 //! aarch64-linux-gnu-gcc. Use it from a test file with
 //!
-//! ```ignore
-//! #[path = "support/nix_fixture.rs"]
-//! mod nix_fixture;
-//! let flake = nix_fixture::FixtureFlake::prepare();
-//! let env = nix_fixture::NixEnv::new();
-//! let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ship"));
-//! env.apply(&mut cmd, nix_fixture::OFFLINE);
+//! ```no_run
+//! use ship_test_support::nix_fixture::{FixtureFlake, NixEnv, OFFLINE};
+//! let flake = FixtureFlake::prepare();
+//! let env = NixEnv::new();
+//! let mut cmd = ship_test_support::ship();
+//! env.apply(&mut cmd, OFFLINE);
 //! cmd.args(["build", &flake.attr("image-dev")]);
 //! ```
 //!
 //! Every `prepare()` writes a fresh salt into the copy, so its store paths are new to the
 //! store: the first build of a test really builds, whatever ran before on the machine.
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::require_tool;
 
 /// Nix options that keep a test offline: no substituter at all (cache.nixos.org is
 /// unreachable and would only be retried).
@@ -45,7 +44,7 @@ pub const ATTRS: &[&str] = &[
 pub const BINARY: &str = "fixture";
 
 fn source_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flake")
+    crate::ship_crate().join("tests/fixtures/flake")
 }
 
 /// A salt no other prepared copy has: process id, time and a counter.
@@ -80,7 +79,7 @@ impl FixtureFlake {
         require_fixture_tools();
         let tmp = tempfile::tempdir().expect("temp dir for the fixture flake");
         let root = tmp.path().join("flake");
-        copy_dir(&source_dir(), &root);
+        crate::copy_dir(&source_dir(), &root);
         std::fs::write(root.join("salt"), salt).expect("write the fixture's salt");
         Self {
             _tmp: tmp,
@@ -115,19 +114,6 @@ impl FixtureFlake {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create fixture dir");
-    for entry in std::fs::read_dir(from).expect("read fixture dir") {
-        let entry = entry.expect("fixture dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy fixture file");
-        }
-    }
-}
-
 /// A test's own Nix client state: XDG_CACHE_HOME (Nix caches evaluation results and binary
 /// cache lookups there, which must not leak between tests).
 pub struct NixEnv {
@@ -136,7 +122,7 @@ pub struct NixEnv {
 
 impl NixEnv {
     pub fn new() -> Self {
-        require_tool("nix", "nix-bin");
+        require_tool(&["nix"], "nix-bin");
         Self {
             cache_home: tempfile::tempdir().expect("temp XDG_CACHE_HOME"),
         }
@@ -205,7 +191,7 @@ impl NixEnv {
 impl NixEnv {
     /// Runs the `ship` binary with this state and `nix_args` as SHIP_NIX_ARGS.
     pub fn ship(&self, nix_args: &str, args: &[&str]) -> Output {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ship"));
+        let mut cmd = crate::ship();
         self.apply(&mut cmd, nix_args);
         cmd.args(args).output().expect("run ship")
     }
@@ -233,24 +219,11 @@ impl Default for NixEnv {
     }
 }
 
-/// Panics with the Debian package to install when `tool` is not on PATH. Tests never install
-/// anything and never skip.
-pub fn require_tool(tool: &str, package: &str) {
-    let found = std::env::var_os("PATH")
-        .map(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
-        .unwrap_or(false);
-    assert!(
-        found,
-        "`{tool}` is not on PATH: this test needs it (Debian: apt-get install {package}; \
-         README \"Test\" lists every prerequisite)"
-    );
-}
-
 /// What the fixture's builders run on the host (the sandbox is off, see flake.nix).
 pub fn require_fixture_tools() {
-    require_tool("nix", "nix-bin");
-    require_tool("gcc", "gcc");
-    require_tool("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu");
+    require_tool(&["nix"], "nix-bin");
+    require_tool(&["gcc"], "gcc");
+    require_tool(&["aarch64-linux-gnu-gcc"], "gcc-aarch64-linux-gnu");
     for (lib, package) in [
         ("/usr/lib/x86_64-linux-gnu/libc.a", "libc6-dev"),
         ("/usr/aarch64-linux-gnu/lib/libc.a", "libc6-dev-arm64-cross"),

@@ -1,0 +1,163 @@
+//! The OCI Distribution API calls ship makes (blob HEAD/GET/upload, manifest GET/HEAD/PUT),
+//! each one [`Call`] run under the retry policy, its status judged per the spec.
+
+use crate::oci::Digest;
+
+use super::http::{url_encode, AttemptError, Call, Payload};
+use super::Client;
+use crate::registry::reference::Repository;
+use crate::registry::RegistryError;
+
+/// A manifest as fetched: its bytes and the Content-Type the registry gave.
+#[derive(Debug, Clone)]
+pub struct FetchedBytes {
+    pub bytes: Vec<u8>,
+    pub content_type: Option<String>,
+}
+
+impl Client {
+    /// Whether the blob is in the repository (HEAD).
+    pub fn blob_exists(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        step: &str,
+    ) -> Result<bool, RegistryError> {
+        let call = Call::new("HEAD", format!("/v2/{}/blobs/{digest}", repo.path()));
+        self.retrying(repo, step, || {
+            let answer = self.attempt(repo, &call)?;
+            match answer.status {
+                200 => Ok(true),
+                404 => Ok(false),
+                _ => Err(AttemptError::Fatal(answer.describe())),
+            }
+        })
+    }
+
+    /// Upload a blob monolithically (POST to open an upload, PUT the bytes with the digest).
+    /// A transient failure restarts the whole upload.
+    pub(crate) fn upload_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        payload: Payload<'_>,
+        step: &str,
+    ) -> Result<(), RegistryError> {
+        let start = Call::new("POST", format!("/v2/{}/blobs/uploads/", repo.path()));
+        self.retrying(repo, step, || {
+            let opened = self.attempt(repo, &start)?;
+            if opened.status != 202 {
+                return Err(AttemptError::Fatal(format!(
+                    "starting the upload: {}",
+                    opened.describe()
+                )));
+            }
+            let location = opened.header("location").ok_or_else(|| {
+                AttemptError::Fatal("the registry started an upload but gave no Location".into())
+            })?;
+            let sep = if location.contains('?') { '&' } else { '?' };
+            let mut put = Call::new(
+                "PUT",
+                format!("{location}{sep}digest={}", url_encode(digest.as_str())),
+            );
+            put.content_type = Some("application/octet-stream");
+            put.payload = payload;
+            let done = self.attempt(repo, &put)?;
+            match done.status {
+                201 => Ok(()),
+                _ => Err(AttemptError::Fatal(done.describe())),
+            }
+        })
+    }
+
+    /// Fetch a manifest by digest or tag: its bytes and media type, or `None` if absent.
+    pub fn get_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        accept: &str,
+        step: &str,
+    ) -> Result<Option<FetchedBytes>, RegistryError> {
+        let mut call = Call::new("GET", format!("/v2/{}/manifests/{reference}", repo.path()));
+        call.accept = Some(accept);
+        self.retrying(repo, step, || {
+            let answer = self.attempt(repo, &call)?;
+            match answer.status {
+                200 => Ok(Some(FetchedBytes {
+                    bytes: answer.body.clone(),
+                    content_type: answer.header("content-type").map(str::to_owned),
+                })),
+                404 => Ok(None),
+                _ => Err(AttemptError::Fatal(answer.describe())),
+            }
+        })
+    }
+
+    /// The digest a tag (or digest) resolves to, from HEAD's Docker-Content-Digest.
+    pub fn manifest_digest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        accept: &str,
+        step: &str,
+    ) -> Result<Option<Digest>, RegistryError> {
+        let mut call = Call::new("HEAD", format!("/v2/{}/manifests/{reference}", repo.path()));
+        call.accept = Some(accept);
+        self.retrying(repo, step, || {
+            let answer = self.attempt(repo, &call)?;
+            match answer.status {
+                200 => Ok(answer
+                    .header("docker-content-digest")
+                    .and_then(|d| Digest::parse(d).ok())),
+                404 => Ok(None),
+                _ => Err(AttemptError::Fatal(answer.describe())),
+            }
+        })
+    }
+
+    /// PUT a manifest (or index) under `reference` (its digest, or a tag). Checks the digest
+    /// the registry computed, when it says one, against the bytes sent.
+    pub fn put_manifest(
+        &self,
+        repo: &Repository,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+        step: &str,
+    ) -> Result<(), RegistryError> {
+        let mut call = Call::new("PUT", format!("/v2/{}/manifests/{reference}", repo.path()));
+        call.content_type = Some(media_type);
+        call.payload = Payload::Bytes(bytes);
+        let expected = Digest::of(bytes);
+        self.retrying(repo, step, || {
+            let answer = self.attempt(repo, &call)?;
+            if answer.status != 201 {
+                return Err(AttemptError::Fatal(answer.describe()));
+            }
+            match answer.header("docker-content-digest").map(Digest::parse) {
+                Some(Ok(d)) if d != expected => Err(AttemptError::Fatal(format!(
+                    "the registry stored it as {d}, not {expected}"
+                ))),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    /// Fetch a (small) blob, e.g. an image config; `None` if absent.
+    pub fn get_blob(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        step: &str,
+    ) -> Result<Option<Vec<u8>>, RegistryError> {
+        let call = Call::new("GET", format!("/v2/{}/blobs/{digest}", repo.path()));
+        self.retrying(repo, step, || {
+            let answer = self.attempt(repo, &call)?;
+            match answer.status {
+                200 => Ok(Some(answer.body.clone())),
+                404 => Ok(None),
+                _ => Err(AttemptError::Fatal(answer.describe())),
+            }
+        })
+    }
+}

@@ -1,0 +1,294 @@
+//! The OCI Distribution HTTP client: one per registry host. It chooses the scheme, answers
+//! auth challenges (basic, or bearer tokens from the realm the registry names), retries
+//! transient failures with [`RetryPolicy`], and turns everything else into an error that names
+//! the registry, the repository and the step.
+
+mod api;
+mod challenge;
+mod http;
+
+pub use api::FetchedBytes;
+pub(crate) use http::{Answer, AttemptError, Call, Payload};
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+
+use super::auth::{self, Credentials, Secret};
+use super::reference::{self, Repository};
+use super::retry::{self, Decision, Failure, RetryPolicy};
+use super::RegistryError;
+
+/// How to reach and authenticate to a registry.
+#[derive(Debug, Clone, Default)]
+pub struct ClientOptions {
+    /// Explicit credentials; when `None`, [`Client::from_env`] looks in the auth files.
+    pub credentials: Option<Credentials>,
+    /// PEM file of the CA certificate(s) to trust instead of the public roots.
+    pub ca_file: Option<PathBuf>,
+    /// Speak plain HTTP (only ever needed for a non-loopback registry without TLS).
+    pub insecure_http: bool,
+    pub retry: RetryPolicy,
+}
+
+/// A client for one registry host. Cheap to share by reference; safe across threads.
+pub struct Client {
+    registry: String,
+    host: String,
+    agent: ureq::Agent,
+    scheme_rule: SchemeRule,
+    /// Decided on first use (probing, for loopback); unset while nothing answered.
+    scheme: Mutex<Option<&'static str>>,
+    credentials: Option<Credentials>,
+    /// Authorization header values: by repository path for bearer tokens, "" for basic.
+    auth_cache: Mutex<HashMap<String, Secret>>,
+    retry: RetryPolicy,
+    retries: AtomicU32,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("registry", &self.registry)
+            .field("scheme_rule", &self.scheme_rule)
+            .field("credentials", &self.credentials)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SchemeRule {
+    Https,
+    Http,
+    /// Loopback without a CA file: HTTPS if the server speaks it, else plain HTTP.
+    Probe,
+}
+
+/// Pure: the scheme rule for a registry. Plain HTTP only when asked, or (probed) on loopback.
+fn scheme_rule(registry: &str, insecure_http: bool, has_ca_file: bool) -> SchemeRule {
+    if insecure_http {
+        SchemeRule::Http
+    } else if reference::is_loopback(registry) && !has_ca_file {
+        SchemeRule::Probe
+    } else {
+        SchemeRule::Https
+    }
+}
+
+impl Client {
+    /// A client for `registry` (as in [`Repository::registry`]) with exactly these options.
+    pub fn new(registry: &str, options: ClientOptions) -> Result<Self, RegistryError> {
+        Ok(Self {
+            registry: registry.to_owned(),
+            host: reference::api_host(registry).to_owned(),
+            agent: http::agent(options.ca_file.as_deref())?,
+            scheme_rule: scheme_rule(registry, options.insecure_http, options.ca_file.is_some()),
+            scheme: Mutex::new(None),
+            credentials: options.credentials,
+            auth_cache: Mutex::new(HashMap::new()),
+            retry: options.retry,
+            retries: AtomicU32::new(0),
+        })
+    }
+
+    /// Like [`Client::new`], but when no credentials are given, looks for them for
+    /// `repository` in the docker/podman auth files named by the environment
+    /// (`$REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`,
+    /// `~/.config/containers/auth.json`, `$DOCKER_CONFIG/config.json` or
+    /// `~/.docker/config.json`, and the credential helpers they name). Nothing found means
+    /// anonymous access.
+    pub fn from_env(
+        repository: &Repository,
+        mut options: ClientOptions,
+    ) -> Result<Self, RegistryError> {
+        if options.credentials.is_none() {
+            let env = |k: &str| std::env::var(k).ok();
+            options.credentials =
+                auth::credentials_from_auth_files(repository.registry(), repository.path(), &env)?;
+        }
+        Self::new(repository.registry(), options)
+    }
+
+    /// The registry this client talks to, as named.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    /// Retries made so far by this client (transient failures ridden out).
+    pub fn retries(&self) -> u32 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn base_url(&self) -> String {
+        let cached = self.scheme.lock().ok().and_then(|s| *s);
+        let scheme = match (cached, self.scheme_rule) {
+            (Some(s), _) => s,
+            (None, SchemeRule::Https) => "https",
+            (None, SchemeRule::Http) => "http",
+            (None, SchemeRule::Probe) => match self.probe_scheme() {
+                Some(s) => {
+                    if let Ok(mut slot) = self.scheme.lock() {
+                        *slot = Some(s);
+                    }
+                    s
+                }
+                // Nothing answers (yet): try HTTPS now, probe again next time.
+                None => "https",
+            },
+        };
+        format!("{scheme}://{}", self.host)
+    }
+
+    /// HTTPS if the loopback server answers it; plain HTTP if only that gets an answer that
+    /// is not Go's "Client sent an HTTP request to an HTTPS server".
+    fn probe_scheme(&self) -> Option<&'static str> {
+        let https = format!("https://{}/v2/", self.host);
+        if self.agent.get(&https).call().is_ok() {
+            return Some("https");
+        }
+        let http = format!("http://{}/v2/", self.host);
+        match self.agent.get(&http).call() {
+            Ok(mut resp) => {
+                let body = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(4096)
+                    .read_to_vec()
+                    .unwrap_or_default();
+                let tls_only = resp.status().as_u16() == 400
+                    && String::from_utf8_lossy(&body).contains("HTTPS server");
+                Some(if tls_only { "https" } else { "http" })
+            }
+            Err(_) => None,
+        }
+    }
+
+    pub(super) fn url(&self, target: &str) -> String {
+        if target.starts_with("http://") || target.starts_with("https://") {
+            target.to_owned()
+        } else {
+            format!("{}{target}", self.base_url())
+        }
+    }
+
+    /// Run `op` under the retry policy. `step` names what is being done, for the error.
+    pub(crate) fn retrying<T>(
+        &self,
+        repo: &Repository,
+        step: &str,
+        mut op: impl FnMut() -> Result<T, AttemptError>,
+    ) -> Result<T, RegistryError> {
+        let mut attempt = 1;
+        loop {
+            match op() {
+                Ok(v) => return Ok(v),
+                Err(AttemptError::Fatal(detail)) => {
+                    return Err(RegistryError::request(repo, step, detail))
+                }
+                Err(AttemptError::Retryable { failure, detail }) => {
+                    match self.retry.decide(attempt, failure) {
+                        Decision::RetryAfter(wait) => {
+                            self.retries.fetch_add(1, Ordering::Relaxed);
+                            std::thread::sleep(wait);
+                            attempt += 1;
+                        }
+                        Decision::GiveUp => {
+                            let detail = if attempt > 1 {
+                                format!("{detail} (gave up after {attempt} attempts)")
+                            } else {
+                                detail
+                            };
+                            return Err(RegistryError::request(repo, step, detail));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One attempt of `call`, answering an auth challenge once if the registry sends one.
+    /// Transient statuses come back as `Retryable`; any other status is the caller's to judge.
+    pub(crate) fn attempt(
+        &self,
+        repo: &Repository,
+        call: &Call<'_>,
+    ) -> Result<Answer, AttemptError> {
+        let url = self.url(&call.target);
+        let same_host = url.starts_with(&self.base_url());
+        let mut authenticated = false;
+        loop {
+            let auth = if same_host {
+                self.cached_auth(repo)
+            } else {
+                None
+            };
+            let answer = self.send(call, &url, auth.as_ref())?;
+            if answer.status == 401 && same_host && !authenticated {
+                self.authenticate(repo, &answer)?;
+                authenticated = true;
+                continue;
+            }
+            if answer.status == 401 {
+                return Err(AttemptError::Fatal(self.unauthorized(&answer)));
+            }
+            if retry::is_transient_status(answer.status) {
+                let retry_after = answer
+                    .header("retry-after")
+                    .and_then(retry::parse_retry_after);
+                return Err(AttemptError::Retryable {
+                    failure: Failure::Status {
+                        code: answer.status,
+                        retry_after,
+                    },
+                    detail: answer.describe(),
+                });
+            }
+            return Ok(answer);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_when_asked_or_loopback() {
+        assert_eq!(scheme_rule("ghcr.io", false, false), SchemeRule::Https);
+        assert_eq!(scheme_rule("ghcr.io", true, false), SchemeRule::Http);
+        assert_eq!(
+            scheme_rule("10.0.0.5:5000", false, false),
+            SchemeRule::Https
+        );
+        assert_eq!(
+            scheme_rule("127.0.0.1:5000", false, false),
+            SchemeRule::Probe
+        );
+        assert_eq!(
+            scheme_rule("localhost:5000", false, true),
+            SchemeRule::Https
+        );
+        assert_eq!(scheme_rule("127.0.0.1:5000", true, true), SchemeRule::Http);
+    }
+
+    #[test]
+    fn client_debug_hides_the_secret() {
+        let client = Client::new(
+            "ghcr.io",
+            ClientOptions {
+                credentials: Some(Credentials {
+                    username: "u".into(),
+                    secret: Secret::new("s3cr3t-value"),
+                    source: "test".into(),
+                }),
+                ..ClientOptions::default()
+            },
+        )
+        .unwrap();
+        let shown = format!("{client:?}");
+        assert!(!shown.contains("s3cr3t-value"), "{shown}");
+        assert!(shown.contains("ghcr.io"));
+    }
+}
