@@ -278,14 +278,49 @@ enum PlanFormat {
     Github,
 }
 
+/// print!/println!/eprint!/eprintln! that never panic: a closed or broken stdout or stderr
+/// (`ship push-image ... 2>&1 >/dev/null | head -1`) loses the text but never stops the work
+/// (the std macros panic on EPIPE, and the release profile aborts on panic, which would skip
+/// every cleanup).
+macro_rules! out {
+    ($($t:tt)*) => {{ let _ = write!(std::io::stdout(), $($t)*); }};
+}
+macro_rules! outln {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($t)*); }};
+}
+macro_rules! err {
+    ($($t:tt)*) => {{ let _ = write!(std::io::stderr(), $($t)*); }};
+}
+macro_rules! errln {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($t)*); }};
+}
+
 fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ship: {e:#}");
+            errln!("ship: {}", describe_error(&e));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes, each said once: library errors already include their cause in
+/// their message (for callers that print only `{e}`), so a cause whose text the message
+/// already holds is not repeated.
+fn describe_error(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn load_config(manifest: Option<PathBuf>) -> anyhow::Result<config::Config> {
@@ -307,15 +342,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(cli.manifest)?;
             let plan = args.inputs.plan(&config)?;
             match args.format {
-                PlanFormat::Table => print!("{}", plan.table()),
-                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+                PlanFormat::Table => out!("{}", plan.table()),
+                PlanFormat::Json => outln!("{}", serde_json::to_string_pretty(&plan)?),
                 PlanFormat::Github => {
                     if !append_to_env_file("GITHUB_OUTPUT", &plan.github_output()?)? {
                         anyhow::bail!(
                             "--format github: GITHUB_OUTPUT is not set (it names the file to append to)"
                         );
                     }
-                    print!("{}", plan.table());
+                    out!("{}", plan.table());
                 }
             }
             Ok(())
@@ -359,7 +394,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
     let mut plan = plan;
     plan.image = repo.to_string();
     plan.cache = cache.as_ref().map(|c| c.to_string());
-    eprint!("{}", plan.table());
+    err!("{}", plan.table());
     let mut log = std::io::stderr();
     let mut backend = release::real::RealBackend::new(
         &nix,
@@ -380,7 +415,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write --report {}", path.display()))?;
     }
     append_step_summary(&report.markdown())?;
-    print!("{}", report.markdown());
+    out!("{}", report.markdown());
     if let Err(e) = result {
         let p = &report.published;
         let manifests = if p.manifests.is_empty() {
@@ -409,14 +444,14 @@ fn push_image(args: PushImageArgs) -> anyhow::Result<()> {
         &args.image,
         &args.to,
         args.platform,
-        &mut |event| eprintln!("{}", registry::describe_event(&event)),
+        &mut |event| errln!("{}", registry::describe_event(&event)),
     )?;
     match args.format {
         OutputFormat::Text => {
-            eprintln!("{}", pushed.summary());
-            println!("{}", pushed.manifest_digest);
+            errln!("{}", pushed.summary());
+            outln!("{}", pushed.manifest_digest);
         }
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&pushed)?),
     }
     Ok(())
 }
@@ -426,10 +461,10 @@ fn push_index(args: PushIndexArgs) -> anyhow::Result<()> {
     let pushed = registry::push_index(&client, &args.to, &args.children, &args.tags)?;
     match args.format {
         OutputFormat::Text => {
-            eprint!("{}", pushed.summary());
-            println!("{}", pushed.digest);
+            err!("{}", pushed.summary());
+            outln!("{}", pushed.digest);
         }
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&pushed)?),
     }
     Ok(())
 }
@@ -458,8 +493,8 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
     let outcome = nix.build_measured(&args.installables)?;
     match args.format {
-        OutputFormat::Text => print!("{}", outcome.text()),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+        OutputFormat::Text => out!("{}", outcome.text()),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&outcome)?),
     }
     append_step_summary(&outcome.markdown())
 }
@@ -477,11 +512,39 @@ fn push_cache(args: PushCacheArgs, manifest: Option<PathBuf>) -> anyhow::Result<
         OutputFormat::Text => {
             let verb = if report.dry_run { "would run" } else { "ran" };
             for command in &report.commands {
-                println!("{verb}: {command}");
+                outln!("{verb}: {command}");
             }
-            print!("{}", report.text());
+            out!("{}", report.text());
         }
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
     }
     append_step_summary(&report.markdown())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: opening image: {source}")]
+    struct Opening {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = anyhow::Error::new(Opening {
+            path: "img.tar".into(),
+            source: io,
+        });
+        let text = describe_error(&e);
+        assert_eq!(text, "img.tar: opening image: entity not found");
+        let e = anyhow::anyhow!("disk full").context("cannot write --report r.json");
+        assert_eq!(
+            describe_error(&e),
+            "cannot write --report r.json: disk full"
+        );
+    }
 }

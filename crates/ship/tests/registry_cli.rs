@@ -1,0 +1,112 @@
+//! How push-image and push-index talk to people: repository names checked before any network
+//! use, each cause said once, and output to a closed pipe never stopping a push.
+
+use ship_test_support as support;
+
+use std::path::Path;
+
+use support::image::{write_archive, ImageSpec};
+use support::registry::Registry;
+use support::{run, ship_in};
+
+/// Entries left in a test's TMPDIR (ship's spool directories would show up here).
+fn leftovers(home: &Path) -> Vec<String> {
+    std::fs::read_dir(home.join("tmp"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn names_the_spec_forbids_are_refused_before_any_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 60));
+    // Port 1 on loopback: nothing listens, so any request would fail with "connection".
+    for (to, needle) in [
+        ("127.0.0.1:1/a..b", "separator `..`"),
+        ("127.0.0.1:1/a___b", "separator `___`"),
+        ("127.0.0.1:1/a.-b", "separator `.-`"),
+        ("127.0.0.1:1/a_-b", "separator `_-`"),
+        ("127.0.0.1:1", "the repository path is missing"),
+    ] {
+        let (ok, stdout, stderr) = run(ship_in(dir.path())
+            .arg("push-image")
+            .arg(&image)
+            .args(["--to", to]));
+        assert!(!ok, "{to}: {stdout}");
+        assert!(stderr.contains(needle), "{to}: {stderr}");
+        assert!(!stderr.contains("connection"), "{to}: {stderr}");
+    }
+}
+
+#[test]
+fn each_cause_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.tar");
+    let (ok, _, stderr) = run(ship_in(dir.path())
+        .arg("push-image")
+        .arg(&missing)
+        .args(["--to", "127.0.0.1:1/team/app"]));
+    assert!(!ok);
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+
+    // A gzip stream cut short.
+    let image = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 61));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, &std::fs::read(&image).unwrap()).unwrap();
+    let gz = gz.finish().unwrap();
+    let cut = dir.path().join("cut.tar.gz");
+    std::fs::write(&cut, &gz[..gz.len() / 2]).unwrap();
+    let (ok, _, stderr) = run(ship_in(dir.path())
+        .arg("push-image")
+        .arg(&cut)
+        .args(["--to", "127.0.0.1:1/team/app"]));
+    assert!(!ok);
+    assert!(stderr.contains("decompressing gzip"), "{stderr}");
+    let cause = stderr.rsplit(": ").next().unwrap().trim();
+    assert_eq!(stderr.matches(cause).count(), 1, "{stderr}");
+
+    // A TMPDIR that does not exist.
+    let (ok, _, stderr) = run(ship_in(dir.path())
+        .env("TMPDIR", dir.path().join("no-such-dir"))
+        .arg("push-image")
+        .arg(&image)
+        .args(["--to", "127.0.0.1:1/team/app"]));
+    assert!(!ok);
+    assert!(stderr.contains("temporary directory"), "{stderr}");
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_closed_stderr_does_not_stop_the_push() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 62));
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = ship_in(dir.path())
+        .arg("push-image")
+        .arg(&image)
+        .args(["--to", &reg.repo("team/app")])
+        .stderr(writer)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let digest = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        reg.stored_manifests("team/app"),
+        vec![digest.trim().to_owned()]
+    );
+    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+}
