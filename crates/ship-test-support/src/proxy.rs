@@ -2,7 +2,9 @@
 //! forwarded with `Connection: close` (one request per connection, so each one is seen), and
 //! a rule decides per request: forward it, answer it with an error status instead, or forward
 //! part of its body and then cut the connection after running a callback (e.g. killing the
-//! registry mid-upload). Requests that are not HTTP (a TLS probe) are dropped.
+//! registry mid-upload), or forward part of its body and then stall: stop reading and never
+//! answer, holding the connection open. Requests that are not HTTP (a TLS probe) are dropped.
+//! [`SilentServer`] accepts connections and never reads or answers anything.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -25,6 +27,9 @@ pub enum Action {
     Respond(u16, Vec<(String, String)>),
     /// Forward the head and `after` bytes of the body, run the callback, cut both sides.
     CutAfter(u64, Box<dyn FnOnce() + Send>),
+    /// Forward the head and `after` bytes of the body, then read nothing more and never
+    /// answer; the connection stays open until the proxy is dropped.
+    StallAfter(u64),
 }
 
 type Rule = Box<dyn FnMut(&RequestHead) -> Action + Send>;
@@ -53,12 +58,14 @@ impl FaultProxy {
             let seen = seen.clone();
             std::thread::spawn(move || {
                 let mut number = 0;
+                // Stalled connections, held open until the proxy stops.
+                let mut held = Vec::new();
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(client) = conn else { continue };
-                    handle(client, &upstream, &mut rule, &mut number, &seen);
+                    handle(client, &upstream, &mut rule, &mut number, &seen, &mut held);
                 }
             })
         };
@@ -121,6 +128,7 @@ fn handle(
     rule: &mut Rule,
     number: &mut usize,
     seen: &Mutex<Vec<String>>,
+    held: &mut Vec<TcpStream>,
 ) {
     // Bounded: a client that stops sending cannot hang the proxy.
     let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(30)));
@@ -179,7 +187,7 @@ fn handle(
             let _ = client.shutdown(Shutdown::Both);
             record(&format!("injected {status}"));
         }
-        Action::Forward | Action::CutAfter(..) => {
+        Action::Forward | Action::CutAfter(..) | Action::StallAfter(_) => {
             let Ok(mut server) = TcpStream::connect(upstream) else {
                 record("upstream unreachable");
                 let _ = client.shutdown(Shutdown::Both);
@@ -195,22 +203,15 @@ fn handle(
                 record("upstream write failed");
                 return;
             }
+            if let Action::StallAfter(after) = action {
+                let sent = forward_body(&mut client, &mut server, &already, after);
+                record(&format!("stalled after {sent} body bytes"));
+                held.push(client);
+                held.push(server);
+                return;
+            }
             if let Action::CutAfter(after, callback) = action {
-                let mut sent = 0u64;
-                let take = (already.len() as u64).min(after) as usize;
-                let _ = server.write_all(&already[..take]);
-                sent += take as u64;
-                let mut chunk = [0u8; 8192];
-                while sent < after {
-                    let want = ((after - sent) as usize).min(chunk.len());
-                    match client.read(&mut chunk[..want]) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            let _ = server.write_all(&chunk[..n]);
-                            sent += n as u64;
-                        }
-                    }
-                }
+                let sent = forward_body(&mut client, &mut server, &already, after);
                 callback();
                 let _ = server.shutdown(Shutdown::Both);
                 let _ = client.shutdown(Shutdown::Both);
@@ -231,6 +232,89 @@ fn handle(
             let _ = server.shutdown(Shutdown::Both);
             let _ = upload.join();
             record("forwarded");
+        }
+    }
+}
+
+/// Forward up to `after` bytes of the request body (`already` read with the head first).
+fn forward_body(client: &mut TcpStream, server: &mut TcpStream, already: &[u8], after: u64) -> u64 {
+    let take = (already.len() as u64).min(after) as usize;
+    let _ = server.write_all(&already[..take]);
+    let mut sent = take as u64;
+    let mut chunk = [0u8; 8192];
+    while sent < after {
+        let want = ((after - sent) as usize).min(chunk.len());
+        match client.read(&mut chunk[..want]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let _ = server.write_all(&chunk[..n]);
+                sent += n as u64;
+            }
+        }
+    }
+    sent
+}
+
+/// A server on 127.0.0.1 that accepts every connection and then does nothing: reads
+/// nothing, answers nothing, closes nothing until dropped (a registry that hangs).
+pub struct SilentServer {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<Mutex<usize>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SilentServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind silent server");
+        let addr = listener
+            .local_addr()
+            .expect("silent server addr")
+            .to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(Mutex::new(0));
+        let thread = {
+            let (stop, accepted) = (stop.clone(), accepted.clone());
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(c) = conn {
+                        held.push(c);
+                        if let Ok(mut n) = accepted.lock() {
+                            *n += 1;
+                        }
+                    }
+                }
+            })
+        };
+        Self {
+            addr,
+            stop,
+            accepted,
+            thread: Some(thread),
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.lock().map(|n| *n).unwrap_or(0)
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

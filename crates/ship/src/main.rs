@@ -218,6 +218,23 @@ struct RegistryArgs {
     /// this flag; anything else is HTTPS, verified.
     #[arg(long)]
     insecure_http: bool,
+    /// Longest all requests to the registry, their retries and the waits between them may
+    /// take, counted from the first request (e.g. 600, 90s, 15m, 2h). Past it, ship stops
+    /// with exit code 124 and says what it was doing. Default: no overall limit (each wait
+    /// is still bounded by --stall-timeout).
+    #[arg(long, env = "SHIP_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<std::time::Duration>,
+    /// Longest wait for the registry to make any progress: to connect, to take more of a
+    /// request, or to send more of its answer. A stalled request is retried like a broken
+    /// connection.
+    #[arg(
+        long,
+        env = "SHIP_STALL_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    stall_timeout: std::time::Duration,
 }
 
 #[derive(clap::Args, Debug)]
@@ -263,6 +280,10 @@ enum OutputFormat {
     Json,
 }
 
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    registry::limits::parse_duration(s)
+}
+
 fn parse_platform(s: &str) -> Result<ship::platform::Platform, String> {
     ship::platform::Platform::parse(s).map_err(|e| e.to_string())
 }
@@ -296,13 +317,41 @@ macro_rules! errln {
 }
 
 fn main() -> std::process::ExitCode {
+    remove_temporary_files_on_signals();
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             errln!("ship: {}", describe_error(&e));
-            std::process::ExitCode::FAILURE
+            exit_code(&e)
         }
     }
+}
+
+/// On SIGINT or SIGTERM, remove ship's temporary files (an image being pushed can spool
+/// gigabytes) and exit as the signal would have (128 + its number). The signals are blocked
+/// in every thread and taken by one waiting thread, so the removal runs as ordinary code, not
+/// in a signal handler. Children get an empty signal mask from std::process::Command.
+fn remove_temporary_files_on_signals() {
+    // SAFETY: sigset_t is plain data that sigemptyset initialises; the calls only read or
+    // write the set passed and the calling thread's mask, before any other thread exists.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        set
+    };
+    std::thread::spawn(move || loop {
+        let mut signal = 0;
+        // SAFETY: `set` is an initialised sigset_t and `signal` a valid out-pointer.
+        if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+            ship::archive::remove_temporary_files();
+            std::process::exit(128 + signal);
+        }
+    });
 }
 
 /// The error and its causes, each said once: library errors already include their cause in
@@ -321,6 +370,21 @@ fn describe_error(e: &anyhow::Error) -> String {
         text.push_str(&part);
     }
     text
+}
+
+/// 124 (as timeout(1) exits) when the overall deadline ran out, 1 for any other failure.
+fn exit_code(e: &anyhow::Error) -> std::process::ExitCode {
+    let deadline = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<registry::RegistryError>(),
+            Some(registry::RegistryError::Deadline { .. })
+        )
+    });
+    if deadline {
+        std::process::ExitCode::from(124)
+    } else {
+        std::process::ExitCode::FAILURE
+    }
 }
 
 fn load_config(manifest: Option<PathBuf>) -> anyhow::Result<config::Config> {
@@ -367,6 +431,10 @@ fn registry_options(args: &RegistryArgs) -> anyhow::Result<registry::ClientOptio
         ca_file: args.ca_file.clone(),
         insecure_http: args.insecure_http,
         retry: registry::RetryPolicy::default(),
+        limits: registry::Limits {
+            stall: args.stall_timeout,
+            overall: args.timeout,
+        },
     })
 }
 

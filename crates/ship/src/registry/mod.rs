@@ -19,12 +19,14 @@
 
 pub mod auth;
 mod client;
+pub mod limits;
 mod push;
 pub mod reference;
 pub mod retry;
 
 pub use auth::{credentials_from_flags, Credentials, Secret};
 pub use client::{Client, ClientOptions, FetchedBytes};
+pub use limits::Limits;
 pub use push::{
     describe_event, push_image, push_image_with, push_index, BlobKind, BlobOutcome, Event,
     IndexEntry, PushedImage, PushedIndex, TagOutcome, TagStatus,
@@ -45,6 +47,13 @@ pub enum RegistryError {
         /// `registry/repository`.
         target: String,
         /// What ship was doing, e.g. `uploading layer sha256:…`.
+        step: String,
+        detail: String,
+    },
+    /// The overall deadline (`--timeout`) ran out while doing `step`.
+    #[error("{target}: {step}: {detail}")]
+    Deadline {
+        target: String,
         step: String,
         detail: String,
     },

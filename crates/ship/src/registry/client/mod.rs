@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use super::auth::{self, Credentials, Secret};
+use super::limits::{Deadline, Limits};
 use super::reference::{self, Repository};
 use super::retry::{self, Decision, Failure, RetryPolicy};
 use super::RegistryError;
@@ -30,6 +31,8 @@ pub struct ClientOptions {
     /// Speak plain HTTP (only ever needed for a non-loopback registry without TLS).
     pub insecure_http: bool,
     pub retry: RetryPolicy,
+    /// Stall and overall time limits on talking to the registry.
+    pub limits: Limits,
 }
 
 /// A client for one registry host. Cheap to share by reference; safe across threads.
@@ -45,6 +48,8 @@ pub struct Client {
     auth_cache: Mutex<HashMap<String, Secret>>,
     retry: RetryPolicy,
     retries: AtomicU32,
+    limits: Limits,
+    deadline: Deadline,
 }
 
 impl std::fmt::Debug for Client {
@@ -54,6 +59,7 @@ impl std::fmt::Debug for Client {
             .field("scheme_rule", &self.scheme_rule)
             .field("credentials", &self.credentials)
             .field("retry", &self.retry)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -83,13 +89,15 @@ impl Client {
         Ok(Self {
             registry: registry.to_owned(),
             host: reference::api_host(registry).to_owned(),
-            agent: http::agent(options.ca_file.as_deref())?,
+            agent: http::agent(options.ca_file.as_deref(), options.limits.stall)?,
             scheme_rule: scheme_rule(registry, options.insecure_http, options.ca_file.is_some()),
             scheme: Mutex::new(None),
             credentials: options.credentials,
             auth_cache: Mutex::new(HashMap::new()),
             retry: options.retry,
             retries: AtomicU32::new(0),
+            limits: options.limits,
+            deadline: Deadline::new(options.limits.overall),
         })
     }
 
@@ -121,55 +129,53 @@ impl Client {
         self.retries.load(Ordering::Relaxed)
     }
 
-    pub(super) fn base_url(&self) -> String {
+    /// `scheme://host`. On loopback without a CA file the scheme is probed once and
+    /// remembered; a probe that reaches nothing is an error (retried like any failed
+    /// connection), never a silent guess that would probe again on every request.
+    pub(super) fn base_url(&self) -> Result<String, AttemptError> {
         let cached = self.scheme.lock().ok().and_then(|s| *s);
         let scheme = match (cached, self.scheme_rule) {
             (Some(s), _) => s,
             (None, SchemeRule::Https) => "https",
             (None, SchemeRule::Http) => "http",
-            (None, SchemeRule::Probe) => match self.probe_scheme() {
-                Some(s) => {
-                    if let Ok(mut slot) = self.scheme.lock() {
-                        *slot = Some(s);
-                    }
-                    s
+            (None, SchemeRule::Probe) => {
+                let s = self.probe_scheme()?;
+                if let Ok(mut slot) = self.scheme.lock() {
+                    *slot = Some(s);
                 }
-                // Nothing answers (yet): try HTTPS now, probe again next time.
-                None => "https",
-            },
+                s
+            }
         };
-        format!("{scheme}://{}", self.host)
+        Ok(format!("{scheme}://{}", self.host))
     }
 
     /// HTTPS if the loopback server answers it; plain HTTP if only that gets an answer that
     /// is not Go's "Client sent an HTTP request to an HTTPS server".
-    fn probe_scheme(&self) -> Option<&'static str> {
+    fn probe_scheme(&self) -> Result<&'static str, AttemptError> {
         let https = format!("https://{}/v2/", self.host);
-        if self.agent.get(&https).call().is_ok() {
-            return Some("https");
+        let https_error = match self.send(&Call::new("GET", https.clone()), &https, None) {
+            Ok(_) => return Ok("https"),
+            Err(e) => e,
+        };
+        if self.deadline.passed() {
+            return Err(https_error);
         }
         let http = format!("http://{}/v2/", self.host);
-        match self.agent.get(&http).call() {
-            Ok(mut resp) => {
-                let body = resp
-                    .body_mut()
-                    .with_config()
-                    .limit(4096)
-                    .read_to_vec()
-                    .unwrap_or_default();
-                let tls_only = resp.status().as_u16() == 400
-                    && String::from_utf8_lossy(&body).contains("HTTPS server");
-                Some(if tls_only { "https" } else { "http" })
+        match self.send(&Call::new("GET", http.clone()), &http, None) {
+            Ok(answer) => {
+                let tls_only = answer.status == 400
+                    && String::from_utf8_lossy(&answer.body).contains("HTTPS server");
+                Ok(if tls_only { "https" } else { "http" })
             }
-            Err(_) => None,
+            Err(http_error) => Err(probe_failed(https_error, http_error)),
         }
     }
 
-    pub(super) fn url(&self, target: &str) -> String {
+    pub(super) fn url(&self, target: &str) -> Result<String, AttemptError> {
         if target.starts_with("http://") || target.starts_with("https://") {
-            target.to_owned()
+            Ok(target.to_owned())
         } else {
-            format!("{}{target}", self.base_url())
+            Ok(format!("{}{target}", self.base_url()?))
         }
     }
 
@@ -182,17 +188,28 @@ impl Client {
     ) -> Result<T, RegistryError> {
         let mut attempt = 1;
         loop {
+            if self.deadline.passed() {
+                return Err(self.deadline_error(repo, step, attempt - 1));
+            }
             match op() {
                 Ok(v) => return Ok(v),
                 Err(AttemptError::Fatal(detail)) => {
                     return Err(RegistryError::request(repo, step, detail))
                 }
+                Err(AttemptError::Deadline) => {
+                    return Err(self.deadline_error(repo, step, attempt));
+                }
                 Err(AttemptError::Retryable { failure, detail }) => {
-                    match self.retry.decide(attempt, failure) {
-                        Decision::RetryAfter(wait) => {
+                    let decision = self.retry.decide(attempt, failure);
+                    let remaining = self.deadline.remaining();
+                    match decision {
+                        Decision::RetryAfter(wait) if remaining.is_none_or(|r| r > wait) => {
                             self.retries.fetch_add(1, Ordering::Relaxed);
                             std::thread::sleep(wait);
                             attempt += 1;
+                        }
+                        Decision::RetryAfter(_) => {
+                            return Err(self.deadline_error(repo, step, attempt));
                         }
                         Decision::GiveUp => {
                             let detail = if attempt > 1 {
@@ -208,6 +225,19 @@ impl Client {
         }
     }
 
+    fn deadline_error(&self, repo: &Repository, step: &str, attempts: u32) -> RegistryError {
+        let tried = match attempts {
+            0 => String::new(),
+            1 => " (after 1 attempt)".to_owned(),
+            n => format!(" (after {n} attempts)"),
+        };
+        RegistryError::Deadline {
+            target: repo.to_string(),
+            step: step.to_owned(),
+            detail: format!("{}{tried}", self.deadline.message()),
+        }
+    }
+
     /// One attempt of `call`, answering an auth challenge once if the registry sends one.
     /// Transient statuses come back as `Retryable`; any other status is the caller's to judge.
     pub(crate) fn attempt(
@@ -215,8 +245,8 @@ impl Client {
         repo: &Repository,
         call: &Call<'_>,
     ) -> Result<Answer, AttemptError> {
-        let url = self.url(&call.target);
-        let same_host = url.starts_with(&self.base_url());
+        let url = self.url(&call.target)?;
+        let same_host = url.starts_with(&self.base_url()?);
         let mut authenticated = false;
         loop {
             let auth = if same_host {
@@ -247,6 +277,27 @@ impl Client {
             }
             return Ok(answer);
         }
+    }
+}
+
+/// Neither scheme reached the loopback registry: both failures, one reason each.
+fn probe_failed(https: AttemptError, http: AttemptError) -> AttemptError {
+    let detail = |e: &AttemptError| match e {
+        AttemptError::Retryable { detail, .. } | AttemptError::Fatal(detail) => detail.clone(),
+        AttemptError::Deadline => "deadline".to_owned(),
+    };
+    let text = format!(
+        "no answer over HTTPS ({}) nor plain HTTP ({})",
+        detail(&https),
+        detail(&http)
+    );
+    match http {
+        AttemptError::Deadline => AttemptError::Deadline,
+        AttemptError::Retryable { failure, .. } => AttemptError::Retryable {
+            failure,
+            detail: text,
+        },
+        AttemptError::Fatal(_) => AttemptError::Fatal(text),
     }
 }
 
