@@ -196,8 +196,7 @@ fn an_upload_that_stalls_every_time_ends_at_the_deadline_with_nothing_published(
     });
     let repo = format!("{}/team/app", proxy.addr());
     let mut child = spawn(
-        &mut push_cmd(home.path(), &image, &repo, &["--stall-timeout", "2s"])
-            .env("SHIP_TIMEOUT", "8s"),
+        push_cmd(home.path(), &image, &repo, &["--stall-timeout", "2s"]).env("SHIP_TIMEOUT", "8s"),
         home.path(),
     );
     let (status, _, stderr) = wait_ended(&mut child, home.path());
