@@ -264,8 +264,9 @@ struct PushIndexArgs {
     /// Repository holding the images, e.g. ghcr.io/owner/name.
     #[arg(long = "to", value_name = "REPO")]
     to: registry::Repository,
-    /// Tag to point at the index (repeatable); tags are written last.
-    #[arg(long = "tag", value_name = "TAG")]
+    /// Tag to point at the index (repeatable); tags are written last. Without any, the
+    /// index is published untagged (by digest only), and the output says so.
+    #[arg(long = "tag", value_name = "TAG", allow_hyphen_values = true)]
     tags: Vec<String>,
     /// Output: the index digest on stdout (details on stderr), or one JSON object.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -526,7 +527,17 @@ fn push_image(args: PushImageArgs) -> anyhow::Result<()> {
 
 fn push_index(args: PushIndexArgs) -> anyhow::Result<()> {
     let client = registry_client(&args.to, &args.registry)?;
-    let pushed = registry::push_index(&client, &args.to, &args.children, &args.tags)?;
+    // A partly applied tag list is still reported in full (which tags point at the index
+    // and which do not), then fails the command.
+    let (pushed, failure) =
+        match registry::push_index(&client, &args.to, &args.children, &args.tags) {
+            Ok(pushed) => (pushed, None),
+            Err(registry::RegistryError::PartlyTagged(pushed)) => (
+                (*pushed).clone(),
+                Some(registry::RegistryError::PartlyTagged(pushed)),
+            ),
+            Err(e) => return Err(e.into()),
+        };
     match args.format {
         OutputFormat::Text => {
             err!("{}", pushed.summary());
@@ -534,7 +545,10 @@ fn push_index(args: PushIndexArgs) -> anyhow::Result<()> {
         }
         OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&pushed)?),
     }
-    Ok(())
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// Appends `text` to the file GitHub Actions names in the variable `var` (GITHUB_OUTPUT,

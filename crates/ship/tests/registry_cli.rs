@@ -110,3 +110,52 @@ fn a_closed_stderr_does_not_stop_the_push() {
     );
     assert_eq!(leftovers(dir.path()), Vec::<String>::new());
 }
+
+#[test]
+fn insecure_http_against_a_tls_port_says_what_happened() {
+    let reg = Registry::start_with(support::registry::RegistryOptions::secure("u", "p"));
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 63));
+    let (ok, _, stderr) = run(ship_in(dir.path())
+        .env("SHIP_REGISTRY_PASSWORD", "p")
+        .arg("push-image")
+        .arg(&image)
+        .args([
+            "--to",
+            &reg.repo("team/app"),
+            "--username",
+            "u",
+            "--insecure-http",
+        ]));
+    assert!(!ok);
+    assert!(
+        stderr.contains("the registry speaks HTTPS on this port")
+            && stderr.contains("drop --insecure-http"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn text_output_counts_retries_and_says_1_layer() {
+    let reg = Registry::start();
+    let mut refused = false;
+    let proxy = support::proxy::FaultProxy::start(reg.addr(), move |req| {
+        if req.method == "PUT" && req.path.contains("/manifests/") && !refused {
+            refused = true;
+            return support::proxy::Action::Respond(503, vec![]);
+        }
+        support::proxy::Action::Forward
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = ImageSpec::demo("amd64", 64);
+    spec.layers.truncate(1);
+    let image = write_archive(dir.path(), "image.tar", &spec);
+    let (ok, _, stderr) = run(ship_in(dir.path())
+        .arg("push-image")
+        .arg(&image)
+        .args(["--to", &format!("{}/team/app", proxy.addr())]));
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("linux/amd64, 1 layer,"), "{stderr}");
+    assert!(stderr.contains("1 of 1 layer uploaded"), "{stderr}");
+    assert!(stderr.contains(", 1 request retried"), "{stderr}");
+}

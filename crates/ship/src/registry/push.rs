@@ -70,13 +70,17 @@ pub struct PushedImage {
 impl PushedImage {
     /// One line for people: what was pushed and what it cost.
     pub fn summary(&self) -> String {
+        let retried = match self.retries {
+            0 => String::new(),
+            n => format!(", {} retried", plural(n as usize, "request")),
+        };
         format!(
-            "pushed {}@{} ({}): {} of {} layers uploaded, {} sent, {} already present",
+            "pushed {}@{} ({}): {} of {} uploaded, {} sent, {} already present{retried}",
             self.repository,
             self.manifest_digest,
             self.platform,
             self.layers_uploaded,
-            self.layers,
+            plural(self.layers, "layer"),
             crate::human::bytes(self.bytes_uploaded),
             crate::human::bytes(self.bytes_skipped),
         )
@@ -87,10 +91,10 @@ impl PushedImage {
 pub fn describe_event(event: &Event<'_>) -> String {
     match event {
         Event::Prepared { image } => format!(
-            "read {}: {}, {} layers, {} uncompressed",
+            "read {}: {}, {}, {} uncompressed",
             image.source.display(),
             image.platform,
-            image.layers.len(),
+            plural(image.layers.len(), "layer"),
             crate::human::bytes(image.layers.iter().map(|l| l.uncompressed_size).sum()),
         ),
         Event::Blob(b) => format!(
@@ -319,6 +323,9 @@ pub enum TagStatus {
     Moved,
     /// The tag already pointed at this index: nothing was written.
     Unchanged,
+    /// The tag could not be read or written (`error` says why): it does not point at this
+    /// index (it points where it did before, if anywhere).
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -326,6 +333,9 @@ pub struct TagOutcome {
     pub tag: String,
     pub status: TagStatus,
     pub previous: Option<Digest>,
+    /// Why the tag was not applied (status `failed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What [`push_index`] did. JSON field names are stable (`ship push-index --format json`).
@@ -372,13 +382,36 @@ impl PushedIndex {
                     t.previous.as_ref().map(Digest::as_str).unwrap_or("?")
                 ),
                 TagStatus::Unchanged => "already points at this index, changes nothing".to_owned(),
+                TagStatus::Failed => format!(
+                    "NOT applied (does not point at this index): {}",
+                    t.error.as_deref().unwrap_or("?")
+                ),
             };
             out.push_str(&format!("  tag {}: {what}\n", t.tag));
+        }
+        if self.tags.is_empty() {
+            out.push_str(
+                "no --tag given: the index is published untagged (reachable by its digest only)\n",
+            );
+        }
+        if self.retries > 0 {
+            out.push_str(&format!(
+                "{} retried\n",
+                plural(self.retries as usize, "request")
+            ));
         }
         if self.changed_nothing() {
             out.push_str("nothing changed: the registry already had this index and every tag\n");
         }
         out
+    }
+
+    /// Tags that do not point at the index (status `failed`).
+    pub fn failed_tags(&self) -> Vec<&TagOutcome> {
+        self.tags
+            .iter()
+            .filter(|t| t.status == TagStatus::Failed)
+            .collect()
     }
 
     /// True when the run wrote nothing at all (a re-run with the same inputs).
@@ -433,36 +466,27 @@ pub fn push_index(
         )?;
     }
 
+    // Every tag is tried even when one is refused (each is independent), so the report can
+    // say exactly which tags point at the index; a deadline that ran out stops the rest.
     let mut outcomes = Vec::with_capacity(tags.len());
+    let mut out_of_time = None;
     for tag in tags {
-        let current = client.manifest_digest(
-            repo,
-            &tag,
-            ACCEPT_ANY_MANIFEST,
-            &format!("reading tag {tag}"),
-        )?;
-        let status = match &current {
-            Some(d) if *d == digest => TagStatus::Unchanged,
-            Some(_) => TagStatus::Moved,
-            None => TagStatus::Created,
-        };
-        if status != TagStatus::Unchanged {
-            client.put_manifest(
-                repo,
-                &tag,
-                MEDIA_TYPE_IMAGE_INDEX,
-                &index,
-                &format!("tagging {tag} -> {digest}"),
-            )?;
+        if let Some(why) = &out_of_time {
+            outcomes.push(failed_tag(tag, format!("not tried: {why}")));
+            continue;
         }
-        outcomes.push(TagOutcome {
-            tag,
-            status,
-            previous: current.filter(|_| status == TagStatus::Moved),
-        });
+        match apply_tag(client, repo, &tag, &digest, &index) {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) => {
+                if let RegistryError::Deadline { detail, .. } = &e {
+                    out_of_time = Some(detail.clone());
+                }
+                outcomes.push(failed_tag(tag, e.detail()));
+            }
+        }
     }
 
-    Ok(PushedIndex {
+    let pushed = PushedIndex {
         repository: repo.to_string(),
         size: index.len() as u64,
         media_type: MEDIA_TYPE_IMAGE_INDEX.to_owned(),
@@ -471,7 +495,66 @@ pub fn push_index(
         tags: outcomes,
         retries: client.retries() - retries_before,
         digest,
+    };
+    if pushed.failed_tags().is_empty() {
+        Ok(pushed)
+    } else {
+        Err(RegistryError::PartlyTagged(Box::new(pushed)))
+    }
+}
+
+/// Point `tag` at the index (unless it already points there).
+fn apply_tag(
+    client: &Client,
+    repo: &Repository,
+    tag: &str,
+    digest: &Digest,
+    index: &[u8],
+) -> Result<TagOutcome, RegistryError> {
+    let current = client.manifest_digest(
+        repo,
+        tag,
+        ACCEPT_ANY_MANIFEST,
+        &format!("reading tag {tag}"),
+    )?;
+    let status = match &current {
+        Some(d) if d == digest => TagStatus::Unchanged,
+        Some(_) => TagStatus::Moved,
+        None => TagStatus::Created,
+    };
+    if status != TagStatus::Unchanged {
+        client.put_manifest(
+            repo,
+            tag,
+            MEDIA_TYPE_IMAGE_INDEX,
+            index,
+            &format!("tagging {tag} -> {digest}"),
+        )?;
+    }
+    Ok(TagOutcome {
+        tag: tag.to_owned(),
+        status,
+        previous: current.filter(|_| status == TagStatus::Moved),
+        error: None,
     })
+}
+
+fn failed_tag(tag: String, error: String) -> TagOutcome {
+    TagOutcome {
+        tag,
+        status: TagStatus::Failed,
+        previous: None,
+        error: Some(error),
+    }
+}
+
+/// `1 layer`, `3 layers`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Pure checks of push-index's arguments; returns the tags without duplicates, in order.
@@ -663,6 +746,7 @@ mod tests {
                 tag: "t".into(),
                 status: TagStatus::Unchanged,
                 previous: None,
+                error: None,
             }],
             retries: 0,
         };

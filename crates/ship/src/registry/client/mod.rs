@@ -171,6 +171,16 @@ impl Client {
         }
     }
 
+    /// Whether plain HTTP gets Go's "Client sent an HTTP request to an HTTPS server" (a
+    /// HEAD's 400 has no body to say so, hence a GET of /v2/).
+    fn answers_https_only(&self) -> bool {
+        let url = format!("http://{}/v2/", self.host);
+        self.send(&Call::new("GET", url.clone()), &url, None)
+            .is_ok_and(|a| {
+                a.status == 400 && String::from_utf8_lossy(&a.body).contains("HTTPS server")
+            })
+    }
+
     pub(super) fn url(&self, target: &str) -> Result<String, AttemptError> {
         if target.starts_with("http://") || target.starts_with("https://") {
             Ok(target.to_owned())
@@ -255,6 +265,12 @@ impl Client {
                 None
             };
             let answer = self.send(call, &url, auth.as_ref())?;
+            if answer.status == 400 && url.starts_with("http://") && self.answers_https_only() {
+                return Err(AttemptError::Fatal(format!(
+                    "the registry speaks HTTPS on this port: it answered plain HTTP with {}; drop --insecure-http (and pass its certificate or CA with --ca-file if no public CA signed it)",
+                    answer.describe()
+                )));
+            }
             if answer.status == 401 && same_host && !authenticated {
                 self.authenticate(repo, &answer)?;
                 authenticated = true;
