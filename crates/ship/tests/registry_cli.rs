@@ -159,3 +159,41 @@ fn text_output_counts_retries_and_says_1_layer() {
     assert!(stderr.contains("1 of 1 layer uploaded"), "{stderr}");
     assert!(stderr.contains(", 1 request retried"), "{stderr}");
 }
+
+#[test]
+fn a_self_signed_certificate_given_with_ca_file_is_accepted_and_no_other() {
+    let reg = Registry::start_with(support::registry::RegistryOptions::self_signed());
+    let cert = reg.ca_file().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let image = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 65));
+    let push = |extra: &[&std::ffi::OsStr]| {
+        run(ship_in(dir.path())
+            .arg("push-image")
+            .arg(&image)
+            .args(["--to", &reg.repo("team/app")])
+            .args(extra))
+    };
+
+    // Without it: refused, and the hint names the flag that helps.
+    let (ok, _, stderr) = push(&[]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("TLS: ") && stderr.contains("--ca-file"),
+        "{stderr}"
+    );
+
+    // Another self-signed certificate for the same address is not the one served: refused.
+    support::registry::make_self_signed(dir.path(), "other");
+    let other = dir.path().join("other.pem");
+    let (ok, _, stderr) = push(&["--ca-file".as_ref(), other.as_os_str()]);
+    assert!(!ok);
+    assert!(stderr.contains("invalid peer certificate"), "{stderr}");
+
+    // The very certificate served: accepted.
+    let (ok, stdout, stderr) = push(&["--ca-file".as_ref(), cert.as_os_str()]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        reg.stored_manifests("team/app"),
+        vec![stdout.trim().to_owned()]
+    );
+}

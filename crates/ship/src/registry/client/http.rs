@@ -6,6 +6,8 @@ use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
 
+use ureq::unversioned::transport::Connector as _;
+
 use super::Client;
 use crate::registry::auth::Secret;
 use crate::registry::retry::Failure;
@@ -95,22 +97,30 @@ pub(crate) enum AttemptError {
 /// read or write to make progress (a registry that stops reading a body or stops
 /// answering is given up on, whatever the phase).
 pub(super) fn agent(ca_file: Option<&Path>, stall: Duration) -> Result<ureq::Agent, RegistryError> {
-    let mut tls = ureq::tls::TlsConfig::builder();
-    if let Some(path) = ca_file {
-        tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(
-            read_ca_file(path)?,
-        )));
-    }
-    Ok(ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(concat!("ship/", env!("CARGO_PKG_VERSION")))
-        .tls_config(tls.build())
         .timeout_connect(Some(stall))
         .timeout_per_read(Some(stall))
         .timeout_per_write(Some(stall))
         .max_redirects(5)
-        .build()
-        .into())
+        .build();
+    let Some(path) = ca_file else {
+        return Ok(config.into());
+    };
+    let certs = read_ca_file(path)?
+        .iter()
+        .map(|c| rustls::pki_types::CertificateDer::from(c.der().to_vec()))
+        .collect();
+    let setup = |e: String| RegistryError::Setup(format!("--ca-file {}: {e}", path.display()));
+    let verifier = super::tls::PinnedOrVerified::new(certs).map_err(setup)?;
+    let tls = super::tls::PinnedTlsConnector::new(verifier).map_err(setup)?;
+    let connector = ().chain(ureq::unversioned::transport::TcpConnector::default()).chain(tls);
+    Ok(ureq::Agent::with_parts(
+        config,
+        connector,
+        ureq::unversioned::resolver::DefaultResolver::default(),
+    ))
 }
 
 impl Client {
@@ -287,7 +297,7 @@ fn transport_error(e: &ureq::Error) -> AttemptError {
     ) || text.contains("certificate")
         || text.contains("handshake");
     let detail = if tls {
-        format!("TLS: {e} (if the registry uses its own CA, pass its certificate with --ca-file)")
+        format!("TLS: {e} (if the registry's certificate is self-made or from its own CA, pass that certificate or CA with --ca-file)")
     } else {
         format!("connection failed: {e}")
     };

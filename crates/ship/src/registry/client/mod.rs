@@ -6,6 +6,7 @@
 mod api;
 mod challenge;
 mod http;
+mod tls;
 
 pub use api::FetchedBytes;
 pub(crate) use http::{Answer, AttemptError, Call, Payload};
