@@ -69,6 +69,7 @@ pub const SHIP_ENV_VARS: &[&str] = &[
     "SHIP_REGISTRY_PASSWORD",
     "SHIP_TIMEOUT",
     "SHIP_STALL_TIMEOUT",
+    "SHIP_CHUNK_SIZE",
     "GITHUB_REF",
     "GITHUB_EVENT_NAME",
     "GITHUB_SHA",

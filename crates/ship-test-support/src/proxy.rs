@@ -19,6 +19,8 @@ pub struct RequestHead {
     pub path: String,
     /// 1 for the first request the proxy sees.
     pub number: usize,
+    /// The request's Content-Length (0 if it has none).
+    pub content_length: u64,
 }
 
 pub enum Action {
@@ -30,6 +32,10 @@ pub enum Action {
     /// Forward the head and `after` bytes of the body, then read nothing more and never
     /// answer; the connection stays open until the proxy is dropped.
     StallAfter(u64),
+    /// Forward, and pass the registry's answer head (status line and headers, as text
+    /// without the blank line) through this edit before the client sees it: a registry
+    /// that answers another status or hands out another kind of Location.
+    EditAnswer(Box<dyn FnOnce(String) -> String + Send>),
 }
 
 type Rule = Box<dyn FnMut(&RequestHead) -> Action + Send>;
@@ -159,6 +165,7 @@ fn handle(
         method: method.clone(),
         path: path.clone(),
         number: *number,
+        content_length,
     };
     let action = rule(&req);
     let record = |what: &str| {
@@ -187,7 +194,7 @@ fn handle(
             let _ = client.shutdown(Shutdown::Both);
             record(&format!("injected {status}"));
         }
-        Action::Forward | Action::CutAfter(..) | Action::StallAfter(_) => {
+        Action::Forward | Action::CutAfter(..) | Action::StallAfter(_) | Action::EditAnswer(_) => {
             let Ok(mut server) = TcpStream::connect(upstream) else {
                 record("upstream unreachable");
                 let _ = client.shutdown(Shutdown::Both);
@@ -227,11 +234,26 @@ fn handle(
             let upload = std::thread::spawn(move || {
                 let _ = std::io::copy(&mut client_reader, &mut server_writer);
             });
+            let edited = if let Action::EditAnswer(edit) = action {
+                match read_head(&mut server) {
+                    Some((head, rest)) => {
+                        let text = String::from_utf8_lossy(&head);
+                        let edited = edit(text.trim_end_matches("\r\n").to_owned());
+                        let _ = client.write_all(edited.as_bytes());
+                        let _ = client.write_all(b"\r\n\r\n");
+                        let _ = client.write_all(&rest);
+                    }
+                    None => record("no answer head to edit"),
+                }
+                " (answer edited)"
+            } else {
+                ""
+            };
             let _ = std::io::copy(&mut server, &mut client);
             let _ = client.shutdown(Shutdown::Both);
             let _ = server.shutdown(Shutdown::Both);
             let _ = upload.join();
-            record("forwarded");
+            record(&format!("forwarded{edited}"));
         }
     }
 }

@@ -75,6 +75,8 @@ struct ReleaseArgs {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
+    uploads: UploadArgs,
+    #[command(flatten)]
     nix: NixOpts,
 }
 
@@ -237,6 +239,33 @@ struct RegistryArgs {
     stall_timeout: std::time::Duration,
 }
 
+/// How blobs go up (shared by push-image and release).
+#[derive(clap::Args, Debug, Default)]
+struct UploadArgs {
+    /// Upload blobs in chunks of SIZE (bytes, or with KiB/MiB: 4MiB) instead of one request
+    /// each. Without it, ship switches to 4 MiB chunks (what ghcr.io accepts) by itself
+    /// once a registry refuses a body as too large (413).
+    #[arg(long, env = "SHIP_CHUNK_SIZE", value_name = "SIZE", value_parser = parse_size)]
+    chunk_size: Option<u64>,
+    /// A repository in the same registry that may already hold the blobs (e.g. the image
+    /// of another service built from the same base): missing blobs are mounted from it
+    /// instead of uploaded, when the registry can (repeatable; tried in order).
+    #[arg(long, value_name = "REPO")]
+    mount_from: Vec<registry::Repository>,
+}
+
+impl UploadArgs {
+    fn apply(&self, options: &mut registry::ClientOptions) {
+        if let Some(size) = self.chunk_size {
+            options.uploads = registry::UploadOptions {
+                chunked: true,
+                chunk_size: size,
+            };
+        }
+        options.mount_from = self.mount_from.clone();
+    }
+}
+
 #[derive(clap::Args, Debug)]
 struct PushImageArgs {
     /// The image: a streamLayeredImage script (e.g. ./result) or a docker-archive, plain or
@@ -253,6 +282,8 @@ struct PushImageArgs {
     format: OutputFormat,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    uploads: UploadArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -279,6 +310,29 @@ struct PushIndexArgs {
 enum OutputFormat {
     Text,
     Json,
+}
+
+/// `4194304`, `512KiB`, `4MiB` to bytes (above 0).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("MiB") {
+        (n, 1 << 20)
+    } else if let Some(n) = t.strip_suffix("KiB") {
+        (n, 1 << 10)
+    } else {
+        (t, 1)
+    };
+    match number
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+    {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a size: give bytes above 0, or a whole number with KiB or MiB (4MiB)"
+        )),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -436,6 +490,8 @@ fn registry_options(args: &RegistryArgs) -> anyhow::Result<registry::ClientOptio
             stall: args.stall_timeout,
             overall: args.timeout,
         },
+        uploads: registry::UploadOptions::default(),
+        mount_from: Vec::new(),
     })
 }
 
@@ -468,7 +524,11 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
     let mut backend = release::real::RealBackend::new(
         &nix,
         repo,
-        registry_options(&args.registry)?,
+        {
+            let mut options = registry_options(&args.registry)?;
+            args.uploads.apply(&mut options);
+            options
+        },
         cache,
         args.cache_push.options(false),
         &mut log,
@@ -507,7 +567,9 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
 }
 
 fn push_image(args: PushImageArgs) -> anyhow::Result<()> {
-    let client = registry_client(&args.to, &args.registry)?;
+    let mut options = registry_options(&args.registry)?;
+    args.uploads.apply(&mut options);
+    let client = registry::Client::from_env(&args.to, options)?;
     let pushed = registry::push_image_with(
         &client,
         &args.image,

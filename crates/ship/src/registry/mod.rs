@@ -25,7 +25,7 @@ pub mod reference;
 pub mod retry;
 
 pub use auth::{credentials_from_flags, Credentials, Secret};
-pub use client::{Client, ClientOptions, FetchedBytes};
+pub use client::{Client, ClientOptions, FetchedBytes, UploadOptions, DEFAULT_CHUNK_SIZE};
 pub use limits::Limits;
 pub use push::{
     describe_event, push_image, push_image_with, push_index, BlobKind, BlobOutcome, Event,

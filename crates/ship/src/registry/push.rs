@@ -35,8 +35,11 @@ pub struct BlobOutcome {
     pub digest: Digest,
     /// Bytes as stored in the registry (compressed, for layers).
     pub size: u64,
-    /// `false`: the registry already had it, nothing was sent.
+    /// `false`: the registry already had it, or mounted it, and nothing was sent.
     pub uploaded: bool,
+    /// The repository (same registry) the blob was mounted from instead of uploaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mounted_from: Option<String>,
 }
 
 /// What [`push_image`] did. JSON field names are stable (`ship push-image --format json`).
@@ -105,10 +108,10 @@ pub fn describe_event(event: &Event<'_>) -> String {
             },
             b.digest.short(),
             crate::human::bytes(b.size),
-            if b.uploaded {
-                "uploaded"
-            } else {
-                "already present"
+            match (&b.mounted_from, b.uploaded) {
+                (Some(from), _) => format!("mounted from {from}"),
+                (None, true) => "uploaded".to_owned(),
+                (None, false) => "already present".to_owned(),
             }
         ),
         Event::ManifestPushed { digest } => format!("  manifest {digest}"),
@@ -293,14 +296,32 @@ fn push_blob(
         BlobKind::Layer => "layer",
     };
     let present = client.blob_exists(repo, digest, &format!("checking {what} {digest}"))?;
+    let mut mounted_from = None;
     if !present {
-        client.upload_blob(repo, digest, payload, &format!("uploading {what} {digest}"))?;
+        for from in client.mount_sources() {
+            let step = format!("mounting {what} {digest} from {from}");
+            if client.mount_blob(repo, digest, from, &step)? {
+                mounted_from = Some(from.to_string());
+                break;
+            }
+        }
+    }
+    let uploaded = !present && mounted_from.is_none();
+    if uploaded {
+        client.upload_blob(
+            repo,
+            digest,
+            payload,
+            size,
+            &format!("uploading {what} {digest}"),
+        )?;
     }
     Ok(BlobOutcome {
         kind,
         digest: digest.clone(),
         size,
-        uploaded: !present,
+        uploaded,
+        mounted_from,
     })
 }
 

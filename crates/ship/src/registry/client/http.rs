@@ -32,6 +32,8 @@ pub(crate) struct Call<'a> {
     pub target: String,
     pub accept: Option<&'a str>,
     pub content_type: Option<&'a str>,
+    /// `START-END` (inclusive) of a chunk of a blob upload.
+    pub content_range: Option<String>,
     pub payload: Payload<'a>,
 }
 
@@ -42,6 +44,7 @@ impl<'a> Call<'a> {
             target,
             accept: None,
             content_type: None,
+            content_range: None,
             payload: Payload::Empty,
         }
     }
@@ -141,6 +144,9 @@ impl Client {
         if let Some(ct) = call.content_type {
             builder = builder.header("content-type", ct);
         }
+        if let Some(range) = &call.content_range {
+            builder = builder.header("content-range", range);
+        }
         // The whole exchange, answer body included, ends by the overall deadline.
         let remaining = self.deadline.remaining();
         if remaining.is_some_and(|r| r.is_zero()) {
@@ -172,6 +178,7 @@ impl Client {
                         | "retry-after"
                         | "content-type"
                         | "content-length"
+                        | "range"
                 )
             })
             .map(|(k, v)| {

@@ -7,13 +7,15 @@ mod api;
 mod challenge;
 mod http;
 mod tls;
+mod upload;
 
 pub use api::FetchedBytes;
 pub(crate) use http::{Answer, AttemptError, Call, Payload};
+pub use upload::{UploadOptions, DEFAULT_CHUNK_SIZE};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use super::auth::{self, Credentials, Secret};
@@ -34,6 +36,11 @@ pub struct ClientOptions {
     pub retry: RetryPolicy,
     /// Stall and overall time limits on talking to the registry.
     pub limits: Limits,
+    /// Monolithic or chunked blob uploads.
+    pub uploads: UploadOptions,
+    /// Repositories of the same registry to mount missing blobs from before uploading them
+    /// (tried in order; a registry that cannot mount one just gets the upload).
+    pub mount_from: Vec<Repository>,
 }
 
 /// A client for one registry host. Cheap to share by reference; safe across threads.
@@ -51,6 +58,10 @@ pub struct Client {
     retries: AtomicU32,
     limits: Limits,
     deadline: Deadline,
+    uploads: UploadOptions,
+    mount_from: Vec<Repository>,
+    /// Set by a 413 to a monolithic upload: chunks from then on.
+    chunked_after_413: AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -87,6 +98,11 @@ fn scheme_rule(registry: &str, insecure_http: bool, has_ca_file: bool) -> Scheme
 impl Client {
     /// A client for `registry` (as in [`Repository::registry`]) with exactly these options.
     pub fn new(registry: &str, options: ClientOptions) -> Result<Self, RegistryError> {
+        if let Some(other) = options.mount_from.iter().find(|r| r.registry() != registry) {
+            return Err(RegistryError::Setup(format!(
+                "--mount-from {other}: not in {registry}; blobs mount only within one registry"
+            )));
+        }
         Ok(Self {
             registry: registry.to_owned(),
             host: reference::api_host(registry).to_owned(),
@@ -99,6 +115,9 @@ impl Client {
             retries: AtomicU32::new(0),
             limits: options.limits,
             deadline: Deadline::new(options.limits.overall),
+            uploads: options.uploads,
+            mount_from: options.mount_from,
+            chunked_after_413: AtomicBool::new(false),
         })
     }
 
@@ -123,6 +142,11 @@ impl Client {
     /// The registry this client talks to, as named.
     pub fn registry(&self) -> &str {
         &self.registry
+    }
+
+    /// The repositories to mount missing blobs from.
+    pub fn mount_sources(&self) -> &[Repository] {
+        &self.mount_from
     }
 
     /// Retries made so far by this client (transient failures ridden out).
