@@ -556,12 +556,15 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        anyhow::bail!(
+        let message = format!(
             "release failed at {e}\npublished: manifests: {manifests}; index: {}; tags: {}; cache: {}",
             p.index.as_ref().map_or("none".to_owned(), |d| d.to_string()),
             if p.tags.is_empty() { "none".to_owned() } else { p.tags.join(", ") },
             if p.cache { "pushed" } else { "not pushed" }
         );
+        // The error stays in the chain (for the exit code); its text is in the message, so
+        // it is not printed twice.
+        return Err(anyhow::Error::new(e).context(message));
     }
     Ok(())
 }
