@@ -205,7 +205,7 @@ fn source_change_rebuilds_app_and_image_and_fetches_deps_from_the_cache() {
         OFFLINE,
         &[
             "push-cache",
-            "--to",
+            "--cache",
             &format!("{cache}?secret-key={}", secret.display()),
             &image,
             &deps,
