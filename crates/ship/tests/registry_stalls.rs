@@ -213,7 +213,7 @@ fn an_upload_that_stalls_every_time_ends_at_the_deadline_with_nothing_published(
 
 /// Start a push against a silent registry, wait until its spool directory exists, send
 /// `signal`; ship must end with 128 + the signal's number and leave TMPDIR empty.
-fn interrupted_push_cleans_up(signal: &str, code: i32) {
+fn interrupted_push_cleans_up(signal: libc::c_int, code: i32) {
     let server = SilentServer::start();
     let home = tempfile::tempdir().unwrap();
     let image = write_archive(home.path(), "image.tar", &ImageSpec::demo("amd64", 74));
@@ -233,11 +233,9 @@ fn interrupted_push_cleans_up(signal: &str, code: i32) {
         "{:?}",
         leftovers(home.path())
     );
-    let killed = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     let (status, _, stderr) = wait_ended(&mut child, home.path());
     assert_eq!(status.code(), Some(code), "{stderr}");
     assert_eq!(leftovers(home.path()), Vec::<String>::new());
@@ -245,10 +243,10 @@ fn interrupted_push_cleans_up(signal: &str, code: i32) {
 
 #[test]
 fn sigterm_during_a_push_removes_the_temporary_files() {
-    interrupted_push_cleans_up("-TERM", 143);
+    interrupted_push_cleans_up(libc::SIGTERM, 143);
 }
 
 #[test]
 fn sigint_during_a_push_removes_the_temporary_files() {
-    interrupted_push_cleans_up("-INT", 130);
+    interrupted_push_cleans_up(libc::SIGINT, 130);
 }
