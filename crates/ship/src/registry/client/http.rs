@@ -275,8 +275,11 @@ fn stall_detail(t: ureq::Timeout, stall: Duration) -> String {
         }
         _ => format!("the registry sent nothing for {limit} (stopped answering)"),
     };
-    format!("{what}; the limit is --stall-timeout / SHIP_STALL_TIMEOUT")
+    format!("{what}{STALL_HINT}")
 }
+
+/// Where a stall's limit comes from, for people.
+pub(super) const STALL_HINT: &str = "; the limit is --stall-timeout / SHIP_STALL_TIMEOUT";
 
 /// Classify a transport error for retrying, with a message for people.
 fn transport_error(e: &ureq::Error) -> AttemptError {

@@ -327,10 +327,15 @@ fn probe_failed(https: AttemptError, http: AttemptError) -> AttemptError {
         AttemptError::Retryable { detail, .. } | AttemptError::Fatal(detail) => detail.clone(),
         AttemptError::Deadline => "deadline".to_owned(),
     };
+    // A stall's hint is said once for both.
+    let hint = http::STALL_HINT;
+    let (a, b) = (detail(&https), detail(&http));
+    let stalled = a.contains(hint) || b.contains(hint);
     let text = format!(
-        "no answer over HTTPS ({}) nor plain HTTP ({})",
-        detail(&https),
-        detail(&http)
+        "no answer over HTTPS ({}) nor plain HTTP ({}){}",
+        a.replace(hint, ""),
+        b.replace(hint, ""),
+        if stalled { hint } else { "" }
     );
     match http {
         AttemptError::Deadline => AttemptError::Deadline,
