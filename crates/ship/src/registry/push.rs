@@ -448,7 +448,8 @@ impl PushedIndex {
 /// architecture compared with the platform given; a missing child or a mismatch refuses the
 /// whole index. Then the index is PUT by digest (unless present), then each tag (unless it
 /// already points there). The index JSON is canonical and sorted by platform, so the same
-/// children always give the same digest.
+/// children always give the same digest. Every tag is tried even when one fails; if any is
+/// not applied, the result is [`RegistryError::PartlyTagged`] carrying the full report.
 pub fn push_index(
     client: &Client,
     repo: &Repository,
