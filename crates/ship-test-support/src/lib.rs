@@ -92,19 +92,14 @@ pub fn ship() -> Command {
 
 /// `ship plan --manifest MANIFEST --format json ARGS`: the plan, or ship's error message.
 pub fn ship_plan(manifest: &Path, args: &[&str]) -> Result<serde_json::Value, String> {
-    let out = ship()
-        .arg("plan")
-        .arg("--manifest")
-        .arg(manifest)
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .expect("run ship");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("ship plan printed JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    output_json(
+        ship()
+            .arg("plan")
+            .arg("--manifest")
+            .arg(manifest)
+            .args(["--format", "json"])
+            .args(args),
+    )
 }
 
 /// Copies the directory tree `from` to `to`.
@@ -160,6 +155,33 @@ pub fn ship_in(home: &Path) -> Command {
     std::fs::create_dir_all(&tmp).expect("tmp dir");
     cmd.env("HOME", home).env("TMPDIR", &tmp);
     cmd
+}
+
+/// Runs `cmd` to the end; a failure panics with the command and its stderr.
+pub fn output_ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// Runs `cmd`: its stdout as JSON, or its stderr when it fails.
+pub fn output_json(cmd: &mut Command) -> Result<serde_json::Value, String> {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if out.status.success() {
+        Ok(serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{cmd:?} printed no JSON ({e})")))
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
 }
 
 /// Run `cmd`, returning (success, stdout, stderr).

@@ -128,21 +128,59 @@ fn read_head(client: &mut TcpStream) -> Option<(Vec<u8>, Vec<u8>)> {
     }
 }
 
-fn handle(
-    mut client: TcpStream,
-    upstream: &str,
-    rule: &mut Rule,
-    number: &mut usize,
-    seen: &Mutex<Vec<String>>,
-    held: &mut Vec<TcpStream>,
-) {
-    // Bounded: a client that stops sending cannot hang the proxy.
-    let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(30)));
-    let Some((head, already)) = read_head(&mut client) else {
-        let _ = client.shutdown(Shutdown::Both);
-        return;
-    };
-    let text = String::from_utf8_lossy(&head).into_owned();
+/// Answers `status` with `extra` headers, after reading the `unread` rest of the request body
+/// so the client sees the answer, not a reset.
+fn respond(client: &mut TcpStream, status: u16, extra: &[(String, String)], unread: u64) {
+    let mut left = unread;
+    let mut sink = [0u8; 16384];
+    while left > 0 {
+        match client.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => left = left.saturating_sub(n as u64),
+        }
+    }
+    let mut answer =
+        format!("HTTP/1.1 {status} Injected\r\nContent-Length: 0\r\nConnection: close\r\n");
+    for (k, v) in extra {
+        answer.push_str(&format!("{k}: {v}\r\n"));
+    }
+    answer.push_str("\r\n");
+    let _ = client.write_all(answer.as_bytes());
+    let _ = client.shutdown(Shutdown::Both);
+}
+
+/// Sends the first `after` body bytes (`already` read, then from `client`) to `server`;
+/// returns how many went.
+fn forward_body(client: &mut TcpStream, server: &mut TcpStream, already: &[u8], after: u64) -> u64 {
+    let take = (already.len() as u64).min(after) as usize;
+    let _ = server.write_all(&already[..take]);
+    let mut sent = take as u64;
+    let mut chunk = [0u8; 8192];
+    while sent < after {
+        let want = ((after - sent) as usize).min(chunk.len());
+        match client.read(&mut chunk[..want]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                let _ = server.write_all(&chunk[..n]);
+                sent += n as u64;
+            }
+        }
+    }
+    sent
+}
+
+/// A request head as the proxy forwards it.
+struct Head {
+    request_line: String,
+    method: String,
+    path: String,
+    content_length: u64,
+    /// Every header but `Connection` (the proxy closes each connection itself).
+    headers: Vec<String>,
+}
+
+fn parse_head(head: &[u8]) -> Head {
+    let text = String::from_utf8_lossy(head).into_owned();
     let mut lines = text.split("\r\n");
     let request_line = lines.next().unwrap_or_default().to_owned();
     let mut parts = request_line.split(' ');
@@ -160,6 +198,36 @@ fn handle(
             }
         }
     }
+    Head {
+        request_line,
+        method,
+        path,
+        content_length,
+        headers,
+    }
+}
+
+fn handle(
+    mut client: TcpStream,
+    upstream: &str,
+    rule: &mut Rule,
+    number: &mut usize,
+    seen: &Mutex<Vec<String>>,
+    held: &mut Vec<TcpStream>,
+) {
+    // Bounded: a client that stops sending cannot hang the proxy.
+    let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    let Some((head, already)) = read_head(&mut client) else {
+        let _ = client.shutdown(Shutdown::Both);
+        return;
+    };
+    let Head {
+        request_line,
+        method,
+        path,
+        content_length,
+        headers,
+    } = parse_head(&head);
     *number += 1;
     let req = RequestHead {
         method: method.clone(),
@@ -175,23 +243,8 @@ fn handle(
     };
     match action {
         Action::Respond(status, extra) => {
-            // Read the body first so the client sees the answer, not a reset.
-            let mut left = content_length.saturating_sub(already.len() as u64);
-            let mut sink = [0u8; 16384];
-            while left > 0 {
-                match client.read(&mut sink) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => left = left.saturating_sub(n as u64),
-                }
-            }
-            let mut answer =
-                format!("HTTP/1.1 {status} Injected\r\nContent-Length: 0\r\nConnection: close\r\n");
-            for (k, v) in extra {
-                answer.push_str(&format!("{k}: {v}\r\n"));
-            }
-            answer.push_str("\r\n");
-            let _ = client.write_all(answer.as_bytes());
-            let _ = client.shutdown(Shutdown::Both);
+            let unread = content_length.saturating_sub(already.len() as u64);
+            respond(&mut client, status, &extra, unread);
             record(&format!("injected {status}"));
         }
         Action::Forward | Action::CutAfter(..) | Action::StallAfter(_) | Action::EditAnswer(_) => {
@@ -226,55 +279,50 @@ fn handle(
                 return;
             }
             let _ = server.write_all(&already);
-            let (Ok(mut client_reader), Ok(mut server_writer)) =
-                (client.try_clone(), server.try_clone())
-            else {
-                return;
+            let edit = match action {
+                Action::EditAnswer(edit) => Some(edit),
+                _ => None,
             };
-            let upload = std::thread::spawn(move || {
-                let _ = std::io::copy(&mut client_reader, &mut server_writer);
-            });
-            let edited = if let Action::EditAnswer(edit) = action {
-                match read_head(&mut server) {
-                    Some((head, rest)) => {
-                        let text = String::from_utf8_lossy(&head);
-                        let edited = edit(text.trim_end_matches("\r\n").to_owned());
-                        let _ = client.write_all(edited.as_bytes());
-                        let _ = client.write_all(b"\r\n\r\n");
-                        let _ = client.write_all(&rest);
-                    }
-                    None => record("no answer head to edit"),
-                }
-                " (answer edited)"
-            } else {
-                ""
-            };
-            let _ = std::io::copy(&mut server, &mut client);
-            let _ = client.shutdown(Shutdown::Both);
-            let _ = server.shutdown(Shutdown::Both);
-            let _ = upload.join();
-            record(&format!("forwarded{edited}"));
+            relay(client, server, edit, &record);
         }
     }
 }
 
-/// Forward up to `after` bytes of the request body (`already` read with the head first).
-fn forward_body(client: &mut TcpStream, server: &mut TcpStream, already: &[u8], after: u64) -> u64 {
-    let take = (already.len() as u64).min(after) as usize;
-    let _ = server.write_all(&already[..take]);
-    let mut sent = take as u64;
-    let mut chunk = [0u8; 8192];
-    while sent < after {
-        let want = ((after - sent) as usize).min(chunk.len());
-        match client.read(&mut chunk[..want]) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => {
-                let _ = server.write_all(&chunk[..n]);
-                sent += n as u64;
+/// Copies the rest of the request to `server` and its answer back to `client`, the answer
+/// head passed through `edit` if there is one.
+fn relay(
+    mut client: TcpStream,
+    mut server: TcpStream,
+    edit: Option<Box<dyn FnOnce(String) -> String + Send>>,
+    record: &dyn Fn(&str),
+) {
+    let (Ok(mut client_reader), Ok(mut server_writer)) = (client.try_clone(), server.try_clone())
+    else {
+        return;
+    };
+    let upload = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client_reader, &mut server_writer);
+    });
+    let edited = if let Some(edit) = edit {
+        match read_head(&mut server) {
+            Some((head, rest)) => {
+                let text = String::from_utf8_lossy(&head);
+                let edited = edit(text.trim_end_matches("\r\n").to_owned());
+                let _ = client.write_all(edited.as_bytes());
+                let _ = client.write_all(b"\r\n\r\n");
+                let _ = client.write_all(&rest);
             }
+            None => record("no answer head to edit"),
         }
-    }
-    sent
+        " (answer edited)"
+    } else {
+        ""
+    };
+    let _ = std::io::copy(&mut server, &mut client);
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+    let _ = upload.join();
+    record(&format!("forwarded{edited}"));
 }
 
 /// A server on 127.0.0.1 that accepts every connection and then does nothing: reads

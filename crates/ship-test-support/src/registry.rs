@@ -18,7 +18,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::require_tool;
+use super::{output_ok, require_tool};
 
 /// How the registry is set up.
 #[derive(Debug, Clone, Default)]
@@ -277,15 +277,7 @@ impl Registry {
         if let Some(creds) = creds {
             cmd.arg(format!("--creds={creds}"));
         }
-        let out = cmd
-            .arg(format!("docker://{reference}"))
-            .output()
-            .expect("run skopeo");
-        assert!(
-            out.status.success(),
-            "skopeo inspect --raw {reference}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = output_ok(cmd.arg(format!("docker://{reference}")));
         String::from_utf8(out.stdout).expect("manifest is UTF-8")
     }
 }
@@ -376,16 +368,7 @@ pub fn make_self_signed(dir: &Path, name: &str) {
 fn make_certificates(dir: &Path) {
     let openssl = require_tool(&["openssl"], "openssl");
     let run = |args: &[&str]| {
-        let out = Command::new(&openssl)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        output_ok(Command::new(&openssl).args(args).current_dir(dir));
     };
     run(&[
         "req",

@@ -226,8 +226,32 @@ fn serve(
         let _ = stream.shutdown(Shutdown::Both);
         return;
     }
+    let issued = requests.lock().map(|r| r.len()).unwrap_or(0);
+    let Some(token) = sign_token(&query, user, x5c, key, openssl, issued) else {
+        return;
+    };
+    let body =
+        serde_json::json!({"token": token, "access_token": token, "expires_in": 600}).to_string();
+    let _ = write!(
+        stream,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// A JWT granting exactly the actions `query`'s `scope` asks for, signed with `key` (the
+/// certificate in `x5c`); `issued` makes its `jti` unique.
+fn sign_token(
+    query: &str,
+    user: &str,
+    x5c: &str,
+    key: &Path,
+    openssl: &Path,
+    issued: usize,
+) -> Option<String> {
     // Grant exactly the actions asked for in `scope`.
-    let access: Vec<serde_json::Value> = query_param(&query, "scope")
+    let access: Vec<serde_json::Value> = query_param(query, "scope")
         .map(|scope| {
             let mut parts = scope.splitn(3, ':');
             let (kind, name, actions) = (parts.next(), parts.next(), parts.next());
@@ -250,7 +274,7 @@ fn serve(
         "exp": now + 600,
         "nbf": now - 60,
         "iat": now,
-        "jti": format!("ship-test-{now}-{}", requests.lock().map(|r| r.len()).unwrap_or(0)),
+        "jti": format!("ship-test-{now}-{issued}"),
         "access": access,
     });
     let signing_input = format!(
@@ -266,22 +290,14 @@ fn serve(
         .spawn()
     {
         Ok(c) => c,
-        Err(_) => return,
+        Err(_) => return None,
     };
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(signing_input.as_bytes());
     }
     let signature = match child.wait_with_output() {
         Ok(out) if out.status.success() => out.stdout,
-        _ => return,
+        _ => return None,
     };
-    let token = format!("{signing_input}.{}", b64url(&signature));
-    let body =
-        serde_json::json!({"token": token, "access_token": token, "expires_in": 600}).to_string();
-    let _ = write!(
-        stream,
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.shutdown(Shutdown::Both);
+    Some(format!("{signing_input}.{}", b64url(&signature)))
 }

@@ -694,4 +694,54 @@ mod tests {
             "cannot write --report r.json: disk full"
         );
     }
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("ship").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn cache_flags_mean_the_same_in_push_cache_and_release() {
+        let cli = parse(&[
+            "release",
+            "--cache",
+            "file:///c",
+            "--upstream-key",
+            "k-1",
+            "--jobs",
+            "2",
+        ])
+        .unwrap();
+        let Command::Release(args) = cli.command else {
+            panic!("not release")
+        };
+        assert_eq!(args.cache.as_deref(), Some("file:///c"));
+        let opts = args.cache_push.options(false);
+        assert_eq!(opts.upstream_keys, ["k-1"]);
+        assert_eq!(opts.cachix.jobs, Some(2));
+
+        let cli = parse(&["push-cache", "--cache", "cachix:x", "/nix/store/p"]).unwrap();
+        let Command::PushCache(args) = cli.command else {
+            panic!("not push-cache")
+        };
+        assert_eq!(args.cache.as_deref(), Some("cachix:x"));
+        assert_eq!(
+            args.cache_push.options(true).upstream_keys,
+            [cache::DEFAULT_UPSTREAM_KEY]
+        );
+    }
+
+    #[test]
+    fn to_is_only_ever_a_registry_repository() {
+        let err = parse(&["push-cache", "--to", "cachix:x", "/nix/store/p"]).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+        assert!(parse(&["push-image", "./result", "--to", "ghcr.io/o/n"]).is_ok());
+        assert!(parse(&[
+            "push-index",
+            "--to",
+            "ghcr.io/o/n",
+            &format!("sha256:{}@linux/amd64", "0".repeat(64))
+        ])
+        .is_ok());
+        assert!(parse(&["release", "--to", "ghcr.io/o/n"]).is_ok());
+    }
 }

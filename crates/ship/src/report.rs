@@ -9,7 +9,7 @@ use crate::oci::Digest;
 use crate::platform::Platform;
 use crate::registry::PushedImage;
 
-/// The budgets the plan targets, from the team's 82-minute Docker baseline.
+/// The budgets the project promises (README "Report").
 pub const DEV_BUILD_BUDGET_SECS: f64 = 25.0 * 60.0;
 pub const PRODUCTION_BUILD_BUDGET_SECS: f64 = 55.0 * 60.0;
 pub const PUSH_BUDGET_SECS: f64 = 5.0 * 60.0;

@@ -92,41 +92,9 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
         secret.display()
     );
     let store = format!("file://{}", cache_dir.path().display());
-    let attrs: Vec<String> = [
-        "image-dev",
-        "deps-dev",
-        "image-release-arm64",
-        "deps-release-arm64",
-    ]
-    .iter()
-    .map(|a| flake.attr(a))
-    .collect();
+    let (attrs, [image_dev, deps_dev, image_arm, deps_arm], fake_nss) =
+        build_fixture(&flake, &env, &upstream_secret);
     let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
-
-    let mut build = vec!["build", "--format", "json"];
-    build.extend(&attr_refs);
-    let built = json(&ok(ship(&env, &build)));
-    let out_of = |i: usize| {
-        built["outputs"][i]["outputs"]["out"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let (image_dev, deps_dev, image_arm, deps_arm) = (out_of(0), out_of(1), out_of(2), out_of(3));
-    // The user database stands in for what nixpkgs (so cache.nixos.org) provides: give it an
-    // upstream signature.
-    let fake_nss = env
-        .closure(&image_dev)
-        .into_iter()
-        .find(|p| p.ends_with("-fake-nss"))
-        .expect("fake-nss in the image's closure");
-    env.nix(&[
-        "store",
-        "sign",
-        "--key-file",
-        upstream_secret.to_str().unwrap(),
-        &fake_nss,
-    ]);
     let mut outputs_seen = String::new();
 
     // Dry run: says what it would do, with the key redacted, and writes nothing.
@@ -159,72 +127,27 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
     let out = ok(ship(&env, &args));
     outputs_seen.push_str(&all_output(&out));
     let report = json(&out);
-    assert_eq!(report["backend"], "nix-copy");
-    assert_eq!(report["dry_run"], false);
-    assert_eq!(
-        report["target"],
-        url.replace(&secret.display().to_string(), "***")
-    );
-    assert_eq!(
-        names(&report["pushed"]),
-        ["fixture-0.1.0", "fixture-0.1.0", "fixture-deps-0.1.0"]
-    );
-    assert!(paths(&report["pushed"]).contains(&deps_arm));
-    assert_eq!(paths(&report["present"]), [deps_dev.as_str()]);
-    assert_eq!(paths(&report["upstream"]), [fake_nss.as_str()]);
-    let mut images = vec![image_dev.clone(), image_arm.clone()];
-    images.sort();
-    assert_eq!(paths(&report["images"]), images);
-    assert_eq!(report["pushed_required"]["count"], 0);
-    assert_eq!(
-        report["pushed"]["bytes"].as_u64().unwrap(),
-        nar_bytes(&env, &paths(&report["pushed"]))
-    );
-    assert_eq!(
-        report["images"]["bytes"].as_u64().unwrap(),
-        nar_bytes(&env, &images)
+    let shown_url = url.replace(&secret.display().to_string(), "***");
+    assert_full_push(
+        &env,
+        &report,
+        &shown_url,
+        [&deps_dev, &deps_arm, &fake_nss],
+        [&image_dev, &image_arm],
     );
     assert_eq!(narinfos(cache_dir.path()), 4);
 
-    // The cache holds what was reported, signed with the test key: nix store verify checks
-    // every NAR's hash and signature against the public key (and fails with another key).
     let mut in_cache = paths(&report["pushed"]);
     in_cache.push(deps_dev.clone());
-    let mut verify = vec![
-        "store",
-        "verify",
-        "--store",
+    let keys = (public.as_str(), upstream_public.as_str());
+    assert_cache_holds(
+        &env,
         &store,
-        "--trusted-public-keys",
-        &public,
-    ];
-    verify.extend(in_cache.iter().map(String::as_str));
-    env.nix(&verify);
-    verify[5] = upstream_public.as_str();
-    let wrong = env.nix_unchecked(&verify);
-    assert!(
-        !wrong.status.success(),
-        "verify passed with an unrelated key"
-    );
-    // Images and the upstream path are not in the cache.
-    let out = env.nix(&[
-        "path-info",
-        "--json",
-        "--store",
-        &store,
-        &image_dev,
-        &fake_nss,
+        keys,
+        &in_cache,
+        [&image_dev, &fake_nss],
         &deps_arm,
-    ]);
-    let infos: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    for info in infos {
-        let valid = info.get("valid") != Some(&Value::Bool(false));
-        assert_eq!(
-            valid,
-            info["path"] == deps_arm.as_str(),
-            "{info} in the cache?"
-        );
-    }
+    );
 
     // Again, with the cache from [workspace.metadata.ship]: everything is already there.
     let manifest_dir = tempfile::tempdir().unwrap();
@@ -313,4 +236,128 @@ fn refusals_say_what_is_wrong() {
         .status
         .success());
     assert_eq!(narinfos(cache_dir.path()), 0);
+}
+
+/// The store at `store` holds `in_cache`, signed with `public` (`nix store verify` checks every
+/// NAR's hash and signature, and fails with `other_public`), and not the `absent` paths;
+/// `deps_arm` is in it.
+fn assert_cache_holds(
+    env: &NixEnv,
+    store: &str,
+    (public, other_public): (&str, &str),
+    in_cache: &[String],
+    absent: [&str; 2],
+    deps_arm: &str,
+) {
+    // The cache holds what was reported, signed with the test key: nix store verify checks
+    // every NAR's hash and signature against the public key (and fails with another key).
+    let mut verify = vec![
+        "store",
+        "verify",
+        "--store",
+        store,
+        "--trusted-public-keys",
+        public,
+    ];
+    verify.extend(in_cache.iter().map(String::as_str));
+    env.nix(&verify);
+    verify[5] = other_public;
+    let wrong = env.nix_unchecked(&verify);
+    assert!(
+        !wrong.status.success(),
+        "verify passed with an unrelated key"
+    );
+    // Images and the upstream path are not in the cache.
+    let out = env.nix(&[
+        "path-info",
+        "--json",
+        "--store",
+        store,
+        absent[0],
+        absent[1],
+        deps_arm,
+    ]);
+    let infos: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    for info in infos {
+        let valid = info.get("valid") != Some(&Value::Bool(false));
+        assert_eq!(valid, info["path"] == deps_arm, "{info} in the cache?");
+    }
+}
+
+/// Builds image-dev, deps-dev and their arm64 cross twins, and gives the user database an
+/// upstream signature (it stands in for what nixpkgs, so cache.nixos.org, provides): the
+/// installables, the four outputs in that order, and the user database's path.
+fn build_fixture(
+    flake: &FixtureFlake,
+    env: &NixEnv,
+    upstream_secret: &Path,
+) -> (Vec<String>, [String; 4], String) {
+    let attrs: Vec<String> = [
+        "image-dev",
+        "deps-dev",
+        "image-release-arm64",
+        "deps-release-arm64",
+    ]
+    .iter()
+    .map(|a| flake.attr(a))
+    .collect();
+    let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
+
+    let mut build = vec!["build", "--format", "json"];
+    build.extend(&attr_refs);
+    let built = json(&ok(ship(env, &build)));
+    let out_of = |i: usize| {
+        built["outputs"][i]["outputs"]["out"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (image_dev, deps_dev, image_arm, deps_arm) = (out_of(0), out_of(1), out_of(2), out_of(3));
+    let fake_nss = env
+        .closure(&image_dev)
+        .into_iter()
+        .find(|p| p.ends_with("-fake-nss"))
+        .expect("fake-nss in the image's closure");
+    env.nix(&[
+        "store",
+        "sign",
+        "--key-file",
+        upstream_secret.to_str().unwrap(),
+        &fake_nss,
+    ]);
+    (attrs, [image_dev, deps_dev, image_arm, deps_arm], fake_nss)
+}
+
+/// The report of the push of everything: the apps (from the images' closures) and the other
+/// deps went, deps-dev was already there, the upstream-signed path and the images stayed out,
+/// with their NAR bytes.
+fn assert_full_push(
+    env: &NixEnv,
+    report: &Value,
+    shown_url: &str,
+    [deps_dev, deps_arm, fake_nss]: [&str; 3],
+    [image_dev, image_arm]: [&str; 2],
+) {
+    assert_eq!(report["backend"], "nix-copy");
+    assert_eq!(report["dry_run"], false);
+    assert_eq!(report["target"], shown_url);
+    assert_eq!(
+        names(&report["pushed"]),
+        ["fixture-0.1.0", "fixture-0.1.0", "fixture-deps-0.1.0"]
+    );
+    assert!(paths(&report["pushed"]).contains(&deps_arm.to_owned()));
+    assert_eq!(paths(&report["present"]), [deps_dev]);
+    assert_eq!(paths(&report["upstream"]), [fake_nss]);
+    let mut images = vec![image_dev.to_owned(), image_arm.to_owned()];
+    images.sort();
+    assert_eq!(paths(&report["images"]), images);
+    assert_eq!(report["pushed_required"]["count"], 0);
+    assert_eq!(
+        report["pushed"]["bytes"].as_u64().unwrap(),
+        nar_bytes(env, &paths(&report["pushed"]))
+    );
+    assert_eq!(
+        report["images"]["bytes"].as_u64().unwrap(),
+        nar_bytes(env, &images)
+    );
 }

@@ -104,32 +104,7 @@ fn first_build_builds_everything_then_everything_is_local() {
         (&image_dev_out, "amd64", "dev"),
         (&image_arm_out, "arm64", "release"),
     ] {
-        let (manifest, config) = archive_config(archive);
-        assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 2);
-        assert_eq!(config["os"], "linux");
-        assert_eq!(config["architecture"], arch);
-        assert_eq!(config["config"]["User"], "1000:1000");
-        let entry = config["config"]["Entrypoint"][0]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        assert!(entry.ends_with(&format!("/bin/{BINARY}")), "{entry}");
-        let run = if arch == "arm64" {
-            support::require_tool(&["qemu-aarch64-static"], "qemu-user-static");
-            Command::new("qemu-aarch64-static")
-                .args([&entry, "--version"])
-                .output()
-        } else {
-            Command::new(&entry).arg("--version").output()
-        }
-        .expect("run the image's binary");
-        let version: Value = serde_json::from_slice(&run.stdout).expect("--version prints JSON");
-        assert_eq!(version["profile"], profile);
-        assert_eq!(version["version"], "0.1.0");
-        // The binary is the one in the image's closure.
-        let closure = env.closure(archive);
-        let app = entry.trim_end_matches(&format!("/bin/{BINARY}"));
-        assert!(closure.iter().any(|p| p == app), "{closure:?}");
+        assert_image_runs(&env, archive, arch, profile);
     }
 
     // Reproducible bit for bit (so layer digests are too): Nix rebuilds and compares.
@@ -385,4 +360,35 @@ fn fixture_scripts_pass_shellcheck() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+}
+
+/// `archive` is a docker-archive for `arch` whose entrypoint is the app of `profile`, from its
+/// own closure, and runs (arm64 under qemu-user).
+fn assert_image_runs(env: &NixEnv, archive: &str, arch: &str, profile: &str) {
+    let (manifest, config) = archive_config(archive);
+    assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 2);
+    assert_eq!(config["os"], "linux");
+    assert_eq!(config["architecture"], arch);
+    assert_eq!(config["config"]["User"], "1000:1000");
+    let entry = config["config"]["Entrypoint"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(entry.ends_with(&format!("/bin/{BINARY}")), "{entry}");
+    let run = if arch == "arm64" {
+        support::require_tool(&["qemu-aarch64-static"], "qemu-user-static");
+        Command::new("qemu-aarch64-static")
+            .args([&entry, "--version"])
+            .output()
+    } else {
+        Command::new(&entry).arg("--version").output()
+    }
+    .expect("run the image's binary");
+    let version: Value = serde_json::from_slice(&run.stdout).expect("--version prints JSON");
+    assert_eq!(version["profile"], profile);
+    assert_eq!(version["version"], "0.1.0");
+    // The binary is the one in the image's closure.
+    let closure = env.closure(archive);
+    let app = entry.trim_end_matches(&format!("/bin/{BINARY}"));
+    assert!(closure.iter().any(|p| p == app), "{closure:?}");
 }

@@ -17,15 +17,9 @@ use support::{fixture, repo};
 
 /// Evaluates `expr` strictly to JSON, or returns the error text.
 fn nix_eval(expr: &str) -> Result<Value, String> {
-    let out = support::nix_instantiate()
-        .args(["--eval", "--strict", "--json", "-E", expr])
-        .output()
-        .expect("run nix-instantiate");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("nix-instantiate printed JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    support::output_json(
+        support::nix_instantiate().args(["--eval", "--strict", "--json", "-E", expr]),
+    )
 }
 
 /// A Nix string literal holding `path` (paths given as strings are never copied to a store).
@@ -172,15 +166,10 @@ fn every_nix_file_parses() {
 
 #[test]
 fn nix_test_suites_pass() {
-    let out = support::nix_instantiate()
-        .args(["--eval", "--strict", "--json"])
-        .arg(repo().join("nix/tests"))
-        .output()
-        .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "nix/tests failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::output_ok(
+        support::nix_instantiate()
+            .args(["--eval", "--strict", "--json"])
+            .arg(repo().join("nix/tests")),
     );
     let suites: BTreeMap<String, Value> =
         serde_json::from_slice(&out.stdout).expect("suite results");
@@ -252,6 +241,127 @@ fn nix_and_ship_plan_agree_on_more_configurations() {
     }
 }
 
+/// Manifests both sides must refuse, as (name, the `[workspace.metadata.ship]` part, what the
+/// Nix message must also say: the accepted values or the rule).
+const BAD_INLINE: &[(&str, &str, &[&str])] = &[
+    (
+        "unknown-variant-key",
+        "[workspace.metadata.ship.variants.dev]\nplatfroms = []\n",
+        &["platfroms", "profile, platforms"],
+    ),
+    (
+        "duplicate-platform",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = [\"linux/amd64\", \"linux/amd64\"]\n[workspace.metadata.ship.variants.production]\n",
+        &["duplicate platform `linux/amd64`"],
+    ),
+    (
+        "empty-platforms",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = []\n[workspace.metadata.ship.variants.production]\n",
+        &["empty", "linux/amd64, linux/arm64"],
+    ),
+    (
+        "unknown-profile",
+        "[workspace.metadata.ship.variants.dev]\nprofile = \"speedy\"\n[workspace.metadata.ship.variants.production]\n",
+        &["speedy", "dev, release, test, bench, fast"],
+    ),
+    (
+        "doc-profile",
+        "[profile.doc]\n[workspace.metadata.ship.variants.dev]\nprofile = \"doc\"\n[workspace.metadata.ship.variants.production]\n",
+        &["doc", "dev, release, test, bench, fast"],
+    ),
+    (
+        "default-variant",
+        "[workspace.metadata.ship]\ndefault-variant = \"staging\"\n",
+        &["staging", "dev, production"],
+    ),
+    (
+        "rule-matches-everything",
+        "[[workspace.metadata.ship.rules]]\nvariant = \"dev\"\n",
+        &["matches everything"],
+    ),
+    (
+        "rule-tag-and-branch",
+        "[[workspace.metadata.ship.rules]]\ntag = \"v*\"\nbranch = \"main\"\nvariant = \"dev\"\n",
+        &["never both"],
+    ),
+    (
+        "rule-semver-branch",
+        "[[workspace.metadata.ship.rules]]\nbranch = \"main\"\nsemver = true\nvariant = \"dev\"\n",
+        &["tags only"],
+    ),
+    (
+        "rule-without-variant",
+        "[[workspace.metadata.ship.rules]]\ntag = \"x\"\n",
+        &["variant"],
+    ),
+    (
+        "cross-amd64",
+        "[workspace.metadata.ship.builders.\"linux/amd64\"]\ncross = true\n",
+        &["only linux/arm64"],
+    ),
+    (
+        "unknown-builder",
+        "[workspace.metadata.ship.builders.\"windows/amd64\"]\n",
+        &["linux/amd64, linux/arm64"],
+    ),
+    (
+        "blank-runner",
+        "[workspace.metadata.ship.builders.\"linux/arm64\"]\nrunner = \"  \"\n",
+        &["empty"],
+    ),
+    (
+        "cross-not-bool",
+        "[workspace.metadata.ship.builders.\"linux/arm64\"]\ncross = \"yes\"\n",
+        &["boolean"],
+    ),
+    (
+        "image-uppercase",
+        "[workspace.metadata.ship]\nimage = \"ghcr.io/Me/App\"\n",
+        &["`Me`", "lowercase"],
+    ),
+    (
+        "image-tag",
+        "[workspace.metadata.ship]\nimage = \"ghcr.io/me/app:1.0\"\n",
+        &["tag or digest"],
+    ),
+    (
+        "image-type",
+        "[workspace.metadata.ship]\nimage = 3\n",
+        &["invalid type"],
+    ),
+    (
+        "binary-slash",
+        "[workspace.metadata.ship]\nbinary = \"bin/x\"\n",
+        &["not a binary name"],
+    ),
+    (
+        "cache-scheme",
+        "[workspace.metadata.ship]\ncache = \"ftp://x\"\n",
+        &["cachix:NAME", "file://"],
+    ),
+    (
+        "cache-cachix-name",
+        "[workspace.metadata.ship]\ncache = \"cachix:My_Cache\"\n",
+        &["lowercase"],
+    ),
+    ("no-variants", "[workspace.metadata.ship.variants]\n", &["at least one"]),
+    (
+        "variant-name",
+        "[workspace.metadata.ship.variants.Dev]\n",
+        &["must start with a-z"],
+    ),
+    (
+        "platforms-not-a-list",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = \"linux/amd64\"\n",
+        &["invalid type"],
+    ),
+    (
+        "platform-not-a-string",
+        "[workspace.metadata.ship.variants.dev]\nplatforms = [1]\n",
+        &["invalid type"],
+    ),
+];
+
 #[test]
 fn bad_manifests_are_refused_by_both_naming_the_same_key() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -267,125 +377,7 @@ fn bad_manifests_are_refused_by_both_naming_the_same_key() {
         ),
         (fixture("bad-rule"), vec!["prod", "dev, production"]),
     ];
-    let inline: &[(&str, &str, &[&str])] = &[
-        (
-            "unknown-variant-key",
-            "[workspace.metadata.ship.variants.dev]\nplatfroms = []\n",
-            &["platfroms", "profile, platforms"],
-        ),
-        (
-            "duplicate-platform",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = [\"linux/amd64\", \"linux/amd64\"]\n[workspace.metadata.ship.variants.production]\n",
-            &["duplicate platform `linux/amd64`"],
-        ),
-        (
-            "empty-platforms",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = []\n[workspace.metadata.ship.variants.production]\n",
-            &["empty", "linux/amd64, linux/arm64"],
-        ),
-        (
-            "unknown-profile",
-            "[workspace.metadata.ship.variants.dev]\nprofile = \"speedy\"\n[workspace.metadata.ship.variants.production]\n",
-            &["speedy", "dev, release, test, bench, fast"],
-        ),
-        (
-            "doc-profile",
-            "[profile.doc]\n[workspace.metadata.ship.variants.dev]\nprofile = \"doc\"\n[workspace.metadata.ship.variants.production]\n",
-            &["doc", "dev, release, test, bench, fast"],
-        ),
-        (
-            "default-variant",
-            "[workspace.metadata.ship]\ndefault-variant = \"staging\"\n",
-            &["staging", "dev, production"],
-        ),
-        (
-            "rule-matches-everything",
-            "[[workspace.metadata.ship.rules]]\nvariant = \"dev\"\n",
-            &["matches everything"],
-        ),
-        (
-            "rule-tag-and-branch",
-            "[[workspace.metadata.ship.rules]]\ntag = \"v*\"\nbranch = \"main\"\nvariant = \"dev\"\n",
-            &["never both"],
-        ),
-        (
-            "rule-semver-branch",
-            "[[workspace.metadata.ship.rules]]\nbranch = \"main\"\nsemver = true\nvariant = \"dev\"\n",
-            &["tags only"],
-        ),
-        (
-            "rule-without-variant",
-            "[[workspace.metadata.ship.rules]]\ntag = \"x\"\n",
-            &["variant"],
-        ),
-        (
-            "cross-amd64",
-            "[workspace.metadata.ship.builders.\"linux/amd64\"]\ncross = true\n",
-            &["only linux/arm64"],
-        ),
-        (
-            "unknown-builder",
-            "[workspace.metadata.ship.builders.\"windows/amd64\"]\n",
-            &["linux/amd64, linux/arm64"],
-        ),
-        (
-            "blank-runner",
-            "[workspace.metadata.ship.builders.\"linux/arm64\"]\nrunner = \"  \"\n",
-            &["empty"],
-        ),
-        (
-            "cross-not-bool",
-            "[workspace.metadata.ship.builders.\"linux/arm64\"]\ncross = \"yes\"\n",
-            &["boolean"],
-        ),
-        (
-            "image-uppercase",
-            "[workspace.metadata.ship]\nimage = \"ghcr.io/Me/App\"\n",
-            &["`Me`", "lowercase"],
-        ),
-        (
-            "image-tag",
-            "[workspace.metadata.ship]\nimage = \"ghcr.io/me/app:1.0\"\n",
-            &["tag or digest"],
-        ),
-        (
-            "image-type",
-            "[workspace.metadata.ship]\nimage = 3\n",
-            &["invalid type"],
-        ),
-        (
-            "binary-slash",
-            "[workspace.metadata.ship]\nbinary = \"bin/x\"\n",
-            &["not a binary name"],
-        ),
-        (
-            "cache-scheme",
-            "[workspace.metadata.ship]\ncache = \"ftp://x\"\n",
-            &["cachix:NAME", "file://"],
-        ),
-        (
-            "cache-cachix-name",
-            "[workspace.metadata.ship]\ncache = \"cachix:My_Cache\"\n",
-            &["lowercase"],
-        ),
-        ("no-variants", "[workspace.metadata.ship.variants]\n", &["at least one"]),
-        (
-            "variant-name",
-            "[workspace.metadata.ship.variants.Dev]\n",
-            &["must start with a-z"],
-        ),
-        (
-            "platforms-not-a-list",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = \"linux/amd64\"\n",
-            &["invalid type"],
-        ),
-        (
-            "platform-not-a-string",
-            "[workspace.metadata.ship.variants.dev]\nplatforms = [1]\n",
-            &["invalid type"],
-        ),
-    ];
-    for (name, ship, needles) in inline {
+    for (name, ship, needles) in BAD_INLINE {
         cases.push((write_manifest(dir.path(), name, ship), needles.to_vec()));
     }
     for (manifest, needles) in cases {

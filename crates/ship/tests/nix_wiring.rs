@@ -18,16 +18,11 @@ const SYSTEMS: [&str; 2] = ["x86_64-linux", "aarch64-linux"];
 
 /// `nix-instantiate --eval --strict --json FILE`: the JSON, or the error text.
 fn eval_file(file: &Path) -> Result<Value, String> {
-    let out = support::nix_instantiate()
-        .args(["--eval", "--strict", "--json"])
-        .arg(file)
-        .output()
-        .expect("run nix-instantiate");
-    if out.status.success() {
-        Ok(serde_json::from_slice(&out.stdout).expect("JSON"))
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
+    support::output_json(
+        support::nix_instantiate()
+            .args(["--eval", "--strict", "--json"])
+            .arg(file),
+    )
 }
 
 /// The flake as `nix flake show` would list it, and its builds' arguments (nix/tests/show.nix).

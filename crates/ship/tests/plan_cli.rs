@@ -2,7 +2,7 @@
 
 use ship_test_support as support;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 use predicates::prelude::*;
@@ -20,21 +20,8 @@ fn ship() -> Command {
     Command::from_std(support::ship())
 }
 
-fn plan_json(manifest: &PathBuf, args: &[&str]) -> Value {
-    let out = ship()
-        .arg("plan")
-        .arg("--manifest")
-        .arg(manifest)
-        .args(["--format", "json"])
-        .args(args)
-        .output()
-        .expect("run ship");
-    assert!(
-        out.status.success(),
-        "ship plan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
+fn plan_json(manifest: &Path, args: &[&str]) -> Value {
+    support::ship_plan(manifest, args).unwrap_or_else(|e| panic!("ship plan failed: {e}"))
 }
 
 fn strings(v: &Value) -> Vec<String> {

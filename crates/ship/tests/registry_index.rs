@@ -65,48 +65,7 @@ fn index_is_published_tags_point_at_it_and_a_rerun_changes_nothing() {
         assert_eq!(t["status"], "created", "{t}");
     }
 
-    let raw = reg.inspect_raw(&format!("{repo}@{digest}"), None);
-    println!("skopeo inspect --raw {repo}@{digest}:\n{raw}");
-    assert_eq!(ship::oci::Digest::of(raw.as_bytes()).as_str(), digest);
-    let index: Value = serde_json::from_str(&raw).unwrap();
-    assert_eq!(
-        index["mediaType"],
-        "application/vnd.oci.image.index.v1+json"
-    );
-    assert_eq!(index["schemaVersion"], 2);
-    let entries = index["manifests"].as_array().unwrap();
-    assert_eq!(entries.len(), 2);
-    assert_eq!(
-        (
-            entries[0]["digest"].as_str().unwrap(),
-            entries[0]["platform"]["architecture"].as_str().unwrap()
-        ),
-        (amd.as_str(), "amd64")
-    );
-    assert_eq!(
-        (
-            entries[1]["digest"].as_str().unwrap(),
-            entries[1]["platform"]["architecture"].as_str().unwrap()
-        ),
-        (arm.as_str(), "arm64")
-    );
-    for e in entries {
-        assert_eq!(e["platform"]["os"], "linux");
-        assert_eq!(e["mediaType"], "application/vnd.oci.image.manifest.v1+json");
-        // The size in the index is the child's real size.
-        let child = reg.inspect_raw(&format!("{repo}@{}", e["digest"].as_str().unwrap()), None);
-        assert_eq!(e["size"].as_u64().unwrap(), child.len() as u64);
-    }
-
-    // Every tag resolves to the index.
-    for tag in ["1.2.3", "1.2", "latest"] {
-        assert_eq!(
-            reg.inspect_raw(&format!("{repo}:{tag}"), None),
-            raw,
-            "{tag}"
-        );
-    }
-    assert_eq!(reg.stored_tags("team/app"), vec!["1.2", "1.2.3", "latest"]);
+    assert_stored_index(&reg, &repo, &digest, [&amd, &arm]);
 
     // Same inputs again (other order, from a fresh client): same digest, nothing written.
     let fresh = tempfile::tempdir().unwrap();
@@ -341,4 +300,51 @@ fn no_tag_says_untagged_and_a_dash_tag_is_a_value_not_a_flag() {
         "{stderr}"
     );
     assert!(reg.stored_tags("team/app").is_empty());
+}
+
+/// The index stored under `digest` has that digest, lists the amd64 and arm64 children in
+/// that order with their real sizes, and every tag of the release resolves to it.
+fn assert_stored_index(reg: &Registry, repo: &str, digest: &str, [amd, arm]: [&str; 2]) {
+    let raw = reg.inspect_raw(&format!("{repo}@{digest}"), None);
+    println!("skopeo inspect --raw {repo}@{digest}:\n{raw}");
+    assert_eq!(ship::oci::Digest::of(raw.as_bytes()).as_str(), digest);
+    let index: Value = serde_json::from_str(&raw).unwrap();
+    assert_eq!(
+        index["mediaType"],
+        "application/vnd.oci.image.index.v1+json"
+    );
+    assert_eq!(index["schemaVersion"], 2);
+    let entries = index["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(
+        (
+            entries[0]["digest"].as_str().unwrap(),
+            entries[0]["platform"]["architecture"].as_str().unwrap()
+        ),
+        (amd, "amd64")
+    );
+    assert_eq!(
+        (
+            entries[1]["digest"].as_str().unwrap(),
+            entries[1]["platform"]["architecture"].as_str().unwrap()
+        ),
+        (arm, "arm64")
+    );
+    for e in entries {
+        assert_eq!(e["platform"]["os"], "linux");
+        assert_eq!(e["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+        // The size in the index is the child's real size.
+        let child = reg.inspect_raw(&format!("{repo}@{}", e["digest"].as_str().unwrap()), None);
+        assert_eq!(e["size"].as_u64().unwrap(), child.len() as u64);
+    }
+
+    // Every tag resolves to the index.
+    for tag in ["1.2.3", "1.2", "latest"] {
+        assert_eq!(
+            reg.inspect_raw(&format!("{repo}:{tag}"), None),
+            raw,
+            "{tag}"
+        );
+    }
+    assert_eq!(reg.stored_tags("team/app"), vec!["1.2", "1.2.3", "latest"]);
 }

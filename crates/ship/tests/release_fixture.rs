@@ -111,109 +111,17 @@ fn production_release_publishes_everything_and_a_rerun_changes_nothing() {
     let (ok, stdout, stderr, report) = s.release("refs/tags/v1.2.3", &[]);
     assert!(ok, "release failed:\n{stdout}\n{stderr}");
     s.assert_secret_absent(&format!("{stdout}{stderr}{report}"));
-    assert_eq!(report["outcome"], "success", "{report:#}");
-    assert_eq!(report["variant"], "production");
+    assert_production_report(&report, &stdout);
     let images = report["images"].as_array().unwrap();
-    let platforms: Vec<_> = images
-        .iter()
-        .map(|i| i["platform"].as_str().unwrap())
-        .collect();
-    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
-    assert!(images
-        .iter()
-        .all(|i| i["bytes_uploaded"].as_u64().unwrap() > 0));
-    assert_eq!(report["build"]["fetched"], 0, "offline: nothing to fetch");
-    assert!(
-        report["build"]["built"].as_u64().unwrap() >= 6,
-        "{report:#}"
-    );
-    assert_eq!(report["binaries"].as_array().unwrap().len(), 2);
-    assert!(report["binaries"][0]["bytes"].as_u64().unwrap() > 0);
     let index = report["published"]["index"].as_str().unwrap().to_owned();
-    assert!(
-        stdout.contains("### ship release: `production` (success)"),
-        "{stdout}"
-    );
-    let budgets: Vec<_> = report["budgets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["name"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        budgets,
-        [
-            "production build",
-            "registry push",
-            "cache hit rate",
-            "binary vs default release build"
-        ]
-    );
 
     // The registry has the index under every tag, and the index has exactly both platforms.
     let mut tags = reg.stored_tags("team/fixture");
     tags.sort();
     assert_eq!(tags, ["1", "1.2", "1.2.3", "latest", "sha-0123456"]);
-    let raw = reg
-        .skopeo()
-        .args([
-            "inspect",
-            "--raw",
-            "--tls-verify=false",
-            &format!("docker://{repo}:1.2.3"),
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        raw.status.success(),
-        "{}",
-        String::from_utf8_lossy(&raw.stderr)
-    );
-    let idx: Value = serde_json::from_slice(&raw.stdout).unwrap();
-    assert_eq!(idx["mediaType"], "application/vnd.oci.image.index.v1+json");
-    let archs: Vec<_> = idx["manifests"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["platform"]["architecture"].as_str().unwrap())
-        .collect();
-    assert_eq!(archs, ["amd64", "arm64"]);
-    for (i, m) in idx["manifests"].as_array().unwrap().iter().enumerate() {
-        assert_eq!(m["digest"], images[i]["digest"]);
-    }
+    assert_index_of(&reg, &repo, images);
 
-    // The deps derivations are in the cache, though no runtime closure holds them, and the
-    // cache verifies with the public key.
-    let deps = s.env.nix(&[
-        "build",
-        "--no-link",
-        "--json",
-        &s.flake.attr("packages.x86_64-linux.deps-release"),
-    ]);
-    let deps: Value = serde_json::from_slice(&deps.stdout).unwrap();
-    let deps_path = deps[0]["outputs"]["out"].as_str().unwrap();
-    assert!(
-        in_cache(&s.env, &s.cache_dir, deps_path),
-        "deps-release not in the cache"
-    );
-    let verify = s.env.nix_unchecked(&[
-        "store",
-        "verify",
-        "--all",
-        "--store",
-        &format!("file://{}", s.cache_dir.display()),
-        "--trusted-public-keys",
-        &s.public_key,
-    ]);
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
-    assert!(
-        report["cache"]["paths_pushed"].as_u64().unwrap() >= 4,
-        "{report:#}"
-    );
+    assert_deps_cached(&s, &report);
 
     // Again: nothing to build, nothing uploaded, same index, tags unchanged, cache all present.
     let (ok, stdout, stderr, again) = s.release("refs/tags/v1.2.3", &[]);
@@ -354,4 +262,98 @@ fn production_on_a_machine_that_cannot_build_amd64_is_refused_before_building() 
     );
     assert!(stderr.contains("index: none; tags: none"), "{stderr}");
     assert_eq!(reg.stored_manifests("team/fixture"), Vec::<String>::new());
+}
+
+/// A first production release's report: both platforms pushed with bytes sent, everything
+/// built (offline: nothing fetched), both binaries measured, every budget named.
+fn assert_production_report(report: &Value, stdout: &str) {
+    assert_eq!(report["outcome"], "success", "{report:#}");
+    assert_eq!(report["variant"], "production");
+    let images = report["images"].as_array().unwrap();
+    let platforms: Vec<_> = images
+        .iter()
+        .map(|i| i["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["linux/amd64", "linux/arm64"]);
+    assert!(images
+        .iter()
+        .all(|i| i["bytes_uploaded"].as_u64().unwrap() > 0));
+    assert_eq!(report["build"]["fetched"], 0, "offline: nothing to fetch");
+    assert!(
+        report["build"]["built"].as_u64().unwrap() >= 6,
+        "{report:#}"
+    );
+    assert_eq!(report["binaries"].as_array().unwrap().len(), 2);
+    assert!(report["binaries"][0]["bytes"].as_u64().unwrap() > 0);
+    assert!(
+        stdout.contains("### ship release: `production` (success)"),
+        "{stdout}"
+    );
+    let budgets: Vec<_> = report["budgets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        budgets,
+        [
+            "production build",
+            "registry push",
+            "cache hit rate",
+            "binary vs default release build"
+        ]
+    );
+}
+
+/// `repo:1.2.3` is an OCI index over exactly `images` (amd64, arm64), in that order.
+fn assert_index_of(reg: &Registry, repo: &str, images: &[Value]) {
+    let idx: Value =
+        serde_json::from_str(&reg.inspect_raw(&format!("{repo}:1.2.3"), None)).unwrap();
+    assert_eq!(idx["mediaType"], "application/vnd.oci.image.index.v1+json");
+    let archs: Vec<_> = idx["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["platform"]["architecture"].as_str().unwrap())
+        .collect();
+    assert_eq!(archs, ["amd64", "arm64"]);
+    for (i, m) in idx["manifests"].as_array().unwrap().iter().enumerate() {
+        assert_eq!(m["digest"], images[i]["digest"]);
+    }
+}
+
+/// The deps derivations are in the cache, though no runtime closure holds them, and the cache
+/// verifies with the public key.
+fn assert_deps_cached(s: &Setup, report: &Value) {
+    let deps = s.env.nix(&[
+        "build",
+        "--no-link",
+        "--json",
+        &s.flake.attr("packages.x86_64-linux.deps-release"),
+    ]);
+    let deps: Value = serde_json::from_slice(&deps.stdout).unwrap();
+    let deps_path = deps[0]["outputs"]["out"].as_str().unwrap();
+    assert!(
+        in_cache(&s.env, &s.cache_dir, deps_path),
+        "deps-release not in the cache"
+    );
+    let verify = s.env.nix_unchecked(&[
+        "store",
+        "verify",
+        "--all",
+        "--store",
+        &format!("file://{}", s.cache_dir.display()),
+        "--trusted-public-keys",
+        &s.public_key,
+    ]);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(
+        report["cache"]["paths_pushed"].as_u64().unwrap() >= 4,
+        "{report:#}"
+    );
 }

@@ -225,131 +225,14 @@ fn release_workflow_runs_end_to_end() {
         ctx.set("github.actor", USER);
         ctx.set("runner.temp", &runner_temp.display().to_string());
 
-        let plan = run_job(
-            &jobs["plan"],
-            flake.dir(),
-            &ctx,
-            &base_env,
-            &run.join("plan"),
-        );
-        for (k, v) in &plan.outputs {
-            ctx.set(&format!("needs.plan.outputs.{k}"), v);
-        }
-        let matrix: serde_json::Value =
-            serde_json::from_str(&plan.outputs["matrix"]).expect("matrix JSON");
-        let mut logs = vec![plan.log, plan.summary];
-        let entries = matrix["include"].as_array().expect("include");
-        for (i, entry) in entries.iter().enumerate() {
-            let mut job_ctx = ctx.clone();
-            for (k, v) in entry.as_object().expect("entry") {
-                let v = v
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or_else(|| v.to_string());
-                job_ctx.set(&format!("matrix.{k}"), &v);
-            }
-            let build = run_job(
-                &jobs["build"],
-                flake.dir(),
-                &job_ctx,
-                &base_env,
-                &run.join(format!("build-{i}")),
-            );
-            assert!(
-                build.ran.iter().any(|s| s == "Push the binary cache"),
-                "the cache push ran: {:?}",
-                build.ran
-            );
-            logs.extend([build.log, build.summary]);
-        }
-        let publish = run_job(
-            &jobs["publish"],
-            flake.dir(),
-            &ctx,
-            &base_env,
-            &run.join("publish"),
-        );
-        let summary = publish.summary.clone();
-        eprintln!(
-            "--- {git_ref}: publish summary\n{summary}\n--- log\n{}",
-            publish.log
-        );
-        logs.extend([publish.log, publish.summary]);
+        let (entries, summary, logs) =
+            run_release(jobs, flake.dir(), ctx, &base_env, &run, git_ref);
 
         // Published: the index under every tag of the plan, over exactly the plan's platforms.
-        let got_platforms: Vec<String> = entries
-            .iter()
-            .map(|e| e["platform"].as_str().expect("platform").to_owned())
-            .collect();
-        assert_eq!(got_platforms, platforms, "{git_ref}");
-        for tag in &tags {
-            assert!(
-                registry.stored_tags(repo_path).contains(&tag.to_string()),
-                "{git_ref}: tag {tag} missing: {:?}",
-                registry.stored_tags(repo_path)
-            );
-        }
-        let index: serde_json::Value = serde_json::from_str(&registry.inspect_raw(
-            &format!("{image}:{}", tags[0]),
-            Some(&format!("{USER}:{TOKEN}")),
-        ))
-        .expect("index JSON");
-        let mut in_index: Vec<String> = index["manifests"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{git_ref}: not an index: {index}"))
-            .iter()
-            .map(|m| {
-                format!(
-                    "{}/{}",
-                    m["platform"]["os"].as_str().expect("os"),
-                    m["platform"]["architecture"]
-                        .as_str()
-                        .expect("architecture")
-                )
-            })
-            .collect();
-        in_index.sort();
-        assert_eq!(in_index, platforms, "{git_ref}: index {index}");
+        let index = assert_published(&registry, repo_path, git_ref, &entries, &platforms, &tags);
         published.push(index);
 
-        // The report: every platform's build, push and cache figures, and the index.
-        for arch in entries.iter().map(|e| e["arch"].as_str().expect("arch")) {
-            assert!(
-                summary.contains(&format!("### {arch}\n")),
-                "{git_ref}: {summary}"
-            );
-        }
-        for want in [
-            "cache hit rate",
-            "- push: ",
-            "layers uploaded",
-            "- binary `fixture`: ",
-            "- cache push: ",
-            "index ",
-        ] {
-            assert!(
-                summary.contains(want),
-                "{git_ref}: report lacks {want:?}:\n{summary}"
-            );
-        }
-        // The binary cache got app and the dependency-only derivation (in no runtime closure).
-        for arch in entries.iter().map(|e| e["arch"].as_str().expect("arch")) {
-            let built: serde_json::Value = serde_json::from_str(
-                &std::fs::read_to_string(runner_temp.join("release").join(arch).join("build.json"))
-                    .expect("build.json of the build job"),
-            )
-            .expect("ship build JSON");
-            for (i, what) in [(1, "app"), (2, "deps")] {
-                let path = built["outputs"][i]["outputs"]["out"]
-                    .as_str()
-                    .expect("out path");
-                let hash = &path["/nix/store/".len().."/nix/store/".len() + 32];
-                assert!(
-                    cache.join(format!("{hash}.narinfo")).is_file(),
-                    "{git_ref} {arch}: {what} {path} is not in the binary cache"
-                );
-            }
-        }
+        assert_report_and_cache(git_ref, &summary, &entries, &runner_temp, &cache);
 
         let everything = logs.join("\n");
         assert!(
@@ -374,4 +257,156 @@ fn release_workflow_runs_end_to_end() {
         !anonymous.status.success() && (err.contains("unauthorized") || err.contains("401")),
         "the test registry should refuse anonymous reads: {err}"
     );
+}
+
+/// The plan job, one build job per matrix entry (as GitHub expands
+/// `fromJSON(needs.plan.outputs.matrix)`), then publish: the matrix entries, publish's summary
+/// and every log and summary written.
+fn run_release(
+    jobs: &Yaml,
+    workdir: &Path,
+    mut ctx: Contexts,
+    base_env: &[(String, String)],
+    run: &Path,
+    git_ref: &str,
+) -> (Vec<serde_json::Value>, String, Vec<String>) {
+    let plan = run_job(&jobs["plan"], workdir, &ctx, base_env, &run.join("plan"));
+    for (k, v) in &plan.outputs {
+        ctx.set(&format!("needs.plan.outputs.{k}"), v);
+    }
+    let matrix: serde_json::Value =
+        serde_json::from_str(&plan.outputs["matrix"]).expect("matrix JSON");
+    let mut logs = vec![plan.log, plan.summary];
+    let entries = matrix["include"].as_array().expect("include");
+    for (i, entry) in entries.iter().enumerate() {
+        let mut job_ctx = ctx.clone();
+        for (k, v) in entry.as_object().expect("entry") {
+            let v = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
+            job_ctx.set(&format!("matrix.{k}"), &v);
+        }
+        let build = run_job(
+            &jobs["build"],
+            workdir,
+            &job_ctx,
+            base_env,
+            &run.join(format!("build-{i}")),
+        );
+        assert!(
+            build.ran.iter().any(|s| s == "Push the binary cache"),
+            "the cache push ran: {:?}",
+            build.ran
+        );
+        logs.extend([build.log, build.summary]);
+    }
+    let publish = run_job(
+        &jobs["publish"],
+        workdir,
+        &ctx,
+        base_env,
+        &run.join("publish"),
+    );
+    let summary = publish.summary.clone();
+    eprintln!(
+        "--- {git_ref}: publish summary\n{summary}\n--- log\n{}",
+        publish.log
+    );
+    logs.extend([publish.log, publish.summary]);
+    (entries.clone(), summary, logs)
+}
+
+/// The index is under every tag of the plan and over exactly the plan's platforms; returns it.
+fn assert_published(
+    registry: &Registry,
+    repo_path: &str,
+    git_ref: &str,
+    entries: &[serde_json::Value],
+    platforms: &[&str],
+    tags: &[&str],
+) -> serde_json::Value {
+    let image = registry.repo(repo_path);
+    let got_platforms: Vec<String> = entries
+        .iter()
+        .map(|e| e["platform"].as_str().expect("platform").to_owned())
+        .collect();
+    assert_eq!(got_platforms, platforms, "{git_ref}");
+    for tag in tags {
+        assert!(
+            registry.stored_tags(repo_path).contains(&tag.to_string()),
+            "{git_ref}: tag {tag} missing: {:?}",
+            registry.stored_tags(repo_path)
+        );
+    }
+    let index: serde_json::Value = serde_json::from_str(&registry.inspect_raw(
+        &format!("{image}:{}", tags[0]),
+        Some(&format!("{USER}:{TOKEN}")),
+    ))
+    .expect("index JSON");
+    let mut in_index: Vec<String> = index["manifests"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{git_ref}: not an index: {index}"))
+        .iter()
+        .map(|m| {
+            format!(
+                "{}/{}",
+                m["platform"]["os"].as_str().expect("os"),
+                m["platform"]["architecture"]
+                    .as_str()
+                    .expect("architecture")
+            )
+        })
+        .collect();
+    in_index.sort();
+    assert_eq!(in_index, platforms, "{git_ref}: index {index}");
+    index
+}
+
+/// The report has every platform's build, push and cache figures and the index; the binary
+/// cache got each app and its dependency-only derivation (in no runtime closure).
+fn assert_report_and_cache(
+    git_ref: &str,
+    summary: &str,
+    entries: &[serde_json::Value],
+    runner_temp: &Path,
+    cache: &Path,
+) {
+    for arch in entries.iter().map(|e| e["arch"].as_str().expect("arch")) {
+        assert!(
+            summary.contains(&format!("### {arch}\n")),
+            "{git_ref}: {summary}"
+        );
+    }
+    for want in [
+        "cache hit rate",
+        "- push: ",
+        "layers uploaded",
+        "- binary `fixture`: ",
+        "- cache push: ",
+        "index ",
+    ] {
+        assert!(
+            summary.contains(want),
+            "{git_ref}: report lacks {want:?}:\n{summary}"
+        );
+    }
+    // The binary cache got app and the dependency-only derivation (in no runtime closure).
+    for arch in entries.iter().map(|e| e["arch"].as_str().expect("arch")) {
+        let built: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(runner_temp.join("release").join(arch).join("build.json"))
+                .expect("build.json of the build job"),
+        )
+        .expect("ship build JSON");
+        for (i, what) in [(1, "app"), (2, "deps")] {
+            let path = built["outputs"][i]["outputs"]["out"]
+                .as_str()
+                .expect("out path");
+            let hash = &path["/nix/store/".len().."/nix/store/".len() + 32];
+            assert!(
+                cache.join(format!("{hash}.narinfo")).is_file(),
+                "{git_ref} {arch}: {what} {path} is not in the binary cache"
+            );
+        }
+    }
 }

@@ -107,14 +107,8 @@ fn flake_packages(manifest: &Path) -> Packages {
         repo().join("nix/lib").display(),
         manifest.display()
     );
-    let out = tool("nix-instantiate", "apt-get install nix-bin")
-        .args(["--eval", "--strict", "--json", "-E", &expr])
-        .output()
-        .expect("run nix-instantiate");
-    assert!(
-        out.status.success(),
-        "nix-instantiate {expr}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = support::output_ok(
+        support::nix_instantiate().args(["--eval", "--strict", "--json", "-E", &expr]),
     );
     let names: BTreeMap<String, BTreeSet<String>> =
         serde_json::from_slice(&out.stdout).expect("packageNames is {system: [name]}");

@@ -4,7 +4,10 @@
 //! JSON, an installable (`.#name`) the flake does not have. Pure: the plan outputs and the
 //! flake's names are inputs, so tests can feed it broken workflows and watch it complain.
 
+mod invocations;
 pub mod runner;
+
+pub use invocations::ship_invocations;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -181,7 +184,7 @@ impl Workflow {
     }
 }
 
-fn ident_char(c: char) -> bool {
+pub(crate) fn ident_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '_' || c == '-'
 }
 
@@ -429,31 +432,36 @@ impl JobCheck<'_> {
                     }
                 }
             }
-            for (inner, fields) in from_json_calls(s) {
-                match self.resolve(self.job, &inner) {
-                    Ok(Source::Plan(key)) => match self.plan_json(&key) {
-                        Ok(values) => {
-                            for (label, v) in values {
-                                let mut cur = &v;
-                                for f in &fields {
-                                    match cur.get(f) {
-                                        Some(next) => cur = next,
-                                        None => {
-                                            self.problem(
-                                                at,
-                                                format!("`fromJSON({inner}).{}`: `{key}` of {label} has no `{f}`", fields.join(".")),
-                                            );
-                                            break;
-                                        }
+            self.check_from_json(at, s);
+        }
+    }
+
+    /// `fromJSON(X).a.b` where X is a plan output: every plan run's value has `a.b`.
+    fn check_from_json(&mut self, at: &str, s: &str) {
+        for (inner, fields) in from_json_calls(s) {
+            match self.resolve(self.job, &inner) {
+                Ok(Source::Plan(key)) => match self.plan_json(&key) {
+                    Ok(values) => {
+                        for (label, v) in values {
+                            let mut cur = &v;
+                            for f in &fields {
+                                match cur.get(f) {
+                                    Some(next) => cur = next,
+                                    None => {
+                                        self.problem(
+                                            at,
+                                            format!("`fromJSON({inner}).{}`: `{key}` of {label} has no `{f}`", fields.join(".")),
+                                        );
+                                        break;
                                     }
                                 }
                             }
                         }
-                        Err(e) => self.problem(at, format!("`fromJSON({inner})`: {e}")),
-                    },
-                    Ok(Source::Other) => {}
+                    }
                     Err(e) => self.problem(at, format!("`fromJSON({inner})`: {e}")),
-                }
+                },
+                Ok(Source::Other) => {}
+                Err(e) => self.problem(at, format!("`fromJSON({inner})`: {e}")),
             }
         }
     }
@@ -621,85 +629,6 @@ mod tests {
                 Some(&serde_json::json!({"system": "s", "attr": "a"}))
             ),
             ".#packages.s.a ${{ matrix.nope }}"
-        );
-    }
-}
-
-fn flags_in(text: &str) -> Vec<String> {
-    let mut flags = Vec::new();
-    let mut text = text;
-    while let Some(i) = text.find("--") {
-        let flag: String = text[i + 2..]
-            .chars()
-            .take_while(|&c| ident_char(c))
-            .collect();
-        if !flag.is_empty() {
-            flags.push(format!("--{flag}"));
-        }
-        text = &text[i + 2 + flag.len()..];
-    }
-    flags
-}
-
-/// Every `ship SUBCOMMAND ...` a script runs, as (subcommand, the `--flags` it passes). Line
-/// continuations are joined; comments are skipped; `${X:+--flag "$X"}` counts as passing
-/// `--flag`, and so does an array built with `args+=(--flag ...)` before the command.
-pub fn ship_invocations(script: &str) -> Vec<(String, Vec<String>)> {
-    let joined = script.replace("\\\n", " ");
-    let mut out = Vec::new();
-    let mut pending = Vec::new();
-    for line in joined.lines() {
-        if line.trim_start().starts_with('#') {
-            continue;
-        }
-        if let Some((_, array)) = line.split_once("+=(") {
-            pending.extend(flags_in(array));
-            continue;
-        }
-        let mut from = 0;
-        while let Some(at) = line[from..].find("ship ") {
-            let start = from + at;
-            from = start + "ship ".len();
-            let prev = line[..start].chars().last();
-            if prev.is_some_and(|c| !(c == ' ' || c == '(' || c == '\t')) {
-                continue;
-            }
-            let rest = &line[from..];
-            let end = rest.find(['|', ';', '&', ')', '>']).unwrap_or(rest.len());
-            let command = &rest[..end];
-            let Some(sub) = command.split_whitespace().next() else {
-                continue;
-            };
-            let mut flags = flags_in(command);
-            flags.append(&mut pending);
-            out.push((sub.to_owned(), flags));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod invocation_tests {
-    use super::ship_invocations;
-
-    #[test]
-    fn finds_subcommands_and_flags() {
-        let script = "nix build .#ship --out-link x\n# ship is built above\n\
-                      ship plan --format github ${V:+--variant \"$V\"} | tee f\n\
-                      ship push-image \"$s\" --to \"$I\" \\\n  --username u --format json > x\n\
-                      for t in a b; do\n  tags+=(--tag \"$t\")\ndone\n\
-                      ship push-index --to r \"${tags[@]}\"\n";
-        let flags = |v: &[&str]| v.iter().map(|f| f.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            ship_invocations(script),
-            [
-                ("plan".to_owned(), flags(&["--format", "--variant"])),
-                (
-                    "push-image".to_owned(),
-                    flags(&["--to", "--username", "--format"])
-                ),
-                ("push-index".to_owned(), flags(&["--to", "--tag"])),
-            ]
         );
     }
 }

@@ -119,6 +119,33 @@ fn read_key_values(path: &Path) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `bash` running one step's script as a runner would: only the runner's environment, and the
+/// directories earlier steps added to GITHUB_PATH first on PATH.
+fn step_command(
+    script_file: &Path,
+    workdir: &Path,
+    base_env: &[(String, String)],
+    added_path: &[PathBuf],
+) -> Command {
+    let mut cmd = Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
+        .arg(script_file)
+        .current_dir(workdir)
+        .env_clear();
+    for (k, v) in base_env {
+        cmd.env(k, v);
+    }
+    let path = base_env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = added_path.iter().rev().cloned().collect();
+    dirs.extend(std::env::split_paths(&path));
+    cmd.env("PATH", std::env::join_paths(dirs).expect("PATH"));
+    cmd
+}
+
 /// Runs `job` in `workdir`. `ctx` holds the contexts (matrix, needs, secrets, ...); `base_env`
 /// is the runner's environment (PATH with ship and nix, GITHUB_REF, RUNNER_TEMP, ...).
 pub fn run_job(
@@ -156,22 +183,7 @@ pub fn run_job(
         }
         let script_file = dir.join("script.sh");
         std::fs::write(&script_file, &script).expect("script");
-        let mut cmd = Command::new("bash");
-        cmd.args(["--noprofile", "--norc", "-eo", "pipefail"])
-            .arg(&script_file)
-            .current_dir(workdir)
-            .env_clear();
-        for (k, v) in base_env {
-            cmd.env(k, v);
-        }
-        let path = base_env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default();
-        let mut dirs: Vec<PathBuf> = added_path.iter().rev().cloned().collect();
-        dirs.extend(std::env::split_paths(&path));
-        cmd.env("PATH", std::env::join_paths(dirs).expect("PATH"));
+        let mut cmd = step_command(&script_file, workdir, base_env, &added_path);
         for (k, v) in job_env.iter().chain(&added_env) {
             cmd.env(k, v);
         }
