@@ -157,6 +157,18 @@ pub fn ship_in(home: &Path) -> Command {
     cmd
 }
 
+/// Entries left in the TMPDIR [`ship_in`] gives `home` (ship's spool directories would show
+/// up here).
+pub fn tmp_leftovers(home: &Path) -> Vec<String> {
+    std::fs::read_dir(home.join("tmp"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Runs `cmd` to the end; a failure panics with the command and its stderr.
 pub fn output_ok(cmd: &mut Command) -> std::process::Output {
     let out = cmd

@@ -3,22 +3,9 @@
 
 use ship_test_support as support;
 
-use std::path::Path;
-
 use support::image::{write_archive, ImageSpec};
 use support::registry::Registry;
-use support::{run, ship_in};
-
-/// Entries left in a test's TMPDIR (ship's spool directories would show up here).
-fn leftovers(home: &Path) -> Vec<String> {
-    std::fs::read_dir(home.join("tmp"))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use support::{run, ship_in, tmp_leftovers};
 
 #[test]
 fn names_the_spec_forbids_are_refused_before_any_request() {
@@ -108,7 +95,7 @@ fn a_closed_stderr_does_not_stop_the_push() {
         reg.stored_manifests("team/app"),
         vec![digest.trim().to_owned()]
     );
-    assert_eq!(leftovers(dir.path()), Vec::<String>::new());
+    assert_eq!(tmp_leftovers(dir.path()), Vec::<String>::new());
 }
 
 #[test]

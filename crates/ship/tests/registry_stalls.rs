@@ -13,18 +13,7 @@ use std::time::Duration;
 use support::image::{write_archive, ImageSpec, Layer};
 use support::proxy::{Action, FaultProxy, SilentServer};
 use support::registry::Registry;
-use support::ship_in;
-
-/// Entries left in a test's TMPDIR (ship's spool directories would show up here).
-fn leftovers(home: &Path) -> Vec<String> {
-    std::fs::read_dir(home.join("tmp"))
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use support::{ship_in, tmp_leftovers};
 
 /// Start `cmd` with stdout and stderr going to files in `home`.
 fn spawn(cmd: &mut Command, home: &Path) -> Child {
@@ -91,7 +80,7 @@ fn a_silent_registry_ends_the_push_at_the_deadline() {
         stderr.contains("the overall deadline of 4s (--timeout / SHIP_TIMEOUT) ran out"),
         "{stderr}"
     );
-    assert_eq!(leftovers(home.path()), Vec::<String>::new());
+    assert_eq!(tmp_leftovers(home.path()), Vec::<String>::new());
 }
 
 #[test]
@@ -115,7 +104,7 @@ fn without_a_deadline_stalls_are_retried_a_bounded_number_of_times() {
     assert!(stderr.contains("--stall-timeout"), "{stderr}");
     assert!(stderr.contains("gave up after 5 attempts"), "{stderr}");
     assert!(server.accepted() <= 10, "{} connections", server.accepted());
-    assert_eq!(leftovers(home.path()), Vec::<String>::new());
+    assert_eq!(tmp_leftovers(home.path()), Vec::<String>::new());
 }
 
 /// An image whose last layer (24 MiB, incompressible) is far larger than loopback socket
@@ -177,7 +166,7 @@ fn an_upload_the_registry_stops_reading_is_retried_and_completes() {
         reg.stored_manifests("team/app"),
         vec![pushed["manifest_digest"].as_str().unwrap().to_owned()]
     );
-    assert_eq!(leftovers(home.path()), Vec::<String>::new());
+    assert_eq!(tmp_leftovers(home.path()), Vec::<String>::new());
 }
 
 #[test]
@@ -208,7 +197,7 @@ fn an_upload_that_stalls_every_time_ends_at_the_deadline_with_nothing_published(
     );
     assert!(stderr.contains("deadline of 8s"), "{stderr}");
     assert!(reg.stored_manifests("team/app").is_empty());
-    assert_eq!(leftovers(home.path()), Vec::<String>::new());
+    assert_eq!(tmp_leftovers(home.path()), Vec::<String>::new());
 }
 
 /// Start a push against a silent registry, wait until its spool directory exists, send
@@ -228,17 +217,17 @@ fn interrupted_push_cleans_up(signal: libc::c_int, code: i32) {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(
-        leftovers(home.path()).len(),
+        tmp_leftovers(home.path()).len(),
         1,
         "{:?}",
-        leftovers(home.path())
+        tmp_leftovers(home.path())
     );
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill(2) on the pid of our own child, which has not been reaped yet.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
     let (status, _, stderr) = wait_ended(&mut child, home.path());
     assert_eq!(status.code(), Some(code), "{stderr}");
-    assert_eq!(leftovers(home.path()), Vec::<String>::new());
+    assert_eq!(tmp_leftovers(home.path()), Vec::<String>::new());
 }
 
 #[test]
