@@ -69,6 +69,9 @@ pub const SHIP_ENV_VARS: &[&str] = &[
     "SHIP_CACHIX",
     "SHIP_REGISTRY_USERNAME",
     "SHIP_REGISTRY_PASSWORD",
+    "SHIP_TIMEOUT",
+    "SHIP_STALL_TIMEOUT",
+    "SHIP_CHUNK_SIZE",
     "GITHUB_REF",
     "GITHUB_EVENT_NAME",
     "GITHUB_SHA",
@@ -154,6 +157,18 @@ pub fn ship_in(home: &Path) -> Command {
     std::fs::create_dir_all(&tmp).expect("tmp dir");
     cmd.env("HOME", home).env("TMPDIR", &tmp);
     cmd
+}
+
+/// Entries left in the TMPDIR [`ship_in`] gives `home` (ship's spool directories would show
+/// up here).
+pub fn tmp_leftovers(home: &Path) -> Vec<String> {
+    std::fs::read_dir(home.join("tmp"))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Runs `cmd` to the end; a failure panics with the command and its stderr.

@@ -2,7 +2,9 @@
 //! forwarded with `Connection: close` (one request per connection, so each one is seen), and
 //! a rule decides per request: forward it, answer it with an error status instead, or forward
 //! part of its body and then cut the connection after running a callback (e.g. killing the
-//! registry mid-upload). Requests that are not HTTP (a TLS probe) are dropped.
+//! registry mid-upload), or forward part of its body and then stall: stop reading and never
+//! answer, holding the connection open. Requests that are not HTTP (a TLS probe) are dropped.
+//! [`SilentServer`] accepts connections and never reads or answers anything.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -17,6 +19,8 @@ pub struct RequestHead {
     pub path: String,
     /// 1 for the first request the proxy sees.
     pub number: usize,
+    /// The request's Content-Length (0 if it has none).
+    pub content_length: u64,
 }
 
 pub enum Action {
@@ -25,6 +29,13 @@ pub enum Action {
     Respond(u16, Vec<(String, String)>),
     /// Forward the head and `after` bytes of the body, run the callback, cut both sides.
     CutAfter(u64, Box<dyn FnOnce() + Send>),
+    /// Forward the head and `after` bytes of the body, then read nothing more and never
+    /// answer; the connection stays open until the proxy is dropped.
+    StallAfter(u64),
+    /// Forward, and pass the registry's answer head (status line and headers, as text
+    /// without the blank line) through this edit before the client sees it: a registry
+    /// that answers another status or hands out another kind of Location.
+    EditAnswer(Box<dyn FnOnce(String) -> String + Send>),
 }
 
 type Rule = Box<dyn FnMut(&RequestHead) -> Action + Send>;
@@ -53,12 +64,14 @@ impl FaultProxy {
             let seen = seen.clone();
             std::thread::spawn(move || {
                 let mut number = 0;
+                // Stalled connections, held open until the proxy stops.
+                let mut held = Vec::new();
                 for conn in listener.incoming() {
                     if stop.load(Ordering::SeqCst) {
                         break;
                     }
                     let Ok(client) = conn else { continue };
-                    handle(client, &upstream, &mut rule, &mut number, &seen);
+                    handle(client, &upstream, &mut rule, &mut number, &seen, &mut held);
                 }
             })
         };
@@ -200,6 +213,7 @@ fn handle(
     rule: &mut Rule,
     number: &mut usize,
     seen: &Mutex<Vec<String>>,
+    held: &mut Vec<TcpStream>,
 ) {
     // Bounded: a client that stops sending cannot hang the proxy.
     let _ = client.set_read_timeout(Some(std::time::Duration::from_secs(30)));
@@ -219,6 +233,7 @@ fn handle(
         method: method.clone(),
         path: path.clone(),
         number: *number,
+        content_length,
     };
     let action = rule(&req);
     let record = |what: &str| {
@@ -232,7 +247,7 @@ fn handle(
             respond(&mut client, status, &extra, unread);
             record(&format!("injected {status}"));
         }
-        Action::Forward | Action::CutAfter(..) => {
+        Action::Forward | Action::CutAfter(..) | Action::StallAfter(_) | Action::EditAnswer(_) => {
             let Ok(mut server) = TcpStream::connect(upstream) else {
                 record("upstream unreachable");
                 let _ = client.shutdown(Shutdown::Both);
@@ -248,6 +263,13 @@ fn handle(
                 record("upstream write failed");
                 return;
             }
+            if let Action::StallAfter(after) = action {
+                let sent = forward_body(&mut client, &mut server, &already, after);
+                record(&format!("stalled after {sent} body bytes"));
+                held.push(client);
+                held.push(server);
+                return;
+            }
             if let Action::CutAfter(after, callback) = action {
                 let sent = forward_body(&mut client, &mut server, &already, after);
                 callback();
@@ -257,19 +279,112 @@ fn handle(
                 return;
             }
             let _ = server.write_all(&already);
-            let (Ok(mut client_reader), Ok(mut server_writer)) =
-                (client.try_clone(), server.try_clone())
-            else {
-                return;
+            let edit = match action {
+                Action::EditAnswer(edit) => Some(edit),
+                _ => None,
             };
-            let upload = std::thread::spawn(move || {
-                let _ = std::io::copy(&mut client_reader, &mut server_writer);
-            });
-            let _ = std::io::copy(&mut server, &mut client);
-            let _ = client.shutdown(Shutdown::Both);
-            let _ = server.shutdown(Shutdown::Both);
-            let _ = upload.join();
-            record("forwarded");
+            relay(client, server, edit, &record);
+        }
+    }
+}
+
+/// Copies the rest of the request to `server` and its answer back to `client`, the answer
+/// head passed through `edit` if there is one.
+fn relay(
+    mut client: TcpStream,
+    mut server: TcpStream,
+    edit: Option<Box<dyn FnOnce(String) -> String + Send>>,
+    record: &dyn Fn(&str),
+) {
+    let (Ok(mut client_reader), Ok(mut server_writer)) = (client.try_clone(), server.try_clone())
+    else {
+        return;
+    };
+    let upload = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client_reader, &mut server_writer);
+    });
+    let edited = if let Some(edit) = edit {
+        match read_head(&mut server) {
+            Some((head, rest)) => {
+                let text = String::from_utf8_lossy(&head);
+                let edited = edit(text.trim_end_matches("\r\n").to_owned());
+                let _ = client.write_all(edited.as_bytes());
+                let _ = client.write_all(b"\r\n\r\n");
+                let _ = client.write_all(&rest);
+            }
+            None => record("no answer head to edit"),
+        }
+        " (answer edited)"
+    } else {
+        ""
+    };
+    let _ = std::io::copy(&mut server, &mut client);
+    let _ = client.shutdown(Shutdown::Both);
+    let _ = server.shutdown(Shutdown::Both);
+    let _ = upload.join();
+    record(&format!("forwarded{edited}"));
+}
+
+/// A server on 127.0.0.1 that accepts every connection and then does nothing: reads
+/// nothing, answers nothing, closes nothing until dropped (a registry that hangs).
+pub struct SilentServer {
+    addr: String,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<Mutex<usize>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl SilentServer {
+    pub fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind silent server");
+        let addr = listener
+            .local_addr()
+            .expect("silent server addr")
+            .to_string();
+        let stop = Arc::new(AtomicBool::new(false));
+        let accepted = Arc::new(Mutex::new(0));
+        let thread = {
+            let (stop, accepted) = (stop.clone(), accepted.clone());
+            std::thread::spawn(move || {
+                let mut held = Vec::new();
+                for conn in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(c) = conn {
+                        held.push(c);
+                        if let Ok(mut n) = accepted.lock() {
+                            *n += 1;
+                        }
+                    }
+                }
+            })
+        };
+        Self {
+            addr,
+            stop,
+            accepted,
+            thread: Some(thread),
+        }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> usize {
+        self.accepted.lock().map(|n| *n).unwrap_or(0)
+    }
+}
+
+impl Drop for SilentServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
         }
     }
 }

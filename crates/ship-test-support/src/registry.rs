@@ -27,6 +27,9 @@ pub struct RegistryOptions {
     pub login: Option<(String, String)>,
     /// Serve HTTPS with a certificate for 127.0.0.1 signed by a CA made for this registry.
     pub tls: bool,
+    /// With `tls`: serve a self-signed certificate instead, made the usual way (`openssl req
+    /// -x509`, which marks it CA:TRUE); [`Registry::ca_file`] is that certificate.
+    pub self_signed: bool,
     /// Bearer-token auth: the token server's realm URL and the certificate its tokens are
     /// signed with (see [`super::token::TokenServer`]).
     pub token: Option<(String, PathBuf)>,
@@ -41,7 +44,16 @@ impl RegistryOptions {
         Self {
             login: Some((user.to_owned(), password.to_owned())),
             tls: true,
+            self_signed: false,
             token: None,
+        }
+    }
+    /// Anonymous HTTPS with a self-signed certificate for 127.0.0.1.
+    pub fn self_signed() -> Self {
+        Self {
+            tls: true,
+            self_signed: true,
+            ..Self::default()
         }
     }
     /// Bearer tokens from `server`, as ghcr.io and Docker Hub do it (plain HTTP).
@@ -89,7 +101,11 @@ impl Registry {
             .tempdir()
             .expect("temporary directory for the registry");
         fs::create_dir_all(dir.path().join("storage")).expect("storage dir");
-        if options.tls {
+        if options.tls && options.self_signed {
+            make_self_signed(dir.path(), "server");
+            fs::copy(dir.path().join("server.pem"), dir.path().join("ca.pem"))
+                .expect("copy the certificate");
+        } else if options.tls {
             make_certificates(dir.path());
         }
         if let Some((user, password)) = &options.login {
@@ -310,6 +326,42 @@ fn config_yaml(dir: &Path, options: &RegistryOptions) -> String {
         ));
     }
     yaml
+}
+
+/// `NAME.pem` and `NAME.key` in `dir`: a self-signed certificate for 127.0.0.1 made as the
+/// usual guides say (`openssl req -x509 ... -addext subjectAltName=IP:127.0.0.1`); openssl's
+/// default req extensions make it CA:TRUE.
+pub fn make_self_signed(dir: &Path, name: &str) {
+    let openssl = require_tool(&["openssl"], "openssl");
+    let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+    let out = Command::new(openssl)
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &pem,
+            "-days",
+            "3",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .current_dir(dir)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl req -x509 failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A CA and a server certificate for 127.0.0.1/localhost signed by it (EC P-256).

@@ -203,7 +203,8 @@ fn read_stderr(pipe: Option<std::process::ChildStderr>, echo: bool, secrets: &[S
             let Ok(line) = line else { break };
             let line = scrub(&String::from_utf8_lossy(&line), secrets);
             if echo {
-                eprintln!("{line}");
+                // A closed stderr loses the echo, never the run (eprintln! would panic).
+                let _ = writeln!(std::io::stderr(), "{line}");
             }
             collected.push_str(&line);
             collected.push('\n');

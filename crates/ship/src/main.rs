@@ -81,6 +81,8 @@ struct ReleaseArgs {
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
+    uploads: UploadArgs,
+    #[command(flatten)]
     nix: NixOpts,
 }
 
@@ -224,6 +226,50 @@ struct RegistryArgs {
     /// this flag; anything else is HTTPS, verified.
     #[arg(long)]
     insecure_http: bool,
+    /// Longest all requests to the registry, their retries and the waits between them may
+    /// take, counted from the first request (e.g. 600, 90s, 15m, 2h). Past it, ship stops
+    /// with exit code 124 and says what it was doing. Default: no overall limit (each wait
+    /// is still bounded by --stall-timeout).
+    #[arg(long, env = "SHIP_TIMEOUT", value_name = "DURATION", value_parser = parse_duration)]
+    timeout: Option<std::time::Duration>,
+    /// Longest wait for the registry to make any progress: to connect, to take more of a
+    /// request, or to send more of its answer. A stalled request is retried like a broken
+    /// connection.
+    #[arg(
+        long,
+        env = "SHIP_STALL_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "60s",
+        value_parser = parse_duration
+    )]
+    stall_timeout: std::time::Duration,
+}
+
+/// How blobs go up (shared by push-image and release).
+#[derive(clap::Args, Debug, Default)]
+struct UploadArgs {
+    /// Upload blobs in chunks of SIZE (bytes, or with KiB/MiB: 4MiB) instead of one request
+    /// each. Without it, ship switches to 4 MiB chunks (what ghcr.io accepts) by itself
+    /// once a registry refuses a body as too large (413).
+    #[arg(long, env = "SHIP_CHUNK_SIZE", value_name = "SIZE", value_parser = parse_size)]
+    chunk_size: Option<u64>,
+    /// A repository in the same registry that may already hold the blobs (e.g. the image
+    /// of another service built from the same base): missing blobs are mounted from it
+    /// instead of uploaded, when the registry can (repeatable; tried in order).
+    #[arg(long, value_name = "REPO")]
+    mount_from: Vec<registry::Repository>,
+}
+
+impl UploadArgs {
+    fn apply(&self, options: &mut registry::ClientOptions) {
+        if let Some(size) = self.chunk_size {
+            options.uploads = registry::UploadOptions {
+                chunked: true,
+                chunk_size: size,
+            };
+        }
+        options.mount_from = self.mount_from.clone();
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -242,6 +288,8 @@ struct PushImageArgs {
     format: OutputFormat,
     #[command(flatten)]
     registry: RegistryArgs,
+    #[command(flatten)]
+    uploads: UploadArgs,
 }
 
 #[derive(clap::Args, Debug)]
@@ -253,8 +301,9 @@ struct PushIndexArgs {
     /// Repository holding the images, e.g. ghcr.io/owner/name.
     #[arg(long = "to", value_name = "REPO")]
     to: registry::Repository,
-    /// Tag to point at the index (repeatable); tags are written last.
-    #[arg(long = "tag", value_name = "TAG")]
+    /// Tag to point at the index (repeatable); tags are written last. Without any, the
+    /// index is published untagged (by digest only), and the output says so.
+    #[arg(long = "tag", value_name = "TAG", allow_hyphen_values = true)]
     tags: Vec<String>,
     /// Output: the index digest on stdout (details on stderr), or one JSON object.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -267,6 +316,33 @@ struct PushIndexArgs {
 enum OutputFormat {
     Text,
     Json,
+}
+
+/// `4194304`, `512KiB`, `4MiB` to bytes (above 0).
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (number, scale) = if let Some(n) = t.strip_suffix("MiB") {
+        (n, 1 << 20)
+    } else if let Some(n) = t.strip_suffix("KiB") {
+        (n, 1 << 10)
+    } else {
+        (t, 1)
+    };
+    match number
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+    {
+        Some(n) if n > 0 => Ok(n),
+        _ => Err(format!(
+            "{s:?} is not a size: give bytes above 0, or a whole number with KiB or MiB (4MiB)"
+        )),
+    }
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    registry::limits::parse_duration(s)
 }
 
 fn parse_platform(s: &str) -> Result<ship::platform::Platform, String> {
@@ -284,13 +360,91 @@ enum PlanFormat {
     Github,
 }
 
+/// print!/println!/eprint!/eprintln! that never panic: a closed or broken stdout or stderr
+/// (`ship push-image ... 2>&1 >/dev/null | head -1`) loses the text but never stops the work
+/// (the std macros panic on EPIPE, and the release profile aborts on panic, which would skip
+/// every cleanup).
+macro_rules! out {
+    ($($t:tt)*) => {{ let _ = write!(std::io::stdout(), $($t)*); }};
+}
+macro_rules! outln {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stdout(), $($t)*); }};
+}
+macro_rules! err {
+    ($($t:tt)*) => {{ let _ = write!(std::io::stderr(), $($t)*); }};
+}
+macro_rules! errln {
+    ($($t:tt)*) => {{ let _ = writeln!(std::io::stderr(), $($t)*); }};
+}
+
 fn main() -> std::process::ExitCode {
+    remove_temporary_files_on_signals();
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("ship: {e:#}");
-            std::process::ExitCode::FAILURE
+            errln!("ship: {}", describe_error(&e));
+            exit_code(&e)
         }
+    }
+}
+
+/// On SIGINT or SIGTERM, remove ship's temporary files (an image being pushed can spool
+/// gigabytes) and exit as the signal would have (128 + its number). The signals are blocked
+/// in every thread and taken by one waiting thread, so the removal runs as ordinary code, not
+/// in a signal handler. Children get an empty signal mask from std::process::Command.
+fn remove_temporary_files_on_signals() {
+    // SAFETY: sigset_t is plain data that sigemptyset initialises; the calls only read or
+    // write the set passed and the calling thread's mask, before any other thread exists.
+    let set = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return;
+        }
+        set
+    };
+    std::thread::spawn(move || loop {
+        let mut signal = 0;
+        // SAFETY: `set` is an initialised sigset_t and `signal` a valid out-pointer.
+        if unsafe { libc::sigwait(&set, &mut signal) } == 0 {
+            ship::archive::remove_temporary_files();
+            std::process::exit(128 + signal);
+        }
+    });
+}
+
+/// The error and its causes, each said once: library errors already include their cause in
+/// their message (for callers that print only `{e}`), so a cause whose text the message
+/// already holds is not repeated.
+fn describe_error(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+/// 124 (as timeout(1) exits) when the overall deadline ran out, 1 for any other failure.
+fn exit_code(e: &anyhow::Error) -> std::process::ExitCode {
+    let deadline = e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<registry::RegistryError>(),
+            Some(registry::RegistryError::Deadline { .. })
+        )
+    });
+    if deadline {
+        std::process::ExitCode::from(124)
+    } else {
+        std::process::ExitCode::FAILURE
     }
 }
 
@@ -313,15 +467,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load_config(cli.manifest)?;
             let plan = args.inputs.plan(&config)?;
             match args.format {
-                PlanFormat::Table => print!("{}", plan.table()),
-                PlanFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+                PlanFormat::Table => out!("{}", plan.table()),
+                PlanFormat::Json => outln!("{}", serde_json::to_string_pretty(&plan)?),
                 PlanFormat::Github => {
                     if !append_to_env_file("GITHUB_OUTPUT", &plan.github_output()?)? {
                         anyhow::bail!(
                             "--format github: GITHUB_OUTPUT is not set (it names the file to append to)"
                         );
                     }
-                    print!("{}", plan.table());
+                    out!("{}", plan.table());
                 }
             }
             Ok(())
@@ -338,6 +492,12 @@ fn registry_options(args: &RegistryArgs) -> anyhow::Result<registry::ClientOptio
         ca_file: args.ca_file.clone(),
         insecure_http: args.insecure_http,
         retry: registry::RetryPolicy::default(),
+        limits: registry::Limits {
+            stall: args.stall_timeout,
+            overall: args.timeout,
+        },
+        uploads: registry::UploadOptions::default(),
+        mount_from: Vec::new(),
     })
 }
 
@@ -365,12 +525,16 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
     let mut plan = plan;
     plan.image = repo.to_string();
     plan.cache = cache.as_ref().map(|c| c.to_string());
-    eprint!("{}", plan.table());
+    err!("{}", plan.table());
     let mut log = std::io::stderr();
     let mut backend = release::real::RealBackend::new(
         &nix,
         repo,
-        registry_options(&args.registry)?,
+        {
+            let mut options = registry_options(&args.registry)?;
+            args.uploads.apply(&mut options);
+            options
+        },
         cache,
         args.cache_push.options(false),
         &mut log,
@@ -387,7 +551,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write --report {}", path.display()))?;
     }
     append_step_summary(&report.markdown())?;
-    print!("{}", report.markdown());
+    out!("{}", report.markdown());
     if let Err(e) = result {
         let p = &report.published;
         let manifests = if p.manifests.is_empty() {
@@ -399,46 +563,64 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        anyhow::bail!(
+        let message = format!(
             "release failed at {e}\npublished: manifests: {manifests}; index: {}; tags: {}; cache: {}",
             p.index.as_ref().map_or("none".to_owned(), |d| d.to_string()),
             if p.tags.is_empty() { "none".to_owned() } else { p.tags.join(", ") },
             if p.cache { "pushed" } else { "not pushed" }
         );
+        // The error stays in the chain (for the exit code); its text is in the message, so
+        // it is not printed twice.
+        return Err(anyhow::Error::new(e).context(message));
     }
     Ok(())
 }
 
 fn push_image(args: PushImageArgs) -> anyhow::Result<()> {
-    let client = registry_client(&args.to, &args.registry)?;
+    let mut options = registry_options(&args.registry)?;
+    args.uploads.apply(&mut options);
+    let client = registry::Client::from_env(&args.to, options)?;
     let pushed = registry::push_image_with(
         &client,
         &args.image,
         &args.to,
         args.platform,
-        &mut |event| eprintln!("{}", registry::describe_event(&event)),
+        &mut |event| errln!("{}", registry::describe_event(&event)),
     )?;
     match args.format {
         OutputFormat::Text => {
-            eprintln!("{}", pushed.summary());
-            println!("{}", pushed.manifest_digest);
+            errln!("{}", pushed.summary());
+            outln!("{}", pushed.manifest_digest);
         }
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&pushed)?),
     }
     Ok(())
 }
 
 fn push_index(args: PushIndexArgs) -> anyhow::Result<()> {
     let client = registry_client(&args.to, &args.registry)?;
-    let pushed = registry::push_index(&client, &args.to, &args.children, &args.tags)?;
+    // A partly applied tag list is still reported in full (which tags point at the index
+    // and which do not), then fails the command.
+    let (pushed, failure) =
+        match registry::push_index(&client, &args.to, &args.children, &args.tags) {
+            Ok(pushed) => (pushed, None),
+            Err(registry::RegistryError::PartlyTagged(pushed)) => (
+                (*pushed).clone(),
+                Some(registry::RegistryError::PartlyTagged(pushed)),
+            ),
+            Err(e) => return Err(e.into()),
+        };
     match args.format {
         OutputFormat::Text => {
-            eprint!("{}", pushed.summary());
-            println!("{}", pushed.digest);
+            err!("{}", pushed.summary());
+            outln!("{}", pushed.digest);
         }
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&pushed)?),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&pushed)?),
     }
-    Ok(())
+    match failure {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
 }
 
 /// Appends `text` to the file GitHub Actions names in the variable `var` (GITHUB_OUTPUT,
@@ -465,8 +647,8 @@ fn build(args: BuildArgs) -> anyhow::Result<()> {
     let nix = nix::Nix::from_env(args.nix.nix_args.as_deref())?;
     let outcome = nix.build_measured(&args.installables)?;
     match args.format {
-        OutputFormat::Text => print!("{}", outcome.text()),
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+        OutputFormat::Text => out!("{}", outcome.text()),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&outcome)?),
     }
     append_step_summary(&outcome.markdown())
 }
@@ -484,11 +666,11 @@ fn push_cache(args: PushCacheArgs, manifest: Option<PathBuf>) -> anyhow::Result<
         OutputFormat::Text => {
             let verb = if report.dry_run { "would run" } else { "ran" };
             for command in &report.commands {
-                println!("{verb}: {command}");
+                outln!("{verb}: {command}");
             }
-            print!("{}", report.text());
+            out!("{}", report.text());
         }
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        OutputFormat::Json => outln!("{}", serde_json::to_string_pretty(&report)?),
     }
     append_step_summary(&report.markdown())
 }
@@ -496,6 +678,29 @@ fn push_cache(args: PushCacheArgs, manifest: Option<PathBuf>) -> anyhow::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{path}: opening image: {source}")]
+    struct Opening {
+        path: String,
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::from(std::io::ErrorKind::NotFound);
+        let e = anyhow::Error::new(Opening {
+            path: "img.tar".into(),
+            source: io,
+        });
+        let text = describe_error(&e);
+        assert_eq!(text, "img.tar: opening image: entity not found");
+        let e = anyhow::anyhow!("disk full").context("cannot write --report r.json");
+        assert_eq!(
+            describe_error(&e),
+            "cannot write --report r.json: disk full"
+        );
+    }
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("ship").chain(args.iter().copied()))

@@ -221,6 +221,87 @@ fn bad_arguments_are_refused_before_any_request() {
     assert!(stderr.contains("without :tag"), "{stderr}");
 }
 
+#[test]
+fn a_refused_tag_is_reported_with_the_tags_that_point_and_those_that_do_not() {
+    let reg = Registry::start();
+    let home = tempfile::tempdir().unwrap();
+    let (amd, arm) = two_platforms(&reg, home.path(), home.path());
+    let proxy = support::proxy::FaultProxy::start(reg.addr(), |req| {
+        if req.method == "PUT" && req.path.ends_with("/manifests/beta") {
+            return support::proxy::Action::Respond(403, vec![]);
+        }
+        support::proxy::Action::Forward
+    });
+    let repo = format!("{}/team/app", proxy.addr());
+    let children = [format!("{amd}@linux/amd64"), format!("{arm}@linux/arm64")];
+
+    let (ok, stdout, stderr) =
+        push_index(home.path(), &repo, &["alpha", "beta", "gamma"], &children);
+    assert!(!ok, "{stdout}");
+    let json: Value = serde_json::from_str(&stdout).expect("JSON even on failure");
+    let status = |i: usize| json["tags"][i]["status"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (status(0), status(1), status(2)),
+        ("created".into(), "failed".into(), "created".into()),
+        "{json}"
+    );
+    assert!(
+        json["tags"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("403 Forbidden"),
+        "{json}"
+    );
+    assert!(
+        stderr.contains("1 of 3 tags do not point at it (beta: 403 Forbidden"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("tags that point at it: alpha, gamma"),
+        "{stderr}"
+    );
+    assert_eq!(
+        reg.stored_tags("team/app"),
+        vec!["alpha".to_owned(), "gamma".to_owned()]
+    );
+
+    // Text output says the same per tag.
+    let (ok, _, stderr) = run(ship_in(home.path())
+        .arg("push-index")
+        .args(["--to", &repo, "--tag", "beta"])
+        .args(&children));
+    assert!(!ok);
+    assert!(
+        stderr.contains("tag beta: NOT applied (does not point at this index): 403 Forbidden"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn no_tag_says_untagged_and_a_dash_tag_is_a_value_not_a_flag() {
+    let reg = Registry::start();
+    let home = tempfile::tempdir().unwrap();
+    let (amd, _) = two_platforms(&reg, home.path(), home.path());
+    let repo = reg.repo("team/app");
+    let child = format!("{amd}@linux/amd64");
+
+    let (ok, _, stderr) = run(ship_in(home.path())
+        .arg("push-index")
+        .args(["--to", &repo, "--tag", "-x", &child]));
+    assert!(!ok);
+    assert!(stderr.contains("invalid tag \"-x\""), "{stderr}");
+
+    let (ok, _, stderr) = run(ship_in(home.path())
+        .arg("push-index")
+        .args(["--to", &repo, &child]));
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("no --tag given: the index is published untagged"),
+        "{stderr}"
+    );
+    assert!(reg.stored_tags("team/app").is_empty());
+}
+
 /// The index stored under `digest` has that digest, lists the amd64 and arm64 children in
 /// that order with their real sizes, and every tag of the release resolves to it.
 fn assert_stored_index(reg: &Registry, repo: &str, digest: &str, [amd, arm]: [&str; 2]) {

@@ -17,9 +17,11 @@ mod config;
 mod layers;
 mod source;
 mod tar_index;
+mod workdir;
 
 pub use config::oci_config;
 pub use source::SourceKind;
+pub use workdir::remove_all as remove_temporary_files;
 
 use std::fs::File;
 use std::io;
@@ -112,7 +114,7 @@ pub struct PreparedImage {
     /// os/architecture/variant as the config spells them (for index entries).
     pub platform_spec: PlatformSpec,
     pub layers: Vec<PreparedLayer>,
-    _workdir: tempfile::TempDir,
+    _workdir: workdir::Workdir,
 }
 
 impl PreparedImage {
@@ -137,9 +139,7 @@ impl PreparedImage {
 /// convert it to an OCI config plus compressed layer blobs.
 pub fn prepare(source: &Path) -> Result<PreparedImage> {
     let invalid = |m: String| ArchiveError::invalid(source, m);
-    let workdir = tempfile::Builder::new()
-        .prefix("ship-image-")
-        .tempdir()
+    let workdir = workdir::Workdir::new()
         .map_err(ArchiveError::io(source, "creating a temporary directory"))?;
     let tar_path = source::materialize(source, workdir.path())?;
     let tar = File::open(&tar_path).map_err(ArchiveError::io(source, "opening"))?;

@@ -19,12 +19,14 @@
 
 pub mod auth;
 mod client;
+pub mod limits;
 mod push;
 pub mod reference;
 pub mod retry;
 
 pub use auth::{credentials_from_flags, Credentials, Secret};
-pub use client::{Client, ClientOptions, FetchedBytes};
+pub use client::{Client, ClientOptions, FetchedBytes, UploadOptions, DEFAULT_CHUNK_SIZE};
+pub use limits::Limits;
 pub use push::{
     describe_event, push_image, push_image_with, push_index, BlobKind, BlobOutcome, Event,
     IndexEntry, PushedImage, PushedIndex, TagOutcome, TagStatus,
@@ -48,6 +50,17 @@ pub enum RegistryError {
         step: String,
         detail: String,
     },
+    /// The overall deadline (`--timeout`) ran out while doing `step`.
+    #[error("{target}: {step}: {detail}")]
+    Deadline {
+        target: String,
+        step: String,
+        detail: String,
+    },
+    /// The index is in the registry but some tags could not be pointed at it; the outcome
+    /// of every tag is in the index's report.
+    #[error("{}", partly_tagged(.0))]
+    PartlyTagged(Box<PushedIndex>),
     /// Refused before writing anything (push-index checks, platform mismatch).
     #[error("{target}: {message}")]
     Refused { target: String, message: String },
@@ -62,7 +75,49 @@ pub enum RegistryError {
     Auth(#[from] auth::AuthError),
 }
 
+fn partly_tagged(index: &PushedIndex) -> String {
+    let failed = index.failed_tags();
+    let names = |tags: Vec<&TagOutcome>| {
+        if tags.is_empty() {
+            "none".to_owned()
+        } else {
+            tags.iter()
+                .map(|t| t.tag.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let applied = names(
+        index
+            .tags
+            .iter()
+            .filter(|t| t.status != TagStatus::Failed)
+            .collect(),
+    );
+    let reasons = failed
+        .iter()
+        .map(|t| format!("{}: {}", t.tag, t.error.as_deref().unwrap_or("?")))
+        .collect::<Vec<_>>()
+        .join("; ");
+    format!(
+        "{}: index {} is pushed, but {} of {} tags do not point at it ({reasons}); tags that point at it: {applied}",
+        index.repository,
+        index.digest,
+        failed.len(),
+        index.tags.len(),
+    )
+}
+
 impl RegistryError {
+    /// The message without the `registry/repository: step:` prefix, where there is one.
+    pub fn detail(&self) -> String {
+        match self {
+            Self::Request { detail, .. } | Self::Deadline { detail, .. } => detail.clone(),
+            Self::Refused { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+
     pub(crate) fn request(repo: &Repository, step: &str, detail: impl Into<String>) -> Self {
         Self::Request {
             target: repo.to_string(),

@@ -35,8 +35,11 @@ pub struct BlobOutcome {
     pub digest: Digest,
     /// Bytes as stored in the registry (compressed, for layers).
     pub size: u64,
-    /// `false`: the registry already had it, nothing was sent.
+    /// `false`: the registry already had it, or mounted it, and nothing was sent.
     pub uploaded: bool,
+    /// The repository (same registry) the blob was mounted from instead of uploaded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mounted_from: Option<String>,
 }
 
 /// What [`push_image`] did. JSON field names are stable (`ship push-image --format json`).
@@ -70,13 +73,17 @@ pub struct PushedImage {
 impl PushedImage {
     /// One line for people: what was pushed and what it cost.
     pub fn summary(&self) -> String {
+        let retried = match self.retries {
+            0 => String::new(),
+            n => format!(", {} retried", plural(n as usize, "request")),
+        };
         format!(
-            "pushed {}@{} ({}): {} of {} layers uploaded, {} sent, {} already present",
+            "pushed {}@{} ({}): {} of {} uploaded, {} sent, {} already present{retried}",
             self.repository,
             self.manifest_digest,
             self.platform,
             self.layers_uploaded,
-            self.layers,
+            plural(self.layers, "layer"),
             crate::human::bytes(self.bytes_uploaded),
             crate::human::bytes(self.bytes_skipped),
         )
@@ -87,10 +94,10 @@ impl PushedImage {
 pub fn describe_event(event: &Event<'_>) -> String {
     match event {
         Event::Prepared { image } => format!(
-            "read {}: {}, {} layers, {} uncompressed",
+            "read {}: {}, {}, {} uncompressed",
             image.source.display(),
             image.platform,
-            image.layers.len(),
+            plural(image.layers.len(), "layer"),
             crate::human::bytes(image.layers.iter().map(|l| l.uncompressed_size).sum()),
         ),
         Event::Blob(b) => format!(
@@ -101,10 +108,10 @@ pub fn describe_event(event: &Event<'_>) -> String {
             },
             b.digest.short(),
             crate::human::bytes(b.size),
-            if b.uploaded {
-                "uploaded"
-            } else {
-                "already present"
+            match (&b.mounted_from, b.uploaded) {
+                (Some(from), _) => format!("mounted from {from}"),
+                (None, true) => "uploaded".to_owned(),
+                (None, false) => "already present".to_owned(),
             }
         ),
         Event::ManifestPushed { digest } => format!("  manifest {digest}"),
@@ -289,14 +296,32 @@ fn push_blob(
         BlobKind::Layer => "layer",
     };
     let present = client.blob_exists(repo, digest, &format!("checking {what} {digest}"))?;
+    let mut mounted_from = None;
     if !present {
-        client.upload_blob(repo, digest, payload, &format!("uploading {what} {digest}"))?;
+        for from in client.mount_sources() {
+            let step = format!("mounting {what} {digest} from {from}");
+            if client.mount_blob(repo, digest, from, &step)? {
+                mounted_from = Some(from.to_string());
+                break;
+            }
+        }
+    }
+    let uploaded = !present && mounted_from.is_none();
+    if uploaded {
+        client.upload_blob(
+            repo,
+            digest,
+            payload,
+            size,
+            &format!("uploading {what} {digest}"),
+        )?;
     }
     Ok(BlobOutcome {
         kind,
         digest: digest.clone(),
         size,
-        uploaded: !present,
+        uploaded,
+        mounted_from,
     })
 }
 
@@ -319,6 +344,9 @@ pub enum TagStatus {
     Moved,
     /// The tag already pointed at this index: nothing was written.
     Unchanged,
+    /// The tag could not be read or written (`error` says why): it does not point at this
+    /// index (it points where it did before, if anywhere).
+    Failed,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -326,6 +354,9 @@ pub struct TagOutcome {
     pub tag: String,
     pub status: TagStatus,
     pub previous: Option<Digest>,
+    /// Why the tag was not applied (status `failed` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What [`push_index`] did. JSON field names are stable (`ship push-index --format json`).
@@ -372,13 +403,36 @@ impl PushedIndex {
                     t.previous.as_ref().map(Digest::as_str).unwrap_or("?")
                 ),
                 TagStatus::Unchanged => "already points at this index, changes nothing".to_owned(),
+                TagStatus::Failed => format!(
+                    "NOT applied (does not point at this index): {}",
+                    t.error.as_deref().unwrap_or("?")
+                ),
             };
             out.push_str(&format!("  tag {}: {what}\n", t.tag));
+        }
+        if self.tags.is_empty() {
+            out.push_str(
+                "no --tag given: the index is published untagged (reachable by its digest only)\n",
+            );
+        }
+        if self.retries > 0 {
+            out.push_str(&format!(
+                "{} retried\n",
+                plural(self.retries as usize, "request")
+            ));
         }
         if self.changed_nothing() {
             out.push_str("nothing changed: the registry already had this index and every tag\n");
         }
         out
+    }
+
+    /// Tags that do not point at the index (status `failed`).
+    pub fn failed_tags(&self) -> Vec<&TagOutcome> {
+        self.tags
+            .iter()
+            .filter(|t| t.status == TagStatus::Failed)
+            .collect()
     }
 
     /// True when the run wrote nothing at all (a re-run with the same inputs).
@@ -394,7 +448,8 @@ impl PushedIndex {
 /// architecture compared with the platform given; a missing child or a mismatch refuses the
 /// whole index. Then the index is PUT by digest (unless present), then each tag (unless it
 /// already points there). The index JSON is canonical and sorted by platform, so the same
-/// children always give the same digest.
+/// children always give the same digest. Every tag is tried even when one fails; if any is
+/// not applied, the result is [`RegistryError::PartlyTagged`] carrying the full report.
 pub fn push_index(
     client: &Client,
     repo: &Repository,
@@ -433,36 +488,27 @@ pub fn push_index(
         )?;
     }
 
+    // Every tag is tried even when one is refused (each is independent), so the report can
+    // say exactly which tags point at the index; a deadline that ran out stops the rest.
     let mut outcomes = Vec::with_capacity(tags.len());
+    let mut out_of_time = None;
     for tag in tags {
-        let current = client.manifest_digest(
-            repo,
-            &tag,
-            ACCEPT_ANY_MANIFEST,
-            &format!("reading tag {tag}"),
-        )?;
-        let status = match &current {
-            Some(d) if *d == digest => TagStatus::Unchanged,
-            Some(_) => TagStatus::Moved,
-            None => TagStatus::Created,
-        };
-        if status != TagStatus::Unchanged {
-            client.put_manifest(
-                repo,
-                &tag,
-                MEDIA_TYPE_IMAGE_INDEX,
-                &index,
-                &format!("tagging {tag} -> {digest}"),
-            )?;
+        if let Some(why) = &out_of_time {
+            outcomes.push(failed_tag(tag, format!("not tried: {why}")));
+            continue;
         }
-        outcomes.push(TagOutcome {
-            tag,
-            status,
-            previous: current.filter(|_| status == TagStatus::Moved),
-        });
+        match apply_tag(client, repo, &tag, &digest, &index) {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) => {
+                if let RegistryError::Deadline { detail, .. } = &e {
+                    out_of_time = Some(detail.clone());
+                }
+                outcomes.push(failed_tag(tag, e.detail()));
+            }
+        }
     }
 
-    Ok(PushedIndex {
+    let pushed = PushedIndex {
         repository: repo.to_string(),
         size: index.len() as u64,
         media_type: MEDIA_TYPE_IMAGE_INDEX.to_owned(),
@@ -471,7 +517,66 @@ pub fn push_index(
         tags: outcomes,
         retries: client.retries() - retries_before,
         digest,
+    };
+    if pushed.failed_tags().is_empty() {
+        Ok(pushed)
+    } else {
+        Err(RegistryError::PartlyTagged(Box::new(pushed)))
+    }
+}
+
+/// Point `tag` at the index (unless it already points there).
+fn apply_tag(
+    client: &Client,
+    repo: &Repository,
+    tag: &str,
+    digest: &Digest,
+    index: &[u8],
+) -> Result<TagOutcome, RegistryError> {
+    let current = client.manifest_digest(
+        repo,
+        tag,
+        ACCEPT_ANY_MANIFEST,
+        &format!("reading tag {tag}"),
+    )?;
+    let status = match &current {
+        Some(d) if d == digest => TagStatus::Unchanged,
+        Some(_) => TagStatus::Moved,
+        None => TagStatus::Created,
+    };
+    if status != TagStatus::Unchanged {
+        client.put_manifest(
+            repo,
+            tag,
+            MEDIA_TYPE_IMAGE_INDEX,
+            index,
+            &format!("tagging {tag} -> {digest}"),
+        )?;
+    }
+    Ok(TagOutcome {
+        tag: tag.to_owned(),
+        status,
+        previous: current.filter(|_| status == TagStatus::Moved),
+        error: None,
     })
+}
+
+fn failed_tag(tag: String, error: String) -> TagOutcome {
+    TagOutcome {
+        tag,
+        status: TagStatus::Failed,
+        previous: None,
+        error: Some(error),
+    }
+}
+
+/// `1 layer`, `3 layers`.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
 
 /// Pure checks of push-index's arguments; returns the tags without duplicates, in order.
@@ -663,6 +768,7 @@ mod tests {
                 tag: "t".into(),
                 status: TagStatus::Unchanged,
                 previous: None,
+                error: None,
             }],
             retries: 0,
         };

@@ -22,6 +22,20 @@ pub struct Repository {
 
 const DOCKER_HUB: &str = "docker.io";
 
+/// Longest `registry/path` the distribution spec's reference grammar allows (its
+/// NameTotalLengthMax).
+const MAX_NAME_LEN: usize = 255;
+
+/// A lone `host:port` or `localhost`: a registry named without any repository path. As for
+/// docker, a host has a `.` or is localhost or an IPv6 literal; `alpine:3` is a name and tag.
+fn names_a_host(s: &str) -> bool {
+    let host_like = |h: &str| h == "localhost" || h.contains('.') || h.starts_with('[');
+    s == "localhost"
+        || s.rsplit_once(':').is_some_and(|(host, port)| {
+            host_like(host) && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
 impl Repository {
     /// Parse `REGISTRY/PATH` (e.g. `ghcr.io/o/n`, `127.0.0.1:5000/team/app`). As docker does,
     /// a first component without `.` or `:` that is not `localhost` means Docker Hub
@@ -46,6 +60,11 @@ impl Repository {
             Some((first, rest)) => (first, Some(rest)),
             None => (s, None),
         };
+        if rest.is_none() && names_a_host(first) {
+            return Err(err(
+                "the repository path is missing: give REGISTRY/PATH, e.g. 127.0.0.1:5000/team/app or ghcr.io/OWNER/NAME",
+            ));
+        }
         let is_host = first.contains('.') || first.contains(':') || first == "localhost";
         let (registry, path) = match rest {
             Some(rest) if is_host => (first.to_owned(), rest.to_owned()),
@@ -71,6 +90,11 @@ impl Repository {
         }
         for component in path.split('/') {
             check_component(component).map_err(|m| err(&m))?;
+        }
+        if registry.len() + 1 + path.len() > MAX_NAME_LEN {
+            return Err(err(&format!(
+                "longer than the {MAX_NAME_LEN} characters registries accept"
+            )));
         }
         Ok(Self { registry, path })
     }
@@ -143,25 +167,59 @@ fn check_host(registry: &str) -> Result<(), String> {
     }
 }
 
-/// One path component: lowercase letters and digits, separated by `.`, `_`, `__` or dashes.
+/// One path component, as the distribution spec's grammar has it (distribution/reference
+/// regexp.go, `path-component := alpha-numeric (separator alpha-numeric)*`,
+/// `separator := /[_.]|__|[-]+/`): lowercase letters and digits, separated by one `.`, one
+/// or two `_`, or any number of `-`.
 fn check_component(c: &str) -> Result<(), String> {
-    let bytes = c.as_bytes();
-    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let valid = !bytes.is_empty()
-        && bytes.first().is_some_and(alnum)
-        && bytes.last().is_some_and(alnum)
-        && bytes.iter().all(|b| alnum(b) || b"._-".contains(b));
-    if valid {
-        Ok(())
-    } else if c.bytes().any(|b| b.is_ascii_uppercase()) {
-        Err(format!(
+    if c.bytes().any(|b| b.is_ascii_uppercase()) {
+        return Err(format!(
             "path component `{c}` has uppercase letters; registries accept lowercase only"
-        ))
-    } else {
-        Err(format!(
-            "path component `{c}` must be lowercase letters and digits separated by '.', '_' or '-'"
-        ))
+        ));
     }
+    let rule =
+        "must be lowercase letters and digits separated by one '.', one or two '_', or dashes";
+    if c.is_empty() {
+        return Err(format!(
+            "a path component is empty (`//` or a trailing `/`); each {rule}"
+        ));
+    }
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = c.as_bytes();
+    let mut i = 0;
+    let mut expect_alnum = true;
+    while i < bytes.len() {
+        let run_end = |pred: &dyn Fn(u8) -> bool| {
+            bytes[i..]
+                .iter()
+                .position(|&b| !pred(b))
+                .map_or(bytes.len(), |n| i + n)
+        };
+        if expect_alnum {
+            let end = run_end(&alnum);
+            if end == i {
+                return Err(format!("path component `{c}` {rule}"));
+            }
+            i = end;
+        } else {
+            let end = run_end(&|b| !alnum(b));
+            let separator = &c[i..end];
+            let ok = matches!(separator, "." | "_" | "__")
+                || (!separator.is_empty() && separator.bytes().all(|b| b == b'-'));
+            if !ok {
+                return Err(format!(
+                    "path component `{c}` has the separator `{separator}`; it {rule}"
+                ));
+            }
+            i = end;
+        }
+        expect_alnum = !expect_alnum;
+    }
+    if expect_alnum {
+        // Ended on a separator.
+        return Err(format!("path component `{c}` {rule}"));
+    }
+    Ok(())
 }
 
 /// Parse a push-index child, `sha256:<hex>@linux/amd64`.
@@ -205,6 +263,7 @@ mod tests {
                 "ship-rs/demo-service",
             ),
             ("r.example/a__b/c.d-e", "r.example", "a__b/c.d-e"),
+            ("r.example/a---b/c_d/e.f", "r.example", "a---b/c_d/e.f"),
         ];
         for (input, registry, path) in cases {
             let r = Repository::parse(input).unwrap();
@@ -227,6 +286,16 @@ mod tests {
             ("ghcr.io/", "empty"),
             ("ghcr.io/-o/n", "path component"),
             ("bad!.io/x", "registry host"),
+            ("127.0.0.1:5101/a..b", "separator `..`"),
+            ("127.0.0.1:5101/a___b", "separator `___`"),
+            ("127.0.0.1:5101/a.-b", "separator `.-`"),
+            ("127.0.0.1:5101/a_-b", "separator `_-`"),
+            ("127.0.0.1:5101/ab-", "path component `ab-`"),
+            ("127.0.0.1:5101/a/", "empty"),
+            ("127.0.0.1:5101", "repository path is missing"),
+            ("localhost", "repository path is missing"),
+            ("alpine:3", ":tag"),
+            ("localhost:5000", "repository path is missing"),
         ];
         for (input, needle) in cases {
             let e = Repository::parse(input).unwrap_err().to_string();

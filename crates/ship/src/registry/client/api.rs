@@ -3,7 +3,7 @@
 
 use crate::oci::Digest;
 
-use super::http::{url_encode, AttemptError, Call, Payload};
+use super::http::{AttemptError, Call, Payload};
 use super::Client;
 use crate::registry::reference::Repository;
 use crate::registry::RegistryError;
@@ -30,42 +30,6 @@ impl Client {
                 200 => Ok(true),
                 404 => Ok(false),
                 _ => Err(AttemptError::Fatal(answer.describe())),
-            }
-        })
-    }
-
-    /// Upload a blob monolithically (POST to open an upload, PUT the bytes with the digest).
-    /// A transient failure restarts the whole upload.
-    pub(crate) fn upload_blob(
-        &self,
-        repo: &Repository,
-        digest: &Digest,
-        payload: Payload<'_>,
-        step: &str,
-    ) -> Result<(), RegistryError> {
-        let start = Call::new("POST", format!("/v2/{}/blobs/uploads/", repo.path()));
-        self.retrying(repo, step, || {
-            let opened = self.attempt(repo, &start)?;
-            if opened.status != 202 {
-                return Err(AttemptError::Fatal(format!(
-                    "starting the upload: {}",
-                    opened.describe()
-                )));
-            }
-            let location = opened.header("location").ok_or_else(|| {
-                AttemptError::Fatal("the registry started an upload but gave no Location".into())
-            })?;
-            let sep = if location.contains('?') { '&' } else { '?' };
-            let mut put = Call::new(
-                "PUT",
-                format!("{location}{sep}digest={}", url_encode(digest.as_str())),
-            );
-            put.content_type = Some("application/octet-stream");
-            put.payload = payload;
-            let done = self.attempt(repo, &put)?;
-            match done.status {
-                201 => Ok(()),
-                _ => Err(AttemptError::Fatal(done.describe())),
             }
         })
     }

@@ -6,6 +6,8 @@ use std::fs::File;
 use std::path::Path;
 use std::time::Duration;
 
+use ureq::unversioned::transport::Connector as _;
+
 use super::Client;
 use crate::registry::auth::Secret;
 use crate::registry::retry::Failure;
@@ -30,6 +32,8 @@ pub(crate) struct Call<'a> {
     pub target: String,
     pub accept: Option<&'a str>,
     pub content_type: Option<&'a str>,
+    /// `START-END` (inclusive) of a chunk of a blob upload.
+    pub content_range: Option<String>,
     pub payload: Payload<'a>,
 }
 
@@ -40,6 +44,7 @@ impl<'a> Call<'a> {
             target,
             accept: None,
             content_type: None,
+            content_range: None,
             payload: Payload::Empty,
         }
     }
@@ -86,26 +91,39 @@ pub(crate) enum AttemptError {
     Retryable { failure: Failure, detail: String },
     /// Stop now.
     Fatal(String),
+    /// The overall deadline ran out during the attempt.
+    Deadline,
 }
 
 /// The HTTP agent for one registry: the CA file's roots (or the public ones), ship's
-/// user agent, connect and response timeouts, a few redirects.
-pub(super) fn agent(ca_file: Option<&Path>) -> Result<ureq::Agent, RegistryError> {
-    let mut tls = ureq::tls::TlsConfig::builder();
-    if let Some(path) = ca_file {
-        tls = tls.root_certs(ureq::tls::RootCerts::Specific(std::sync::Arc::new(
-            read_ca_file(path)?,
-        )));
-    }
-    Ok(ureq::Agent::config_builder()
+/// user agent, a few redirects, and `stall` as the longest wait to connect and for each
+/// read or write to make progress (a registry that stops reading a body or stops
+/// answering is given up on, whatever the phase).
+pub(super) fn agent(ca_file: Option<&Path>, stall: Duration) -> Result<ureq::Agent, RegistryError> {
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(concat!("ship/", env!("CARGO_PKG_VERSION")))
-        .tls_config(tls.build())
-        .timeout_connect(Some(Duration::from_secs(30)))
-        .timeout_recv_response(Some(Duration::from_secs(300)))
+        .timeout_connect(Some(stall))
+        .timeout_per_read(Some(stall))
+        .timeout_per_write(Some(stall))
         .max_redirects(5)
-        .build()
-        .into())
+        .build();
+    let Some(path) = ca_file else {
+        return Ok(config.into());
+    };
+    let certs = read_ca_file(path)?
+        .iter()
+        .map(|c| rustls::pki_types::CertificateDer::from(c.der().to_vec()))
+        .collect();
+    let setup = |e: String| RegistryError::Setup(format!("--ca-file {}: {e}", path.display()));
+    let verifier = super::tls::PinnedOrVerified::new(certs).map_err(setup)?;
+    let tls = super::tls::PinnedTlsConnector::new(verifier).map_err(setup)?;
+    let connector = ().chain(ureq::unversioned::transport::TcpConnector::default()).chain(tls);
+    Ok(ureq::Agent::with_parts(
+        config,
+        connector,
+        ureq::unversioned::resolver::DefaultResolver::default(),
+    ))
 }
 
 impl Client {
@@ -126,19 +144,27 @@ impl Client {
         if let Some(ct) = call.content_type {
             builder = builder.header("content-type", ct);
         }
+        if let Some(range) = &call.content_range {
+            builder = builder.header("content-range", range);
+        }
+        // The whole exchange, answer body included, ends by the overall deadline.
+        let remaining = self.deadline.remaining();
+        if remaining.is_some_and(|r| r.is_zero()) {
+            return Err(AttemptError::Deadline);
+        }
         let result = match call.payload {
-            Payload::Empty => builder.body(()).map(|r| self.agent.run(r)),
-            Payload::Bytes(bytes) => builder.body(bytes).map(|r| self.agent.run(r)),
+            Payload::Empty => builder.body(()).map(|r| self.run(r, remaining)),
+            Payload::Bytes(bytes) => builder.body(bytes).map(|r| self.run(r, remaining)),
             Payload::File(path) => {
                 let file = File::open(path).map_err(|e| {
                     AttemptError::Fatal(format!("cannot open {}: {e}", path.display()))
                 })?;
-                builder.body(file).map(|r| self.agent.run(r))
+                builder.body(file).map(|r| self.run(r, remaining))
             }
         };
         let mut response = result
             .map_err(|e| AttemptError::Fatal(format!("cannot build request {}: {e}", call.method)))?
-            .map_err(|e| transport_error(&e))?;
+            .map_err(|e| self.transport_error(&e))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -152,6 +178,7 @@ impl Client {
                         | "retry-after"
                         | "content-type"
                         | "content-length"
+                        | "range"
                 )
             })
             .map(|(k, v)| {
@@ -169,7 +196,7 @@ impl Client {
                 .with_config()
                 .limit(BODY_LIMIT)
                 .read_to_vec()
-                .map_err(|e| transport_error(&e))?
+                .map_err(|e| self.transport_error(&e))?
         };
         Ok(Answer {
             status,
@@ -205,6 +232,55 @@ fn read_ca_file(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>, Reg
     Ok(certs)
 }
 
+impl Client {
+    /// Run one request, bounded by `remaining` of the overall deadline.
+    fn run<B: ureq::AsSendBody>(
+        &self,
+        request: ureq::http::Request<B>,
+        remaining: Option<Duration>,
+    ) -> Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_per_call(remaining)
+            .build();
+        self.agent.run(request)
+    }
+
+    /// [`transport_error`], with timeouts told apart: the overall deadline, or a stall.
+    fn transport_error(&self, e: &ureq::Error) -> AttemptError {
+        if self.deadline.passed() {
+            return AttemptError::Deadline;
+        }
+        match e {
+            ureq::Error::Timeout(t) => AttemptError::Retryable {
+                failure: Failure::Connection,
+                detail: stall_detail(*t, self.limits.stall),
+            },
+            _ => transport_error(e),
+        }
+    }
+}
+
+/// What a stall timeout means, for people.
+fn stall_detail(t: ureq::Timeout, stall: Duration) -> String {
+    use ureq::Timeout as T;
+    let limit = crate::registry::limits::show(stall);
+    let what = match t {
+        T::Connect | T::Resolve => {
+            format!("no connection (TCP and TLS handshake) within {limit}")
+        }
+        T::PerWrite | T::SendRequest | T::SendBody => {
+            format!("the registry took none of the request for {limit} (stopped reading)")
+        }
+        _ => format!("the registry sent nothing for {limit} (stopped answering)"),
+    };
+    format!("{what}{STALL_HINT}")
+}
+
+/// Where a stall's limit comes from, for people.
+pub(super) const STALL_HINT: &str = "; the limit is --stall-timeout / SHIP_STALL_TIMEOUT";
+
 /// Classify a transport error for retrying, with a message for people.
 fn transport_error(e: &ureq::Error) -> AttemptError {
     use std::io::ErrorKind as K;
@@ -231,7 +307,7 @@ fn transport_error(e: &ureq::Error) -> AttemptError {
     ) || text.contains("certificate")
         || text.contains("handshake");
     let detail = if tls {
-        format!("TLS: {e} (if the registry uses its own CA, pass its certificate with --ca-file)")
+        format!("TLS: {e} (if the registry's certificate is self-made or from its own CA, pass that certificate or CA with --ca-file)")
     } else {
         format!("connection failed: {e}")
     };

@@ -6,16 +6,20 @@
 mod api;
 mod challenge;
 mod http;
+mod tls;
+mod upload;
 
 pub use api::FetchedBytes;
 pub(crate) use http::{Answer, AttemptError, Call, Payload};
+pub use upload::{UploadOptions, DEFAULT_CHUNK_SIZE};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Mutex;
 
 use super::auth::{self, Credentials, Secret};
+use super::limits::{Deadline, Limits};
 use super::reference::{self, Repository};
 use super::retry::{self, Decision, Failure, RetryPolicy};
 use super::RegistryError;
@@ -30,6 +34,13 @@ pub struct ClientOptions {
     /// Speak plain HTTP (only ever needed for a non-loopback registry without TLS).
     pub insecure_http: bool,
     pub retry: RetryPolicy,
+    /// Stall and overall time limits on talking to the registry.
+    pub limits: Limits,
+    /// Monolithic or chunked blob uploads.
+    pub uploads: UploadOptions,
+    /// Repositories of the same registry to mount missing blobs from before uploading them
+    /// (tried in order; a registry that cannot mount one just gets the upload).
+    pub mount_from: Vec<Repository>,
 }
 
 /// A client for one registry host. Cheap to share by reference; safe across threads.
@@ -45,6 +56,12 @@ pub struct Client {
     auth_cache: Mutex<HashMap<String, Secret>>,
     retry: RetryPolicy,
     retries: AtomicU32,
+    limits: Limits,
+    deadline: Deadline,
+    uploads: UploadOptions,
+    mount_from: Vec<Repository>,
+    /// Set by a 413 to a monolithic upload: chunks from then on.
+    chunked_after_413: AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -54,6 +71,7 @@ impl std::fmt::Debug for Client {
             .field("scheme_rule", &self.scheme_rule)
             .field("credentials", &self.credentials)
             .field("retry", &self.retry)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -80,16 +98,26 @@ fn scheme_rule(registry: &str, insecure_http: bool, has_ca_file: bool) -> Scheme
 impl Client {
     /// A client for `registry` (as in [`Repository::registry`]) with exactly these options.
     pub fn new(registry: &str, options: ClientOptions) -> Result<Self, RegistryError> {
+        if let Some(other) = options.mount_from.iter().find(|r| r.registry() != registry) {
+            return Err(RegistryError::Setup(format!(
+                "--mount-from {other}: not in {registry}; blobs mount only within one registry"
+            )));
+        }
         Ok(Self {
             registry: registry.to_owned(),
             host: reference::api_host(registry).to_owned(),
-            agent: http::agent(options.ca_file.as_deref())?,
+            agent: http::agent(options.ca_file.as_deref(), options.limits.stall)?,
             scheme_rule: scheme_rule(registry, options.insecure_http, options.ca_file.is_some()),
             scheme: Mutex::new(None),
             credentials: options.credentials,
             auth_cache: Mutex::new(HashMap::new()),
             retry: options.retry,
             retries: AtomicU32::new(0),
+            limits: options.limits,
+            deadline: Deadline::new(options.limits.overall),
+            uploads: options.uploads,
+            mount_from: options.mount_from,
+            chunked_after_413: AtomicBool::new(false),
         })
     }
 
@@ -116,60 +144,73 @@ impl Client {
         &self.registry
     }
 
+    /// The repositories to mount missing blobs from.
+    pub fn mount_sources(&self) -> &[Repository] {
+        &self.mount_from
+    }
+
     /// Retries made so far by this client (transient failures ridden out).
     pub fn retries(&self) -> u32 {
         self.retries.load(Ordering::Relaxed)
     }
 
-    pub(super) fn base_url(&self) -> String {
+    /// `scheme://host`. On loopback without a CA file the scheme is probed once and
+    /// remembered; a probe that reaches nothing is an error (retried like any failed
+    /// connection), never a silent guess that would probe again on every request.
+    pub(super) fn base_url(&self) -> Result<String, AttemptError> {
         let cached = self.scheme.lock().ok().and_then(|s| *s);
         let scheme = match (cached, self.scheme_rule) {
             (Some(s), _) => s,
             (None, SchemeRule::Https) => "https",
             (None, SchemeRule::Http) => "http",
-            (None, SchemeRule::Probe) => match self.probe_scheme() {
-                Some(s) => {
-                    if let Ok(mut slot) = self.scheme.lock() {
-                        *slot = Some(s);
-                    }
-                    s
+            (None, SchemeRule::Probe) => {
+                let s = self.probe_scheme()?;
+                if let Ok(mut slot) = self.scheme.lock() {
+                    *slot = Some(s);
                 }
-                // Nothing answers (yet): try HTTPS now, probe again next time.
-                None => "https",
-            },
+                s
+            }
         };
-        format!("{scheme}://{}", self.host)
+        Ok(format!("{scheme}://{}", self.host))
     }
 
     /// HTTPS if the loopback server answers it; plain HTTP if only that gets an answer that
     /// is not Go's "Client sent an HTTP request to an HTTPS server".
-    fn probe_scheme(&self) -> Option<&'static str> {
+    fn probe_scheme(&self) -> Result<&'static str, AttemptError> {
         let https = format!("https://{}/v2/", self.host);
-        if self.agent.get(&https).call().is_ok() {
-            return Some("https");
+        let https_error = match self.send(&Call::new("GET", https.clone()), &https, None) {
+            Ok(_) => return Ok("https"),
+            Err(e) => e,
+        };
+        if self.deadline.passed() {
+            return Err(https_error);
         }
         let http = format!("http://{}/v2/", self.host);
-        match self.agent.get(&http).call() {
-            Ok(mut resp) => {
-                let body = resp
-                    .body_mut()
-                    .with_config()
-                    .limit(4096)
-                    .read_to_vec()
-                    .unwrap_or_default();
-                let tls_only = resp.status().as_u16() == 400
-                    && String::from_utf8_lossy(&body).contains("HTTPS server");
-                Some(if tls_only { "https" } else { "http" })
+        match self.send(&Call::new("GET", http.clone()), &http, None) {
+            Ok(answer) => {
+                let tls_only = answer.status == 400
+                    && String::from_utf8_lossy(&answer.body).contains("HTTPS server");
+                Ok(if tls_only { "https" } else { "http" })
             }
-            Err(_) => None,
+            Err(http_error) => Err(probe_failed(https_error, http_error)),
         }
     }
 
-    pub(super) fn url(&self, target: &str) -> String {
+    /// Whether plain HTTP gets Go's "Client sent an HTTP request to an HTTPS server" (a
+    /// HEAD's 400 has no body to say so, hence a GET of /v2/).
+    fn answers_https_only(&self) -> bool {
+        let url = format!("http://{}/v2/", self.host);
+        self.send(&Call::new("GET", url.clone()), &url, None)
+            .is_ok_and(|a| {
+                a.status == 400 && String::from_utf8_lossy(&a.body).contains("HTTPS server")
+            })
+    }
+
+    pub(super) fn url(&self, target: &str) -> Result<String, AttemptError> {
         if target.starts_with("http://") || target.starts_with("https://") {
-            target.to_owned()
+            Ok(target.to_owned())
         } else {
-            format!("{}{target}", self.base_url())
+            Ok(format!("{}{target}", self.base_url()?))
         }
     }
 
@@ -182,17 +223,28 @@ impl Client {
     ) -> Result<T, RegistryError> {
         let mut attempt = 1;
         loop {
+            if self.deadline.passed() {
+                return Err(self.deadline_error(repo, step, attempt - 1));
+            }
             match op() {
                 Ok(v) => return Ok(v),
                 Err(AttemptError::Fatal(detail)) => {
                     return Err(RegistryError::request(repo, step, detail))
                 }
+                Err(AttemptError::Deadline) => {
+                    return Err(self.deadline_error(repo, step, attempt));
+                }
                 Err(AttemptError::Retryable { failure, detail }) => {
-                    match self.retry.decide(attempt, failure) {
-                        Decision::RetryAfter(wait) => {
+                    let decision = self.retry.decide(attempt, failure);
+                    let remaining = self.deadline.remaining();
+                    match decision {
+                        Decision::RetryAfter(wait) if remaining.is_none_or(|r| r > wait) => {
                             self.retries.fetch_add(1, Ordering::Relaxed);
                             std::thread::sleep(wait);
                             attempt += 1;
+                        }
+                        Decision::RetryAfter(_) => {
+                            return Err(self.deadline_error(repo, step, attempt));
                         }
                         Decision::GiveUp => {
                             let detail = if attempt > 1 {
@@ -208,6 +260,19 @@ impl Client {
         }
     }
 
+    fn deadline_error(&self, repo: &Repository, step: &str, attempts: u32) -> RegistryError {
+        let tried = match attempts {
+            0 => String::new(),
+            1 => " (after 1 attempt)".to_owned(),
+            n => format!(" (after {n} attempts)"),
+        };
+        RegistryError::Deadline {
+            target: repo.to_string(),
+            step: step.to_owned(),
+            detail: format!("{}{tried}", self.deadline.message()),
+        }
+    }
+
     /// One attempt of `call`, answering an auth challenge once if the registry sends one.
     /// Transient statuses come back as `Retryable`; any other status is the caller's to judge.
     pub(crate) fn attempt(
@@ -215,8 +280,8 @@ impl Client {
         repo: &Repository,
         call: &Call<'_>,
     ) -> Result<Answer, AttemptError> {
-        let url = self.url(&call.target);
-        let same_host = url.starts_with(&self.base_url());
+        let url = self.url(&call.target)?;
+        let same_host = url.starts_with(&self.base_url()?);
         let mut authenticated = false;
         loop {
             let auth = if same_host {
@@ -225,6 +290,12 @@ impl Client {
                 None
             };
             let answer = self.send(call, &url, auth.as_ref())?;
+            if answer.status == 400 && url.starts_with("http://") && self.answers_https_only() {
+                return Err(AttemptError::Fatal(format!(
+                    "the registry speaks HTTPS on this port: it answered plain HTTP with {}; drop --insecure-http (and pass its certificate or CA with --ca-file if no public CA signed it)",
+                    answer.describe()
+                )));
+            }
             if answer.status == 401 && same_host && !authenticated {
                 self.authenticate(repo, &answer)?;
                 authenticated = true;
@@ -247,6 +318,32 @@ impl Client {
             }
             return Ok(answer);
         }
+    }
+}
+
+/// Neither scheme reached the loopback registry: both failures, one reason each.
+fn probe_failed(https: AttemptError, http: AttemptError) -> AttemptError {
+    let detail = |e: &AttemptError| match e {
+        AttemptError::Retryable { detail, .. } | AttemptError::Fatal(detail) => detail.clone(),
+        AttemptError::Deadline => "deadline".to_owned(),
+    };
+    // A stall's hint is said once for both.
+    let hint = http::STALL_HINT;
+    let (a, b) = (detail(&https), detail(&http));
+    let stalled = a.contains(hint) || b.contains(hint);
+    let text = format!(
+        "no answer over HTTPS ({}) nor plain HTTP ({}){}",
+        a.replace(hint, ""),
+        b.replace(hint, ""),
+        if stalled { hint } else { "" }
+    );
+    match http {
+        AttemptError::Deadline => AttemptError::Deadline,
+        AttemptError::Retryable { failure, .. } => AttemptError::Retryable {
+            failure,
+            detail: text,
+        },
+        AttemptError::Fatal(_) => AttemptError::Fatal(text),
     }
 }
 
