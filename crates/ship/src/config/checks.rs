@@ -152,19 +152,8 @@ fn is_channel(t: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::{Tests, Toolchain};
-    use crate::config::{parse, test_manifest, Config};
-
-    fn cfg(ship: &str) -> Config {
-        parse(Path::new("Cargo.toml"), &test_manifest(ship)).expect("accepted")
-    }
-    fn err(ship: &str) -> String {
-        parse(Path::new("Cargo.toml"), &test_manifest(ship))
-            .expect_err("refused")
-            .to_string()
-    }
+    use crate::config::{test_config as cfg, test_error as err, test_manifest};
 
     #[test]
     fn tests_default_to_the_whole_workspace_and_take_targets_and_skips() {

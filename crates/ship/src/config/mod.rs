@@ -170,6 +170,20 @@ fn invalid_at(path: &Path, problem: Problem) -> ConfigError {
     }
 }
 
+/// `test_manifest(ship)` parsed, for a test that expects it accepted.
+#[cfg(test)]
+pub(crate) fn test_config(ship: &str) -> Config {
+    parse(Path::new("Cargo.toml"), &test_manifest(ship)).expect("accepted")
+}
+
+/// The error `test_manifest(ship)` is refused with, for a test that expects a refusal.
+#[cfg(test)]
+pub(crate) fn test_error(ship: &str) -> String {
+    parse(Path::new("Cargo.toml"), &test_manifest(ship))
+        .expect_err("refused")
+        .to_string()
+}
+
 /// A manifest for tests: `ship` is written as if inside `[workspace.metadata.ship]`, its own
 /// `[x]` / `[[x]]` headers nested there.
 #[cfg(test)]

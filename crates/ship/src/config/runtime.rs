@@ -153,18 +153,7 @@ fn normal_port(port: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
-    use crate::config::{parse, test_manifest, Config};
-
-    fn cfg(ship: &str) -> Config {
-        parse(Path::new("Cargo.toml"), &test_manifest(ship)).expect("accepted")
-    }
-    fn err(ship: &str) -> String {
-        parse(Path::new("Cargo.toml"), &test_manifest(ship))
-            .expect_err("refused")
-            .to_string()
-    }
+    use crate::config::{test_config as cfg, test_error as err};
 
     #[test]
     fn runtime_keys_are_read_and_a_variant_table_overrides() {
