@@ -19,6 +19,7 @@
 
 pub mod auth;
 mod client;
+mod index;
 pub mod limits;
 mod push;
 pub mod reference;
@@ -26,10 +27,10 @@ pub mod retry;
 
 pub use auth::{credentials_from_flags, Credentials, Secret};
 pub use client::{Client, ClientOptions, FetchedBytes, UploadOptions, DEFAULT_CHUNK_SIZE};
+pub use index::{push_index, IndexEntry, PushedIndex, TagOutcome, TagStatus};
 pub use limits::Limits;
 pub use push::{
-    describe_event, push_image, push_image_with, push_index, BlobKind, BlobOutcome, Event,
-    IndexEntry, PushedImage, PushedIndex, TagOutcome, TagStatus,
+    describe_event, push_image, push_image_with, BlobKind, BlobOutcome, Event, PushedImage,
 };
 pub use reference::{parse_child, Repository};
 pub use retry::RetryPolicy;
