@@ -1,5 +1,7 @@
-# What `nix flake check` runs besides building the packages. Every cargo check reuses the deps
-# derivation of its profile (`builds.deps`), so nothing is compiled twice.
+# What `nix flake check` runs besides building the packages. Every cargo check reuses the checks'
+# deps of its profile (`builds.checkDeps`, built on the image's `builds.deps`), so nothing is
+# compiled twice. The checks are leaves: nothing reads their target directory, so they do not
+# install it (crane's cargoClippy and cargoTest would, as target.tar.zst, into the cache too).
 {
   craneLib,
   callPackage,
@@ -17,8 +19,9 @@ in
   clippy = craneLib.cargoClippy (
     commonArgs
     // {
-      cargoArtifacts = builds.deps;
+      cargoArtifacts = builds.checkDeps;
       cargoClippyExtraArgs = "--all-targets -- --deny warnings";
+      doInstallCargoArtifacts = false;
     }
   );
 
@@ -32,7 +35,8 @@ in
   tests = craneLib.cargoTest (
     commonArgs
     // {
-      cargoArtifacts = builds.deps;
+      cargoArtifacts = builds.checkDeps;
+      doInstallCargoArtifacts = false;
       cargoTestExtraArgs = "--lib --bins --test http --test plan_cli";
       # tests/http.rs stops the service with kill(1). Test-only: the deps never see it.
       nativeBuildInputs = [ procps ];

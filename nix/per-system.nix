@@ -107,6 +107,8 @@ let
   packages = profilePackages // {
     default = native.${mainProfile}.app;
     ship = native.${mainProfile}.ship;
+    # A package of its own so CI can build and push it like the image's deps.
+    ${attrs.checksDeps} = native.${checkProfile}.checkDeps;
   };
 
   release = pkgs.callPackage ./release.nix { inherit (packages) ship; };

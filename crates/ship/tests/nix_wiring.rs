@@ -90,7 +90,9 @@ fn flake_structure_matches_ship_naming() {
         .map(|s| {
             (
                 (*s).to_owned(),
-                ["default", "ship"]
+                // deps-checks: the checks' deps (nix/lib/attrs.nix checksDeps); no release
+                // builds it, so ship does not name it.
+                ["default", "ship", "deps-checks"]
                     .iter()
                     .map(|n| (*n).to_owned())
                     .collect(),
@@ -178,7 +180,7 @@ fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
         assert_eq!(b[&deps]["fn"], "crane.buildDepsOnly", "{ctx}");
         assert_eq!(b[&app]["fn"], "crane.buildPackage", "{ctx}");
         for (key, value) in deps_args {
-            if key == "doCheck" {
+            if key == "doCheck" || key == "buildPhaseCargoCommand" {
                 continue;
             }
             assert_eq!(
@@ -218,6 +220,93 @@ fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
             ship["cargoArtifacts"], show["builds"][system]["deps-release"]["path"],
             "{system}: ship reuses the release deps"
         );
+    }
+}
+
+/// The cargo passes crane runs for each derivation (nix/tests/stand-ins/crane.nix composes
+/// them as crane v0.23.4 does) and which derivations install their target directory.
+#[test]
+fn only_the_checks_deps_run_a_check_pass_and_only_deps_install_artifacts() {
+    let show = show();
+    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    for (system, [_, app, deps], _, _) in expected_builds() {
+        let b = &show["builds"][&system];
+        assert_eq!(
+            b[&deps]["cargoCommands"],
+            serde_json::json!(["cargoWithProfile build --locked --workspace"]),
+            "{system}.{deps}: `cargo build` only"
+        );
+        assert_eq!(b[&deps]["installsCargoArtifacts"], true, "{system}.{deps}");
+        assert_eq!(
+            b[&app]["cargoCommands"],
+            serde_json::json!([format!(
+                "cargoWithProfile build --message-format json-render-diagnostics --locked --workspace --bin {}",
+                config.binary
+            )]),
+            "{system}.{app}"
+        );
+        assert_eq!(b[&app]["installsCargoArtifacts"], false, "{system}.{app}");
+    }
+    for system in SYSTEMS {
+        let b = &show["builds"][system];
+        let checks_deps = &b["deps-checks"];
+        assert_eq!(checks_deps["fn"], "crane.mkCargoDerivation", "{system}");
+        assert_eq!(
+            checks_deps["cargoCommands"],
+            serde_json::json!([
+                "cargoWithProfile check --locked --workspace --all-targets",
+                "cargoWithProfile test --locked --workspace --no-run"
+            ]),
+            "{system}: deps-checks"
+        );
+        assert_eq!(
+            checks_deps["cargoArtifacts"], b["deps-dev"]["path"],
+            "{system}: deps-checks builds on deps-dev"
+        );
+        assert_eq!(checks_deps["installsCargoArtifacts"], true, "{system}");
+        // Every other crane derivation: no check pass; installs artifacts only if read.
+        let checks = &show["checkBuilds"][system];
+        let everything: Vec<(&String, &Value)> = b
+            .as_object()
+            .expect("builds")
+            .iter()
+            .chain(checks.as_object().expect("checkBuilds"))
+            .collect();
+        let read: BTreeSet<&str> = everything
+            .iter()
+            .filter_map(|(_, d)| d["cargoArtifacts"].as_str())
+            .collect();
+        for (name, d) in ["clippy", "tests"].map(|n| (n, &checks[n])) {
+            assert_eq!(
+                d["cargoArtifacts"], checks_deps["path"],
+                "{system}: checks.{name} builds on deps-checks"
+            );
+            assert_eq!(
+                d["installsCargoArtifacts"], false,
+                "{system}: checks.{name}"
+            );
+        }
+        for (name, d) in everything {
+            let commands = d["cargoCommands"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            if name != "deps-checks" {
+                assert!(
+                    !commands
+                        .iter()
+                        .any(|c| c.as_str().is_some_and(|c| c.contains(" check "))),
+                    "{system}.{name} runs a check pass: {commands:?}"
+                );
+            }
+            if d["installsCargoArtifacts"] == true {
+                let path = d["path"].as_str().expect("path");
+                assert!(
+                    read.contains(path),
+                    "{system}.{name} installs artifacts nothing builds on"
+                );
+            }
+        }
     }
 }
 
@@ -334,8 +423,8 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
     let mistakes = [
         (
             "nix/crate.nix",
-            "      inherit cargoArtifacts;\n",
-            "      cargoArtifactsCross = cargoArtifacts;\n",
+            "      inherit cargoArtifacts;\n      # Only `cargo build` gets it",
+            "      cargoArtifactsCross = cargoArtifacts;\n      # Only `cargo build` gets it",
             "unknown argument `cargoArtifactsCross`",
         ),
         (
@@ -388,9 +477,37 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
         ),
         (
             "nix/checks.nix",
-            "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
-            "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",
+            "      cargoArtifacts = builds.checkDeps;\n      doInstallCargoArtifacts = false;\n      cargoTestExtraArgs",
+            "      cargoArtifacts = builds.app;\n      doInstallCargoArtifacts = false;\n      cargoTestExtraArgs",
             "cargoArtifacts is not a derivation holding cargo artifacts",
+        ),
+        // crane's default deps commands: a `cargo check` pass nothing reads.
+        (
+            "nix/crate.nix",
+            "      buildPhaseCargoCommand = \"cargoWithProfile build ${commonArgs.cargoExtraArgs}\";\n",
+            "",
+            "the image's deps run `cargo build` only",
+        ),
+        // The image's deps caching the test builds again (crane's doCheck default).
+        (
+            "nix/crate.nix",
+            "      doCheck = false;\n    }\n  );\n\n  # The checks' dependency",
+            "    }\n  );\n\n  # The checks' dependency",
+            "the image's deps run `cargo build` only",
+        ),
+        // A leaf installing its target directory (crane's cargoTest default).
+        (
+            "nix/checks.nix",
+            "      cargoArtifacts = builds.checkDeps;\n      doInstallCargoArtifacts = false;\n      cargoTestExtraArgs",
+            "      cargoArtifacts = builds.checkDeps;\n      cargoTestExtraArgs",
+            "only what something builds on installs its cargo artifacts",
+        ),
+        // clippy on the image's deps: it would redo the check pass itself.
+        (
+            "nix/checks.nix",
+            "      cargoArtifacts = builds.checkDeps;\n      cargoClippyExtraArgs",
+            "      cargoArtifacts = builds.deps;\n      cargoClippyExtraArgs",
+            "clippy reuses the checks' deps",
         ),
     ];
     for (file, text, replacement, needle) in mistakes {
