@@ -12,9 +12,21 @@
       url = "github:oxalica/rust-overlay";
       inputs.nixpkgs.follows = "nixpkgs";
     };
+    # The alternative builder (`builder = "naersk"` in [workspace.metadata.ship]). naersk has
+    # no releases: master, pinned by flake.lock.
+    naersk = {
+      url = "github:nix-community/naersk";
+      inputs.nixpkgs.follows = "nixpkgs";
+    };
   };
 
   # The wiring lives in nix/outputs.nix so the tests can evaluate exactly what the flake does
   # against stand-ins of these inputs (see nix/tests).
-  outputs = inputs: import ./nix/outputs.nix inputs;
+  # This repository's own Nix test suites are a check of this repository only: another
+  # workspace's flake passes `{ }` here.
+  outputs =
+    inputs:
+    import ./nix/outputs.nix inputs {
+      extraChecks = pkgs: { nix-tests = pkgs.callPackage ./nix/nix-tests.nix { root = ./.; }; };
+    };
 }

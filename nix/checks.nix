@@ -4,13 +4,14 @@
 # install it (crane's cargoClippy and cargoTest would, as target.tar.zst, into the cache too).
 {
   craneLib,
-  callPackage,
-  procps,
   src,
-  root,
-  # The profile the checks build with, and crate.nix's result for it (plus `image`).
+  # The profile the checks build with, crate.nix's result for it (crane's, whichever builder
+  # makes the binaries: nix/per-system.nix) and that profile's `image`.
   profile,
   builds,
+  # `cargo test` arguments and the tools the tests run, from the `tests` key.
+  testArgs,
+  testInputs,
 }:
 let
   inherit (builds) commonArgs;
@@ -27,24 +28,19 @@ in
 
   fmt = craneLib.cargoFmt { inherit src; };
 
-  # Only the tests that run in a Nix build sandbox, named explicitly so a new test file is
-  # left out until someone decides it belongs: unit tests (--lib --bins), demo-service's HTTP
-  # test (loopback only) and `ship plan` on the fixtures. The other integration tests of
-  # crates/ship run tools a sandbox does not have (nix-instantiate on this repo's .nix files,
-  # which cleanCargoSource drops; docker-registry, skopeo, network) and run in CI instead.
+  # Only the tests that run in a Nix build sandbox: the whole workspace unless the `tests` key
+  # selects targets or skips tests by name (those needing a database, a registry, network).
   tests = craneLib.cargoTest (
     commonArgs
     // {
       cargoArtifacts = builds.checkDeps;
       doInstallCargoArtifacts = false;
-      cargoTestExtraArgs = "--lib --bins --test http --test plan_cli";
-      # tests/http.rs stops the service with kill(1). Test-only: the deps never see it.
-      nativeBuildInputs = [ procps ];
+      cargoTestExtraArgs = testArgs;
+      # Test-only tools: the deps never see them.
+      nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;
     }
   );
 
   # The image of that profile: `nix flake check` proves it builds.
   "image-${profile}" = builds.image;
-
-  nix-tests = callPackage ./nix-tests.nix { inherit root; };
 }

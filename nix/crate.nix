@@ -11,6 +11,16 @@
   # The binary the image runs ([workspace.metadata.ship] binary).
   binary,
   shipVersion,
+  # The profile's `build` settings (nix/lib/settings.nix) and nix/lib/packages.nix bound to the
+  # configuration, for their nixpkgs attribute paths.
+  build,
+  lookup,
+  # Other binaries of the workspace the image carries (`runtime.binaries`).
+  binaries,
+  # The spliced package sets callPackage hands over: tools that run during the build come
+  # from the build platform's set, libraries from the set of the platform the binary runs on.
+  pkgsBuildHost,
+  pkgsHostTarget,
 }:
 let
   # Shared by the deps derivation and everything built on it; a difference here would make
@@ -24,6 +34,10 @@ let
     # packages, and `-p demo-service` alone resolves some crates differently (bitflags,
     # rusqlite, measured), which would compile them again on top of the deps.
     cargoExtraArgs = "--locked --workspace";
+    # The same values in deps and package: a `-sys` crate among the deps needs them too.
+    nativeBuildInputs = map (lookup pkgsBuildHost build.keys.nativeBuildInputs) build.nativeBuildInputs;
+    buildInputs = map (lookup pkgsHostTarget build.keys.buildInputs) build.buildInputs;
+    inherit (build) env;
   };
 
   # What the binaries need and nothing more: `cargo build` alone. crane's buildDepsOnly runs
@@ -80,6 +94,7 @@ in
       # Here and never in commonArgs: in the deps derivation every commit would rebuild all
       # the dependencies. build.rs reads it at build time.
       SHIP_GIT_REV = rev;
+      cargoBuildExtraArgs = builtins.concatStringsSep " " (map (b: "--bin ${b}") ([ binary ] ++ binaries));
     }
   );
   # `ship` shares the deps: with `--workspace` everywhere its dependencies are already built

@@ -15,8 +15,12 @@ runCommand "ship-nix-tests"
         (root + "/flake.nix")
         (root + "/flake.lock")
         (root + "/Cargo.toml")
+        (root + "/configuration")
         (root + "/rust-toolchain.toml")
         (root + "/crates/ship/Cargo.toml")
+        # The test targets [workspace.metadata.ship.tests] names (nix/lib/targets.nix).
+        (root + "/tests/http.rs")
+        (root + "/crates/ship/tests/plan_cli.rs")
         (root + "/crates/ship/tests/fixtures")
       ];
     };

@@ -5,10 +5,16 @@
   nixpkgs,
   crane,
   rust-overlay,
+  naersk,
+}:
+{
+  # The workspace: the directory nix/ is in.
+  root ? ../.,
+  # pkgs -> checks the flake adds for its own repository (this one's: its Nix test suites).
+  extraChecks ? _: { },
 }:
 let
   shipLib = import ./lib;
-  root = ../.;
   config = shipLib.config { path = root + "/Cargo.toml"; };
   perSystem =
     system:
@@ -18,8 +24,10 @@ let
         nixpkgs
         crane
         rust-overlay
+        naersk
         config
         root
+        extraChecks
         ;
       # Reaches /version through SHIP_GIT_REV (build.rs). A dirty tree has no rev.
       rev = self.rev or "dirty";

@@ -6,9 +6,11 @@
   nixpkgs,
   crane,
   rust-overlay,
+  naersk,
   config,
   rev,
   root,
+  extraChecks,
 }:
 let
   shipLib = import ./lib;
@@ -25,16 +27,40 @@ let
     inherit overlays;
   };
 
+  # The workspace's toolchain file, else its `toolchain` channel, else crane's default:
+  # nixpkgs' rustc (nix/lib/toolchain.nix).
+  toolchain = shipLib.toolchain { inherit config root; };
   # The toolchain is a function of the package set so crane can splice it: under
   # cross-compilation cargo and rustc run on the build machine and rust-overlay adds the
-  # target's standard library (its targetPlatform) by itself.
+  # target's standard library (its targetPlatform) by itself. null: nixpkgs' own.
+  rustToolchainFor =
+    p':
+    if toolchain.kind == "file" then
+      p'.rust-bin.fromRustupToolchainFile toolchain.file
+    else if toolchain.kind == "channel" then
+      p'.rust-bin.fromRustupToolchain {
+        inherit (toolchain) channel;
+        profile = "minimal";
+        # What checks.clippy and checks.fmt run.
+        components = [
+          "clippy"
+          "rustfmt"
+        ];
+      }
+    else
+      null;
   craneLibFor =
-    p:
-    (crane.mkLib p).overrideToolchain (
-      p': p'.rust-bin.fromRustupToolchainFile (root + "/rust-toolchain.toml")
-    );
+    p: if toolchain.kind == "nixpkgs" then crane.mkLib p else (crane.mkLib p).overrideToolchain rustToolchainFor;
   craneLib = craneLibFor pkgs;
-  src = craneLib.cleanCargoSource root;
+  # Workspace files the image carries (`runtime.files`) stay out of the cargo source, so a change
+  # to one rebuilds only the image: cleanCargoSource keeps every *.toml, configuration included.
+  runtimeFiles = map (f: "${toString root}/${f}") (
+    util.unique (builtins.concatMap (p: builtins.attrNames config.byProfile.${p}.runtime.files) config.profiles)
+  );
+  src = pkgs.lib.cleanSourceWith {
+    src = craneLib.cleanCargoSource root;
+    filter = path: _type: !(builtins.any (f: path == f || util.hasPrefix "${f}/" path) runtimeFiles);
+  };
   shipVersion = (builtins.fromTOML (builtins.readFile (root + "/crates/ship/Cargo.toml"))).package.version;
 
   # callPackage, as in crane's cross example, so inputs added to crate.nix get spliced.
@@ -50,7 +76,43 @@ let
         shipVersion
         ;
       inherit (config) binary;
+      inherit (config.byProfile.${profile}) build;
+      inherit (config.byProfile.${profile}.runtime) binaries;
+      lookup = shipLib.packages config;
     };
+  # builder = "naersk": the packages come from nix/builders/naersk.nix, crate.nix's result
+  # shape, with the same toolchain, source and settings. naersk ignores rust-toolchain.toml and
+  # interpolates `${rustc}/bin/rustc` and `${cargo}` (build.nix:131,144), where a spliced
+  # package is the host platform's: cargo and rustc are always given, from the build
+  # machine's set (under cross nixpkgs' pkgsBuildHost.rustc carries the target's std). The
+  # cross set's zstd would be aarch64's too, and naersk runs `${zstd}/bin/zstd` here
+  # (build.nix:235,352).
+  naerskBuildsFor =
+    p: cross: profile:
+    let
+      overlayToolchain = rustToolchainFor p.pkgsBuildHost;
+    in
+    p.callPackage ./builders/naersk.nix {
+      naersk = p.callPackage naersk {
+        cargo = if overlayToolchain == null then p.pkgsBuildHost.cargo else overlayToolchain;
+        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;
+        zstd = p.pkgsBuildBuild.zstd;
+      };
+      inherit
+        src
+        profile
+        rev
+        cross
+        shipVersion
+        ;
+      inherit (config) binary;
+      inherit (config.byProfile.${profile}) build;
+      inherit (config.byProfile.${profile}.runtime) binaries;
+      lookup = shipLib.packages config;
+    };
+  selectedBuildsFor =
+    p: crane': cross: profile:
+    if config.builder == "naersk" then naerskBuildsFor p cross profile else buildsFor p crane' cross profile;
   withImage =
     p: platform: builds: profile:
     builds
@@ -58,6 +120,9 @@ let
       image = p.callPackage ./image.nix {
         app = builds.app;
         inherit (config) binary;
+        inherit (config.byProfile.${profile}) runtime;
+        inherit root;
+        lookup = shipLib.packages config;
         spec = shipLib.image {
           inherit
             config
@@ -71,11 +136,11 @@ let
 
   nativePlatform = if system == "x86_64-linux" then "linux/amd64" else "linux/arm64";
   native = util.genAttrs config.profiles (
-    profile: withImage pkgs nativePlatform (buildsFor pkgs craneLib false profile) profile
+    profile: withImage pkgs nativePlatform (selectedBuildsFor pkgs craneLib false profile) profile
   );
   arm64 = util.genAttrs config.profiles (
     profile:
-    withImage pkgsArm64 "linux/arm64" (buildsFor pkgsArm64 (craneLibFor pkgsArm64) true profile) profile
+    withImage pkgsArm64 "linux/arm64" (selectedBuildsFor pkgsArm64 (craneLibFor pkgsArm64) true profile) profile
   );
 
   # Attribute names come from nix/lib/attrs.nix, the same naming `ship plan` uses.
@@ -103,12 +168,18 @@ let
   mainProfile = if builtins.elem "release" config.profiles then "release" else builtins.head config.profiles;
   # Tests and clippy use the dev profile's deps when a variant uses it (faster to build).
   checkProfile = if builtins.elem "dev" config.profiles then "dev" else builtins.head config.profiles;
+  # The checks run on crane whichever builder makes the binaries: naersk's deps derivation runs
+  # one cargo command and holds naersk's archive, which crane cannot build on. So with naersk
+  # they get a crane build of their profile of their own (its commonArgs, deps and checkDeps:
+  # crane's dev deps, which no image uses); with crane, the images' very build.
+  checkBuilds =
+    if config.builder == "naersk" then buildsFor pkgs craneLib false checkProfile else native.${checkProfile};
 
   packages = profilePackages // {
     default = native.${mainProfile}.app;
     ship = native.${mainProfile}.ship;
     # A package of its own so CI can build and push it like the image's deps.
-    ${attrs.checksDeps} = native.${checkProfile}.checkDeps;
+    ${attrs.checksDeps} = checkBuilds.checkDeps;
   };
 
   release = pkgs.callPackage ./release.nix { inherit (packages) ship; };
@@ -116,11 +187,17 @@ let
   # Imported, not callPackage'd: callPackage would add `override` and `overrideDerivation` to
   # this set, and `nix flake check` wants every attribute of checks.<system> to be a derivation.
   checks = import ./checks.nix {
-    inherit craneLib src root;
-    inherit (pkgs) callPackage procps;
+    inherit craneLib src;
     profile = checkProfile;
-    builds = native.${checkProfile};
-  };
+    # crane's arguments and deps (checkBuilds), the selected builder's image.
+    builds = native.${checkProfile} // {
+      inherit (checkBuilds) commonArgs deps checkDeps;
+    };
+    # Only targets the workspace has (nix/lib/targets.nix fails naming the entry otherwise).
+    testArgs = builtins.seq (shipLib.targets { inherit config root; }) (shipLib.testArgs config.tests);
+    testInputs = map (shipLib.packages config pkgs.pkgsBuildHost "tests.native-build-inputs") config.tests.nativeBuildInputs;
+  }
+  // extraChecks pkgs;
 in
 {
   inherit packages checks;

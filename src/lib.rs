@@ -12,6 +12,9 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tokio::net::TcpListener;
 
+pub mod settings;
+pub use settings::Settings;
+
 /// What `/version` reports: enough to tell which build of which commit answered.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct BuildInfo {
@@ -36,6 +39,7 @@ impl BuildInfo {
 struct AppState {
     // rusqlite's Connection is Send but not Sync; requests are tiny, so one lock is enough.
     db: Arc<Mutex<rusqlite::Connection>>,
+    settings: Arc<Settings>,
 }
 
 #[derive(Serialize)]
@@ -46,17 +50,19 @@ struct Health {
 
 /// The router, with an in-memory SQLite database that counts health checks (it proves the
 /// database driver is linked and working in the image, not only compiled).
-pub fn app() -> anyhow::Result<Router> {
+pub fn app(settings: Settings) -> anyhow::Result<Router> {
     let db = rusqlite::Connection::open_in_memory()?;
     db.execute_batch(
         "CREATE TABLE hits (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL);",
     )?;
     let state = AppState {
         db: Arc::new(Mutex::new(db)),
+        settings: Arc::new(settings),
     };
     Ok(Router::new()
         .route("/healthz", get(healthz))
         .route("/version", get(version))
+        .route("/settings", get(settings_of))
         .with_state(state))
 }
 
@@ -85,12 +91,17 @@ async fn version() -> Json<BuildInfo> {
     Json(BuildInfo::current())
 }
 
+async fn settings_of(State(state): State<AppState>) -> Json<Settings> {
+    Json(state.settings.as_ref().clone())
+}
+
 /// Serves until `shutdown` resolves, then lets in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
+    settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, app()?)
+    axum::serve(listener, app(settings)?)
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())

@@ -1,4 +1,4 @@
-//! Starts the real binary on an ephemeral loopback port, calls both endpoints over TCP, then
+//! Starts the real binary on an ephemeral loopback port, calls its endpoints over TCP, then
 //! stops it the way a container runtime does (SIGTERM) and checks it exits cleanly.
 
 use std::process::Stdio;
@@ -26,8 +26,20 @@ async fn get(addr: &str, path: &str) -> (u16, serde_json::Value) {
 
 #[tokio::test]
 async fn serves_both_endpoints_and_stops_on_sigterm() {
+    // Its own configuration directory: the build sandbox has no configuration/ (it is the
+    // image's, not the cargo source's).
+    let config_dir = std::env::temp_dir().join(format!("demo-http-{}", std::process::id()));
+    std::fs::create_dir_all(&config_dir).expect("mkdir");
+    std::fs::write(
+        config_dir.join("service.json"),
+        r#"{"greeting": "hello from the test"}"#,
+    )
+    .expect("write service.json");
     let mut child = Command::new(env!("CARGO_BIN_EXE_demo-service"))
         .env("LISTEN_ADDR", "127.0.0.1:0")
+        .env("APP_CONFIG_DIR", &config_dir)
+        .env("APP_ENVIRONMENT", "test")
+        .env_remove("SSL_CERT_FILE")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -62,6 +74,12 @@ async fn serves_both_endpoints_and_stops_on_sigterm() {
     let expected_rev = option_env!("SHIP_GIT_REV").unwrap_or("unknown");
     assert_eq!(version["git_rev"], expected_rev);
 
+    let (status, settings) = get(&addr, "/settings").await;
+    assert_eq!(status, 200);
+    assert_eq!(settings["greeting"], "hello from the test");
+    assert_eq!(settings["environment"], "test");
+    assert!(settings["ca_bundle"].is_null(), "{settings}");
+
     let (status, _) = get_status(&addr, "/nope").await;
     assert_eq!(status, 404);
 
@@ -76,6 +94,7 @@ async fn serves_both_endpoints_and_stops_on_sigterm() {
         .expect("service did not stop after SIGTERM")
         .expect("wait");
     assert!(status.success(), "clean exit after SIGTERM, got {status:?}");
+    std::fs::remove_dir_all(&config_dir).expect("remove the configuration directory");
 }
 
 async fn get_status(addr: &str, path: &str) -> (u16, String) {

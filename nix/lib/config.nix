@@ -95,10 +95,17 @@ let
       "variants"
       "builders"
       "rules"
+      "builder"
+      "toolchain"
+      "tests"
+      "build"
+      "runtime"
     ];
     variant = [
       "profile"
       "platforms"
+      "build"
+      "runtime"
     ];
     builder = [
       "runner"
@@ -140,6 +147,8 @@ let
     else
       fail "${key}.${name}" (expected "a boolean" attrs.${name});
 
+  settings = import ./settings.nix { inherit fail knownKeys expected; };
+
   table =
     key: kind: value:
     if isAttrs value then true else fail key (expected kind value);
@@ -153,6 +162,7 @@ let
       (table key "a table (profile, platforms)" v)
       (knownKeys key v fields.variant)
       (optString key v "profile")
+      (settings.shapeVariant key v)
       (
         if !(v ? platforms) then
           true
@@ -215,6 +225,7 @@ let
         (optString "" raw "cache")
         (optString "" raw "source")
         (optString "" raw "default-variant")
+        (optString "" raw "builder")
         (if raw ? variants then shapeOfMap "variants" raw.variants shapeOfVariant else true)
         (if raw ? builders then shapeOfMap "builders" raw.builders shapeOfBuilder else true)
         (
@@ -225,6 +236,7 @@ let
           else
             u.seqAll (genList (i: shapeOfRule i (elemAt raw.rules i)) (length raw.rules)) true
         )
+        (settings.shapeTop raw)
       ] true;
 
   # --- meaning (the checks config.rs makes after deserializing) -----------------------------
@@ -262,6 +274,18 @@ let
       fail "image" "`${image}`: path component `${head bad}` must be lowercase a-z, 0-9 and . _ - (starting and ending with a letter or digit)"
     else
       true;
+
+  # What builds the packages (nix/per-system.nix); the checks use crane either way.
+  nixBuilders = [
+    "crane"
+    "naersk"
+  ];
+  validateBuilder =
+    builder:
+    if elem builder nixBuilders then
+      true
+    else
+      fail "builder" "unknown builder `${builder}`; accepted: ${u.join ", " nixBuilders}";
 
   cacheSchemes = [
     "file://"
@@ -307,6 +331,29 @@ let
       image = raw.image or binary;
       source = raw.source or packageField "repository";
       cache = if (raw.cache or "") == "" then null else raw.cache;
+      builder = raw.builder or "crane";
+
+      profiles = builtins.sort builtins.lessThan (u.unique (map (n: variants.${n}.profile) variantNames));
+      toolchain = settings.toolchain raw;
+      tests = settings.tests raw;
+      variantSettings = u.genAttrs variantNames (n: settings.forVariant binary raw n rawVariants.${n});
+      # The flake builds one deps, app and image per profile: variants sharing one must agree.
+      checkSharedProfiles = u.seqAll (genList (
+        i:
+        let
+          name = elemAt variantNames i;
+          v = variants.${name};
+          clash = filter (
+            w:
+            variants.${w}.profile == v.profile
+            && settings.comparable variantSettings.${w} != settings.comparable variantSettings.${name}
+          ) (genList (j: elemAt variantNames j) i);
+        in
+        if clash == [ ] then
+          true
+        else
+          fail "variants.${name}" "uses profile `${v.profile}` as variant `${head clash}` does, with other build or runtime settings; the flake builds one image per profile: give it its own profile or the same settings"
+      ) (length variantNames)) true;
 
       customProfiles = filter (n: !elem n namedProfileTables) (attrNames (manifest.profile or { }));
       acceptedProfiles = builtinProfiles ++ customProfiles;
@@ -352,9 +399,12 @@ let
             else
               u.seqAll (genList checkPlatform (length ps)) true
           )
+          variantSettings.${name}.build
+          variantSettings.${name}.runtime
         ] {
           inherit name profile;
           platforms = ps;
+          inherit (variantSettings.${name}) build runtime;
         };
       variants = u.genAttrs variantNames checkVariant;
       checkVariants =
@@ -435,7 +485,12 @@ let
         checkBinary
         (validateImage image)
         (if cache == null then true else validateCache cache)
+        (validateBuilder builder)
+        toolchain
+        tests
+        (settings.checkTop binary raw)
         checkVariants
+        checkSharedProfiles
         (known "default-variant" defaultVariant)
         (u.seqAll (map (p: configured.${p}) (attrNames configured)) true)
         (u.seqAll rules true)
@@ -446,6 +501,7 @@ let
           binary
           cache
           source
+          builder
           defaultVariant
           variants
           builders
@@ -456,7 +512,14 @@ let
           name = packageName;
           version = packageField "version";
         };
-        profiles = builtins.sort builtins.lessThan (u.unique (map (n: variants.${n}.profile) variantNames));
+        inherit profiles toolchain tests;
+        # Per profile (variants sharing one agree, see checkSharedProfiles): what its builds
+        # and image need.
+        byProfile = u.genAttrs profiles (
+          profile: variants.${head (filter (n: variants.${n}.profile == profile) variantNames)}
+        );
+        # For errors about keys found only when the builds are wired (nix/lib/packages.nix).
+        manifestPath = toString path;
       };
 
   raw = manifest.workspace.metadata.ship or { };

@@ -5,4 +5,8 @@
   attrs = import ./attrs.nix;
   image = import ./image.nix;
   util = import ./util.nix;
+  packages = import ./packages.nix;
+  testArgs = import ./test-args.nix;
+  toolchain = import ./toolchain.nix;
+  targets = import ./targets.nix;
 }

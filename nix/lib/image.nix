@@ -7,6 +7,8 @@
   platform,
   # The commit the flake was built from (`self.rev`), or "dirty".
   rev,
+  # The profile's `runtime` settings (nix/lib/settings.nix): env, ports, working dir, labels.
+  runtime ? config.byProfile.${profile}.runtime,
 }:
 let
   attrs = import ./attrs.nix;
@@ -14,8 +16,6 @@ let
   # A fixed uid/gid outside the range distributions hand to people, so files the service
   # creates on a mounted volume never alias a host account.
   uid = 65532;
-  # demo-service's default listen address is 0.0.0.0:8080 (src/main.rs).
-  port = 8080;
   # A label with no value (no repository URL, a virtual workspace without a version) is left
   # out rather than written as null.
   allLabels = {
@@ -24,9 +24,10 @@ let
     "org.opencontainers.image.version" = config.package.version;
     "org.opencontainers.image.title" = config.binary;
   };
-  labels = builtins.removeAttrs allLabels (
-    builtins.filter (n: allLabels.${n} == null) (builtins.attrNames allLabels)
-  );
+  # The configured labels win over these, as a later LABEL line in a Dockerfile would.
+  labels =
+    builtins.removeAttrs allLabels (builtins.filter (n: allLabels.${n} == null) (builtins.attrNames allLabels))
+    // runtime.labels;
 in
 {
   # docker-archive's RepoTags is name:tag; the registry push names the repository anyway.
@@ -45,14 +46,18 @@ in
     root:x:0:
     app:x:${toString uid}:
   '';
-  inherit labels port;
-  # The image config apart from Entrypoint, which needs the built binary's store path.
+  inherit labels;
+  inherit (config) manifestPath;
+  # The configured environment; nix/image.nix adds what needs store paths (SSL_CERT_FILE).
+  inherit (runtime) env;
+  # The image config apart from Entrypoint and Env, which need store paths.
   imageConfig = {
     User = "${toString uid}:${toString uid}";
-    ExposedPorts = {
-      "${toString port}/tcp" = { };
-    };
+    ExposedPorts = builtins.listToAttrs (map (p: {
+      name = p;
+      value = { };
+    }) runtime.ports);
     Labels = labels;
-    Env = [ "LISTEN_ADDR=0.0.0.0:${toString port}" ];
-  };
+  }
+  // (if runtime.workingDir == null then { } else { WorkingDir = runtime.workingDir; });
 }

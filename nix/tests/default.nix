@@ -5,4 +5,5 @@
   config = import ./config.nix;
   stand-ins = import ./stand-ins.nix;
   wiring = import ./wiring.nix;
+  workspaces = import ./workspaces.nix;
 }

@@ -34,9 +34,10 @@ let
           build
           cargoBuildTarget
           cargoArtifacts
-          cargoCommands
           installsCargoArtifacts
           ;
+        # crane's stand-in records them; naersk's does not (null).
+        cargoCommands = p.standin.cargoCommands or null;
         args = drv.sanitize p.standin.args;
       };
 in

@@ -27,6 +27,21 @@ let
     cargoArtifacts = deps;
   };
   image = p: args: p.dockerTools.streamLayeredImage ({ name = "x"; } // args);
+
+  naersk = pkgs.callPackage inputs.naersk { };
+  naerskApp =
+    args:
+    naersk.buildPackage (
+      {
+        inherit src;
+        overrideMain = old: {
+          cargo_build_options = old.cargo_build_options ++ [ "--bin" "x" ];
+          SHIP_GIT_REV = "f00d";
+        };
+      }
+      // args
+    );
+  naerskDeps = args: builtins.head (naerskApp args).passthru.builtDependencies;
 in
 h.run "stand-ins" [
   # crane's default deps commands (lib/buildDepsOnly.nix): check with --all-targets (doCheck
@@ -95,6 +110,42 @@ h.run "stand-ins" [
   (h.eq "crane: CARGO_PROFILE defaults to release" deps.standin.profile "release")
   (h.eq "crane: a cross package set builds for aarch64" ((inputs.crane.mkLib pkgsArm64).buildDepsOnly {
     inherit src;
+  }).standin.cargoBuildTarget "aarch64-unknown-linux-gnu")
+
+  (h.eq "naersk: deps are `<name>-deps-<version>` from the root manifest" (naerskDeps { }).name "demo-service-deps-0.1.0")
+  (h.eq "naersk: the package unpacks its deps" (naerskApp { }).standin.cargoArtifacts (naerskDeps { }).outPath)
+  (h.eq "naersk: overrideMain reaches the package only" [
+    (naerskApp { }).standin.attrs.cargo_build_options
+    ((naerskDeps { }).standin.attrs.SHIP_GIT_REV or null)
+  ] [
+    [ "$cargo_release" ''-j "$NIX_BUILD_CORES"'' "--message-format=$cargo_message_format" "--bin" "x" ]
+    null
+  ])
+  (h.eq "naersk: every other argument reaches the deps" (naerskDeps { doCheck = false; }).standin.attrs.doCheck false)
+  (h.eq "naersk: release defaults to true" (naerskDeps { }).standin.attrs.cargo_release "--release")
+  (h.eq "naersk: release = false is a debug build" (naerskDeps { release = false; }).standin.attrs.cargo_release "")
+  (h.eq "naersk: cargoBuildOptions is a function of the defaults" (naerskDeps {
+    cargoBuildOptions = o: o ++ [ "--locked" ];
+  }).standin.attrs.cargo_build_options [ "$cargo_release" ''-j "$NIX_BUILD_CORES"'' "--message-format=$cargo_message_format" "--locked" ])
+  (h.fails "naersk: cargoBuildOptions as a list" (naerskApp { cargoBuildOptions = [ "--locked" ]; }))
+  (h.fails "naersk: refuses a misspelt option" (naerskApp { cargoBuildOption = o: o; }))
+  (h.fails "naersk: refuses passthru (it would lose builtDependencies)" (naerskApp { passthru = { }; }))
+  (h.fails "naersk: refuses the other triple's cross variables" (naerskApp { CC_aarch64_unknown_linux_gnu = "cc"; }))
+  (h.eq "naersk: env reaches both derivations" (map (d: d.standin.attrs.env) [
+    (naerskApp { env.SQLX_OFFLINE = "true"; })
+    (naerskDeps { env.SQLX_OFFLINE = "true"; })
+  ]) [ { SQLX_OFFLINE = "true"; } { SQLX_OFFLINE = "true"; } ])
+  (h.fails "naersk: refuses an env entry that is also a derivation attribute" (naerskApp { env.RUSTC = "rustc"; }))
+  (h.fails "naersk: refuses an env entry overlapping an attribute overrideMain sets" (naerskApp { env.SHIP_GIT_REV = "x"; }))
+  (h.fails "naersk: refuses a non-string env value" (naerskApp { env.X = [ ]; }))
+  (h.eq "naersk: the caller's build inputs in both derivations" (map (d: map (x: x.name) (d.standin.attrs.nativeBuildInputs ++ d.standin.attrs.buildInputs)) [
+    (naerskApp { nativeBuildInputs = [ pkgs.pkg-config ]; buildInputs = [ pkgs.openssl ]; })
+    (naerskDeps { nativeBuildInputs = [ pkgs.pkg-config ]; buildInputs = [ pkgs.openssl ]; })
+  ]) [ [ "pkg-config" "openssl" ] [ "pkg-config" "openssl" ] ])
+  (h.eq "naersk: the cross variables of the host platform pass" ((pkgsArm64.callPackage inputs.naersk { }).buildPackage {
+    inherit src;
+    CARGO_BUILD_TARGET = "aarch64-unknown-linux-gnu";
+    CC_aarch64_unknown_linux_gnu = "aarch64-unknown-linux-gnu-cc";
   }).standin.cargoBuildTarget "aarch64-unknown-linux-gnu")
 
   (h.eq "dockerTools: default architecture native" (image pkgs { }).standin.architecture "amd64")

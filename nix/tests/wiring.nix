@@ -24,9 +24,38 @@ let
   dirty = flakeWith null;
 
   config = shipLib.config { path = ../../Cargo.toml; };
-  toolchainFile = (builtins.fromTOML (builtins.readFile ../../rust-toolchain.toml)).toolchain;
+  # Which Rust the workspace asks for (nix/lib/toolchain.nix): this repository's file, or in
+  # copies nix_wiring.rs makes, the `toolchain` key or nothing (nixpkgs' Rust).
+  toolchain = shipLib.toolchain {
+    inherit config;
+    root = ../..;
+  };
+  # The rust-overlay toolchain every build must get: the file's, or the key's channel with what
+  # checks.clippy and checks.fmt run; null for nixpkgs' own.
+  overlayToolchain =
+    if toolchain.kind == "file" then
+      {
+        inherit ((builtins.fromTOML (builtins.readFile toolchain.file)).toolchain) channel profile components;
+        source = "rust-toolchain.toml";
+      }
+    else if toolchain.kind == "channel" then
+      {
+        inherit (toolchain) channel;
+        profile = "minimal";
+        components = [
+          "clippy"
+          "rustfmt"
+        ];
+        source = "the `toolchain` key";
+      }
+    else
+      null;
   rustOverlay = import ./stand-ins/rust-overlay.nix;
   lock = builtins.fromJSON (builtins.readFile ../../flake.lock);
+  naersk = config.builder == "naersk";
+  # The environment a package build gets: crane's arguments, or naersk's derivation
+  # attributes after overrideMain (stand-ins/naersk.nix).
+  envOf = p: if naersk then p.standin.attrs else p.standin.args;
 
   # Every (system, profile, native or cross) build with its three packages.
   builds = concatMap (
@@ -111,12 +140,99 @@ let
       ] [ true false ])
     ];
 
+  # builder = "naersk": one deps derivation per profile and target, from every argument but
+  # overrideMain (naersk default.nix:54,76), so everything per binary goes through overrideMain.
+  naerskArgCases =
+    b:
+    let
+      d = b.deps.standin;
+      a = b.app.standin;
+      opts = d.attrs.cargo_build_options;
+      appOpts = a.attrs.cargo_build_options;
+      n = builtins.length appOpts;
+      build = config.byProfile.${b.profile}.build // {
+        inherit (config.byProfile.${b.profile}.runtime) binaries;
+      };
+      names = map (x: x.name);
+      hosts = map (x: x.standin.host);
+    in
+    [
+      (h.eq "${b.label}: deps are naersk's deps derivation" d.fn "naersk.buildPackage.deps")
+      (h.eq "${b.label}: the package is naersk's buildPackage" a.fn "naersk.buildPackage")
+      (h.eq "${b.label}: the package unpacks that deps derivation (passthru.builtDependencies)"
+        (map (x: x.outPath) b.app.passthru.builtDependencies)
+        [ b.deps.outPath ]
+      )
+      (h.that "${b.label}: no --bin in the deps derivation (its dummy source has no binaries)" (!(elem "--bin" opts)) "deps cargo_build_options ${h.show opts}")
+      (h.eq "${b.label}: the package builds the configured binary" [
+        (builtins.elemAt appOpts (builtins.length opts))
+        (builtins.elemAt appOpts (builtins.length opts + 1))
+      ] [ "--bin" config.binary ])
+      (h.eq "${b.label}: deps and package build the same cargo command but --bin" (builtins.genList (builtins.elemAt appOpts) (builtins.length opts)) opts)
+      (h.that "${b.label}: the whole workspace, locked" (elem "--workspace" opts && elem "--locked" opts) (h.show opts))
+      (h.eq "${b.label}: the profile (release = true only for release)" [ d.release a.release ] [
+        (b.profile == "release")
+        (b.profile == "release")
+      ])
+      (h.that "${b.label}: other profiles by --profile" (
+        if b.profile == "dev" || b.profile == "release" then !(elem "--profile" opts) else u.hasInfix "--profile ${b.profile}" (toString opts)
+      ) (h.show opts))
+      (h.eq "${b.label}: the git revision reaches the package" (a.attrs.SHIP_GIT_REV or null) rev)
+      (h.that "${b.label}: the git revision stays out of the deps" (!(d.attrs ? SHIP_GIT_REV)) "deps has SHIP_GIT_REV")
+      (h.eq "${b.label}: the package's main program" (a.attrs.meta.mainProgram or null) config.binary)
+      (h.eq "${b.label}: the deps derivation's name" b.deps.name "${config.package.name}-deps-${config.package.version}")
+      (h.eq "${b.label}: the package also builds the runtime binaries, the deps none"
+        (builtins.genList (i: builtins.elemAt appOpts (builtins.length opts + i)) (n - builtins.length opts))
+        (concatMap (x: [ "--bin" x ]) ([ config.binary ] ++ build.binaries))
+      )
+      # The `build` key, as crate.nix has it (nix/tests/workspaces.nix): in both derivations.
+      (h.eq "${b.label}: native build inputs are the configured tools, in deps and package"
+        (map (x: names x.nativeBuildInputs) [ d.attrs a.attrs ])
+        [ build.nativeBuildInputs build.nativeBuildInputs ]
+      )
+      (h.eq "${b.label}: native build inputs run on the build machine" (u.unique (hosts (d.attrs.nativeBuildInputs ++ a.attrs.nativeBuildInputs))) (
+        if build.nativeBuildInputs == [ ] then [ ] else [ b.system ]
+      ))
+      (h.eq "${b.label}: build inputs are the configured libraries, in deps and package"
+        (map (x: names x.buildInputs) [ d.attrs a.attrs ])
+        [ build.buildInputs build.buildInputs ]
+      )
+      (h.eq "${b.label}: build inputs are for the platform the binary runs on" (u.unique (hosts (d.attrs.buildInputs ++ a.attrs.buildInputs))) (
+        if build.buildInputs == [ ] then [ ] else [ attrs.nativeSystem.${b.platform} ]
+      ))
+      (h.eq "${b.label}: the build env reaches deps and package" [ (d.attrs.env or { }) (a.attrs.env or { }) ] [ build.env build.env ])
+    ]
+    ++ (
+      if !b.cross then
+        [ (h.that "${b.label}: no cross environment natively" (!(d.attrs ? CARGO_BUILD_TARGET)) "CARGO_BUILD_TARGET set") ]
+      else
+        [
+          (h.eq "${b.label}: cargo's linker and the cc crate's tools are aarch64's (deps and package)"
+            (map (x: [
+              (x.CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER or null)
+              (x.CC_aarch64_unknown_linux_gnu or null)
+              (x.AR_aarch64_unknown_linux_gnu or null)
+            ]) [ d.attrs a.attrs ])
+            [
+              [ "aarch64-unknown-linux-gnu-cc" "aarch64-unknown-linux-gnu-cc" "aarch64-unknown-linux-gnu-ar" ]
+              [ "aarch64-unknown-linux-gnu-cc" "aarch64-unknown-linux-gnu-cc" "aarch64-unknown-linux-gnu-ar" ]
+            ]
+          )
+          (h.eq "${b.label}: build scripts get the build machine's cc"
+            (map (x: x.standin.host) (d.attrs.depsBuildBuild or [ ]))
+            [ "x86_64-linux" ]
+          )
+        ]
+    );
+
   imageCases =
     b:
     let
       s = b.image.standin;
       arch = attrs.arch.${b.platform};
       labels = s.config.Labels or { };
+      runtime = config.byProfile.${b.profile}.runtime;
+      cacertOf = s: (builtins.head (builtins.filter (c: c.name == "cacert") s.contents)).outPath;
     in
     [
       (h.eq "${b.label}: made by dockerTools.streamLayeredImage" s.fn "dockerTools.streamLayeredImage")
@@ -139,12 +255,26 @@ let
         (labels."org.opencontainers.image.source" or null)
         (labels."org.opencontainers.image.version" or null)
       ] [ config.source config.package.version ])
-      (h.eq "${b.label}: port" (attrNames (s.config.ExposedPorts or { })) [ "8080/tcp" ])
-      # Only text files besides the entrypoint's closure: no toolchain, no sources.
-      (h.eq "${b.label}: contents are /etc/passwd and /etc/group only" (map (c: [
+      (h.eq "${b.label}: ports from the configuration" (attrNames (s.config.ExposedPorts or { })) config.byProfile.${b.profile}.runtime.ports)
+      (h.eq "${b.label}: env from the configuration, SSL_CERT_FILE from cacert" (s.config.Env or null) (
+        let
+          env = runtime.env // {
+            SSL_CERT_FILE = "${cacertOf s}/etc/ssl/certs/ca-bundle.crt";
+          };
+        in
+        map (n: "${n}=${env.${n}}") (attrNames env)
+      ))
+      (h.eq "${b.label}: the demo's environment per variant" (runtime.env.APP_ENVIRONMENT or null) (
+        if b.profile == "release" then "production" else "development"
+      ))
+      (h.eq "${b.label}: working dir from the configuration" (s.config.WorkingDir or null) runtime.workingDir)
+      (h.that "${b.label}: configuration/ copied to /app/configuration" (u.hasInfix "cp -rT --no-preserve=mode '${toString ../..}/configuration' './app/configuration'" (s.args.extraCommands or "")) (s.args.extraCommands or "(none)"))
+      # Only text files and the configured packages besides the entrypoint's closure: no
+      # toolchain, no sources.
+      (h.eq "${b.label}: contents are /etc/passwd, /etc/group, the configured packages and the runtime binaries' build" (map (c: [
         c.standin.fn
-        c.standin.args.path
-      ]) s.contents) [
+        (c.standin.args.path or c.name)
+      ]) s.contents) ([
         [
           "writeTextDir"
           "etc/passwd"
@@ -153,7 +283,10 @@ let
           "writeTextDir"
           "etc/group"
         ]
-      ])
+      ] ++ map (n: [ "nixpkgs.package" n ]) runtime.packages
+      # The other binaries on PATH: the very build the entrypoint comes from.
+      ++ (if runtime.binaries == [ ] then [ ] else [ [ b.app.standin.fn b.app.name ] ])))
+      (h.eq "${b.label}: the packages are the image platform's" (u.unique (map (c: c.standin.host) s.contents)) [ attrs.nativeSystem.${b.platform} ])
     ];
 
   toolchainCases =
@@ -162,18 +295,27 @@ let
       t = b.app.standin.toolchain;
       ts = if t == null then { } else t.standin;
     in
-    [
-      (h.that "${b.label}: built with the rust-overlay toolchain, not nixpkgs' rustc" (t != null) "no toolchain override")
-      (h.eq "${b.label}: the toolchain rust-toolchain.toml names" [ (ts.channel or null) (ts.profile or null) (ts.components or null) ] [
-        toolchainFile.channel
-        toolchainFile.profile
-        toolchainFile.components
-      ])
-      (h.eq "${b.label}: the toolchain runs on the build machine" (ts.host or null) b.system)
-      (h.that "${b.label}: the toolchain has the target's standard library" (elem (if b.platform == "linux/arm64" then "aarch64-unknown-linux-gnu" else "x86_64-unknown-linux-gnu") (ts.targets or [ ]))
-        "targets ${h.show (ts.targets or [ ])}"
-      )
-    ];
+    if overlayToolchain == null then
+      [
+        # crane's own default (the stand-in records no override); naersk is given nixpkgs'
+        # rustc from the build machine's set, as it interpolates it (nix/per-system.nix).
+        (h.eq "${b.label}: built with nixpkgs' Rust, the build machine's" (if t == null then null else [ t.name (ts.host or null) ]) (
+          if naersk then [ "rustc" b.system ] else null
+        ))
+      ]
+    else
+      [
+        (h.that "${b.label}: built with the rust-overlay toolchain, not nixpkgs' rustc" (ts ? channel) "no toolchain override")
+        (h.eq "${b.label}: the toolchain ${overlayToolchain.source} names" [ (ts.channel or null) (ts.profile or null) (ts.components or null) ] [
+          overlayToolchain.channel
+          overlayToolchain.profile
+          overlayToolchain.components
+        ])
+        (h.eq "${b.label}: the toolchain runs on the build machine" (ts.host or null) b.system)
+        (h.that "${b.label}: the toolchain has the target's standard library" (elem (if b.platform == "linux/arm64" then "aarch64-unknown-linux-gnu" else "x86_64-unknown-linux-gnu") (ts.targets or [ ]))
+          "targets ${h.show (ts.targets or [ ])}"
+        )
+      ];
 
   crossCases =
     b:
@@ -192,6 +334,16 @@ let
 
   packagesOf = system: flake.packages.${system};
   devDeps = system: (packagesOf system).deps-dev.outPath;
+  # The deps the checks' deps build on, by the argument crane gets: with naersk, crane's dev
+  # deps, which are no package of their own.
+  checksDevDeps = system: (packagesOf system).deps-checks.standin.args.cargoArtifacts or null;
+  # Every derivation of a system the artifact assertions look at: its packages and checks, and
+  # what the checks' deps build on (with naersk not among the packages).
+  everything =
+    system:
+    builtins.attrValues (packagesOf system)
+    ++ builtins.attrValues flake.checks.${system}
+    ++ filter (x: x != null) [ (checksDevDeps system) ];
   releaseDeps = system: (packagesOf system).deps-release.outPath;
 
   perSystemCases =
@@ -222,13 +374,35 @@ let
       (h.eq "${system}: apps.ship runs the ship package" apps.ship.program "${p.ship.outPath}/bin/ship")
       (h.eq "${system}: default is the release build of the service" p.default.outPath p.app-release.outPath)
       (h.eq "${system}: ship is built on the release deps" p.ship.standin.cargoArtifacts (releaseDeps system))
-      (h.eq "${system}: ship builds the ship binary" [ (p.ship.standin.args.cargoBuildExtraArgs or null) (p.ship.standin.args.pname or null) ] [
-        "--bin ship"
-        "ship"
-      ])
-      (h.that "${system}: ship does not change with every commit" (!(p.ship.standin.args ? SHIP_GIT_REV)) "ship has SHIP_GIT_REV")
-      (h.eq "${system}: the checks' deps build on the dev deps" p.deps-checks.standin.cargoArtifacts (devDeps system))
-      (h.eq "${system}: the checks' deps run the check pass and the test build, nothing else" p.deps-checks.standin.cargoCommands [
+      (
+        if naersk then
+          h.eq "${system}: ship builds the ship binary" [ (toString p.ship.standin.attrs.cargo_build_options) p.ship.name ] [
+            "${toString p.deps-release.standin.attrs.cargo_build_options} --bin ship"
+            "ship-${p.ship.standin.attrs.version}"
+          ]
+        else
+          h.eq "${system}: ship builds the ship binary" [ (p.ship.standin.args.cargoBuildExtraArgs or null) (p.ship.standin.args.pname or null) ] [
+            "--bin ship"
+            "ship"
+          ]
+      )
+      (h.that "${system}: ship does not change with every commit" (!(envOf p.ship ? SHIP_GIT_REV)) "ship has SHIP_GIT_REV")
+      # With crane the checks' deps build on the images' dev deps; with naersk on crane's own
+      # dev deps (naersk's deps derivation holds no crane archive), which run `cargo build` only
+      # too and share the images' source and profile.
+      (
+        if naersk then
+          h.eq "${system}: the checks' deps build on crane's dev deps, not naersk's" [
+            ((checksDevDeps system).standin.fn or null)
+            ((checksDevDeps system).standin.args.CARGO_PROFILE or null)
+            ((checksDevDeps system).standin.cargoCommands or null)
+            (p.deps-checks.standin.cargoArtifacts != devDeps system)
+          ] [ "crane.buildDepsOnly" "dev" [ "cargoWithProfile build --locked --workspace" ] true ]
+        else
+          h.eq "${system}: the checks' deps build on the dev deps" p.deps-checks.standin.cargoArtifacts (devDeps system)
+      )
+      (h.eq "${system}: the checks' deps are crane's mkCargoDerivation" p.deps-checks.standin.fn "crane.mkCargoDerivation")
+      (h.eq "${system}: the checks' deps run the check pass and the test build, nothing else" (p.deps-checks.standin.cargoCommands or null) [
         "cargoWithProfile check --locked --workspace --all-targets"
         "cargoWithProfile test --locked --workspace --no-run"
       ])
@@ -239,14 +413,13 @@ let
       (h.eq "${system}: the checks' deps share the dev deps' profile" (p.deps-checks.standin.args.CARGO_PROFILE or null) "dev")
       (h.that "${system}: the only check pass is the checks' deps'" (
         let
-          all = builtins.attrValues p ++ builtins.attrValues c;
-          checking = filter (x: builtins.any (cmd: u.hasPrefix "cargoWithProfile check " cmd) (x.standin.cargoCommands or [ ])) all;
+          checking = filter (x: builtins.any (cmd: u.hasPrefix "cargoWithProfile check " cmd) (x.standin.cargoCommands or [ ])) (everything system);
         in
         map (x: x.outPath) checking == [ p.deps-checks.outPath ]
       ) "another derivation runs `cargo check`")
       (h.that "${system}: only what something builds on installs its cargo artifacts" (
         let
-          all = builtins.attrValues p ++ builtins.attrValues c;
+          all = everything system;
           read = map (x: x.standin.cargoArtifacts or null) all;
           leaves = filter (x: (x.standin.installsCargoArtifacts or false) && !elem x.outPath read) all;
         in
@@ -259,7 +432,11 @@ let
       (h.eq "${system}: clippy reuses the checks' deps" c.clippy.standin.cargoArtifacts p.deps-checks.outPath)
       (h.eq "${system}: clippy denies warnings on all targets" (c.clippy.standin.args.cargoClippyExtraArgs or null) "--all-targets -- --deny warnings")
       (h.eq "${system}: tests reuse the checks' deps" c.tests.standin.cargoArtifacts p.deps-checks.outPath)
-      (h.eq "${system}: tests select only sandbox-safe targets" (c.tests.standin.args.cargoTestExtraArgs or null) "--lib --bins --test http --test plan_cli")
+      (h.eq "${system}: tests run what the tests key selects" (c.tests.standin.args.cargoTestExtraArgs or null) (shipLib.testArgs config.tests))
+      (h.eq "${system}: this repository's tests key selects only sandbox-safe targets" (shipLib.testArgs config.tests) "--lib --bins --test http --test plan_cli")
+      (h.eq "${system}: tests get the tests key's tools after the builds' own" (map (x: x.name) (c.tests.standin.args.nativeBuildInputs or [ ])) (
+        map (x: x.name) (p.deps-dev.standin.args.nativeBuildInputs or [ ]) ++ config.tests.nativeBuildInputs
+      ))
       (h.eq "${system}: clippy and tests share the dev deps' arguments" [
         (c.clippy.standin.args.CARGO_PROFILE or null)
         (c.tests.standin.args.CARGO_PROFILE or null)
@@ -267,6 +444,12 @@ let
       ] [ "dev" "dev" (h.show (p.deps-dev.standin.args.src or null)) ])
       (h.eq "${system}: the image check is the dev image" c.image-dev.outPath p.image-dev.outPath)
       (h.eq "${system}: fmt is crane's cargoFmt" c.fmt.standin.fn "crane.cargoFmt")
+      (h.that "${system}: nix-tests' source holds the test targets the tests key names" (
+        builtins.all (f: elem (toString f) (c.nix-tests.standin.args.src._standinFiles or [ ])) [
+          ../../tests/http.rs
+          ../../crates/ship/tests/plan_cli.rs
+        ]
+      ) (h.show (c.nix-tests.standin.args.src._standinFiles or [ ])))
       (h.that "${system}: nix-tests runs nix/tests" (
         u.hasInfix "nix-instantiate" (c.nix-tests.standin.args.buildCommand or "") && u.hasInfix "/nix/tests" (c.nix-tests.standin.args.buildCommand or "")
       ) (c.nix-tests.standin.args.buildCommand or "(none)"))
@@ -322,7 +505,7 @@ let
   ) attrs.systems;
 
   dirtyCases = [
-    (h.eq "a dirty tree builds with SHIP_GIT_REV = dirty" (dirty.packages.x86_64-linux.app-release.standin.args.SHIP_GIT_REV or null) "dirty")
+    (h.eq "a dirty tree builds with SHIP_GIT_REV = dirty" ((envOf dirty.packages.x86_64-linux.app-release).SHIP_GIT_REV or null) "dirty")
     (h.eq "a new commit leaves the deps alone" dirty.packages.x86_64-linux.deps-release.outPath flake.packages.x86_64-linux.deps-release.outPath)
     (h.eq "a new commit leaves the checks' deps alone" dirty.packages.x86_64-linux.deps-checks.outPath flake.packages.x86_64-linux.deps-checks.outPath)
     (h.that "a new commit rebuilds the package" (
@@ -332,13 +515,21 @@ let
 
   lockCases = [
     (h.eq "the rust-overlay stand-in models the locked revision" rustOverlay.rev lock.nodes.rust-overlay.locked.rev)
-    (h.that "rust-overlay at that revision knows the pinned Rust" (elem toolchainFile.channel rustOverlay.stableVersions) toolchainFile.channel)
+  ]
+  ++ (
+    if overlayToolchain == null then
+      [ ]
+    else
+      [ (h.that "rust-overlay at that revision knows the pinned Rust" (elem overlayToolchain.channel rustOverlay.stableVersions) overlayToolchain.channel) ]
+  )
+  ++ [
     (h.eq "the lock's inputs are the flake's" (attrNames lock.nodes.root.inputs) (attrNames (import ../../flake.nix).inputs))
     (h.eq "rust-overlay follows our nixpkgs" lock.nodes.rust-overlay.inputs.nixpkgs [ "nixpkgs" ])
+    (h.eq "naersk follows our nixpkgs" lock.nodes.naersk.inputs.nixpkgs [ "nixpkgs" ])
   ];
 in
 h.run "wiring" (
-  concatMap sharedArgCases builds
+  concatMap (if naersk then naerskArgCases else sharedArgCases) builds
   ++ concatMap imageCases builds
   ++ concatMap toolchainCases builds
   ++ concatMap crossCases builds

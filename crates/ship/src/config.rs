@@ -6,6 +6,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod build;
+mod checks;
+mod problem;
+mod runtime;
+pub use build::Build;
+pub use checks::{Tests, Toolchain};
+use problem::Problem;
+pub use runtime::Runtime;
+
 /// The platforms the flake knows how to build; anything else is refused up front.
 pub const PLATFORMS: &[&str] = &["linux/amd64", "linux/arm64"];
 /// Cargo's built-in profiles, always accepted without a `[profile.NAME]` table.
@@ -42,13 +51,20 @@ struct RawShip {
     variants: Option<BTreeMap<String, RawVariant>>,
     builders: Option<BTreeMap<String, RawBuilder>>,
     rules: Option<Vec<RawRule>>,
+    builder: Option<String>,
+    toolchain: Option<String>,
+    tests: Option<checks::RawTests>,
+    build: Option<build::RawBuild>,
+    runtime: Option<runtime::RawRuntime>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawVariant {
     profile: Option<String>,
     platforms: Option<Vec<String>>,
+    build: Option<build::RawBuild>,
+    runtime: Option<runtime::RawRuntime>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -74,6 +90,8 @@ pub struct Variant {
     pub name: String,
     pub profile: String,
     pub platforms: Vec<Platform>,
+    pub build: Build,
+    pub runtime: Runtime,
 }
 
 /// `linux/amd64` or `linux/arm64`, the only two the flake builds.
@@ -138,6 +156,32 @@ pub struct Builder {
     pub cross: bool,
 }
 
+/// What builds the packages (`builder`): crane, or naersk as the alternative. The checks
+/// (clippy, tests) use crane either way; nix/per-system.nix picks nix/crate.nix or
+/// nix/builders/naersk.nix.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum NixBuilder {
+    #[default]
+    Crane,
+    Naersk,
+}
+
+impl NixBuilder {
+    pub const ALL: [Self; 2] = [Self::Crane, Self::Naersk];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Crane => "crane",
+            Self::Naersk => "naersk",
+        }
+    }
+}
+
+impl std::fmt::Display for NixBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rule {
     pub tag: Option<String>,
@@ -157,6 +201,9 @@ pub struct Config {
     pub variants: BTreeMap<String, Variant>,
     pub builders: BTreeMap<Platform, Builder>,
     pub rules: Vec<Rule>,
+    pub builder: NixBuilder,
+    pub toolchain: Toolchain,
+    pub tests: Tests,
 }
 
 impl Config {
@@ -194,6 +241,7 @@ fn default_variants() -> BTreeMap<String, RawVariant> {
             RawVariant {
                 profile: Some("dev".into()),
                 platforms: Some(vec!["linux/amd64".into()]),
+                ..RawVariant::default()
             },
         ),
         (
@@ -201,6 +249,7 @@ fn default_variants() -> BTreeMap<String, RawVariant> {
             RawVariant {
                 profile: Some("release".into()),
                 platforms: Some(vec!["linux/amd64".into(), "linux/arm64".into()]),
+                ..RawVariant::default()
             },
         ),
     ])
@@ -249,7 +298,17 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &text)
+    let config = parse(path, &text)?;
+    checks::toolchain_file_conflict(path, &config.toolchain).map_err(|p| invalid_at(path, p))?;
+    Ok(config)
+}
+
+fn invalid_at(path: &Path, problem: Problem) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_path_buf(),
+        key: problem.key,
+        message: problem.message,
+    }
 }
 
 /// Parses and validates a manifest's text; `path` is only used in messages.
@@ -326,6 +385,19 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         }
         None => None,
     };
+    let builder = parse_builder(raw.builder.as_deref()).map_err(|m| invalid("builder", m))?;
+
+    let problem = |p: Problem| invalid(&p.key, p.message);
+    let toolchain = checks::toolchain(raw.toolchain).map_err(problem)?;
+    let tests = raw.tests.unwrap_or_default().resolve().map_err(problem)?;
+    let base_build = raw.build.unwrap_or_default();
+    let base_runtime = raw.runtime.unwrap_or_default();
+    // The top-level tables on their own first, so a bad value there is named there.
+    base_build.clone().resolve("build").map_err(problem)?;
+    base_runtime
+        .clone()
+        .resolve("runtime", &binary)
+        .map_err(problem)?;
 
     let custom_profiles: Vec<String> = manifest.profile.custom.keys().cloned().collect();
     let mut variants = BTreeMap::new();
@@ -369,15 +441,28 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
             }
             platforms.push(platform);
         }
+        let build = rv
+            .build
+            .map_or_else(|| base_build.clone(), |b| b.over(&base_build))
+            .resolve(&format!("variants.{name}.build"))
+            .map_err(problem)?;
+        let runtime = rv
+            .runtime
+            .map_or_else(|| base_runtime.clone(), |r| r.over(&base_runtime))
+            .resolve(&format!("variants.{name}.runtime"), &binary)
+            .map_err(problem)?;
         variants.insert(
             name.clone(),
             Variant {
                 name,
                 profile,
                 platforms,
+                build,
+                runtime,
             },
         );
     }
+    same_profile_same_settings(&variants).map_err(problem)?;
     let names = variants.keys().cloned().collect::<Vec<_>>().join(", ");
     let known = |key: &str, v: &str| {
         if variants.contains_key(v) {
@@ -470,7 +555,48 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         variants,
         builders,
         rules,
+        builder,
+        toolchain,
+        tests,
     })
+}
+
+fn parse_builder(builder: Option<&str>) -> Result<NixBuilder, String> {
+    let Some(name) = builder else {
+        return Ok(NixBuilder::default());
+    };
+    NixBuilder::ALL
+        .into_iter()
+        .find(|b| b.as_str() == name)
+        .ok_or_else(|| {
+            let accepted: Vec<&str> = NixBuilder::ALL.iter().map(|b| b.as_str()).collect();
+            format!(
+                "unknown builder `{name}`; accepted: {}",
+                accepted.join(", ")
+            )
+        })
+}
+
+/// The flake builds one deps, app and image per cargo profile, so variants sharing a profile
+/// must agree on what goes into them.
+fn same_profile_same_settings(variants: &BTreeMap<String, Variant>) -> Result<(), Problem> {
+    for (i, (name, v)) in variants.iter().enumerate() {
+        if let Some((first, _)) = variants
+            .iter()
+            .take(i)
+            .find(|(_, w)| w.profile == v.profile && (w.build != v.build || w.runtime != v.runtime))
+        {
+            return Err(Problem::new(
+                format!("variants.{name}"),
+                format!(
+                    "uses profile `{}` as variant `{first}` does, with other build or runtime settings; \
+                     the flake builds one image per profile: give it its own profile or the same settings",
+                    v.profile
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_name(name: &str) -> Result<(), String> {
@@ -613,6 +739,19 @@ mod tests {
         assert_eq!(c.builder(Platform::Arm64).runner, "ubuntu-24.04-arm");
         assert!(!c.builder(Platform::Arm64).cross);
         assert_eq!(c.rules.len(), 2);
+        assert_eq!(c.builder, NixBuilder::Crane);
+    }
+
+    #[test]
+    fn naersk_is_the_alternative_builder() {
+        assert_eq!(
+            cfg("builder = \"naersk\"\n").unwrap().builder,
+            NixBuilder::Naersk
+        );
+        assert_eq!(
+            cfg("builder = \"crane\"\n").unwrap().builder,
+            NixBuilder::Crane
+        );
     }
 
     #[test]
@@ -696,6 +835,11 @@ mod tests {
             ("[variants]\n", &["variants", "at least one"]),
             ("[variants.Dev]\n", &["variants.Dev", "must start with a-z"]),
             ("image = 3\n", &["image", "invalid type"]),
+            (
+                "builder = \"cargo2nix\"\n",
+                &["] builder: ", "unknown builder `cargo2nix`", "accepted: crane, naersk"],
+            ),
+            ("builder = true\n", &["] builder: ", "invalid type"]),
         ];
         for (input, needles) in cases {
             let message = err(input);

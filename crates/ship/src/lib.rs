@@ -2,6 +2,7 @@
 //! the decisions (config, plan, tags) are pure and the I/O lives at the edges.
 
 pub mod archive;
+pub mod builders;
 pub mod cache;
 pub mod config;
 pub mod nix;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use ship::{cache, config, nix, plan, registry, release};
+use ship::{builders, cache, config, nix, plan, registry, release};
 
 /// Plans, pushes and reports Nix-built OCI image releases of a Rust workspace.
 #[derive(Parser, Debug)]
@@ -36,9 +36,11 @@ enum Command {
     /// archives, paths the upstream cache serves and paths the cache already has. Pass the
     /// dependency-only outputs (deps-PROFILE) explicitly: they are in no runtime closure.
     PushCache(PushCacheArgs),
-    /// Everything a release does on this machine: plan, one `nix build` of the variant's
-    /// images, apps and dependency derivations, push each image by digest, publish the index
-    /// and tags, push the binary cache, and report. Refuses up front what it cannot build here.
+    /// Everything a release does from this machine: plan, one `nix build` of the variant's
+    /// images, apps and dependency derivations (each platform natively wherever this Nix can
+    /// build it: locally, an extra-platform or a remote builder; else arm64 by cross), push each
+    /// image by digest, publish the index and tags, push the binary cache, and report. Refuses
+    /// up front what nothing can build.
     Release(ReleaseArgs),
 }
 
@@ -66,6 +68,10 @@ struct ReleaseArgs {
     /// compare the release binary against (bench/ measures it).
     #[arg(long, value_name = "BYTES")]
     baseline_binary_bytes: Option<u64>,
+    /// How to build linux/arm64: natively wherever Nix can (this machine, an extra-platform or
+    /// a remote builder from Nix's `builders`), or by the cross attributes on x86_64-linux.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = builders::Arm64Mode::Auto)]
+    arm64: builders::Arm64Mode,
     #[command(flatten)]
     registry: RegistryArgs,
     #[command(flatten)]
@@ -350,6 +356,7 @@ fn release(args: ReleaseArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
         flake: args.flake,
         dry_run: args.dry_run,
         baseline_binary_bytes: args.baseline_binary_bytes,
+        arm64: args.arm64,
     };
     let (report, result) = release::run(&plan, &opts, &mut backend);
     if let Some(path) = &args.report {

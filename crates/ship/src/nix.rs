@@ -864,6 +864,30 @@ pub fn redact_url(url: &str) -> String {
     out
 }
 
+/// The values [`redact_url`] hides: the password of `user:password@` and every secret query
+/// parameter's value.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let Some((_, rest)) = url.split_once("://") else {
+        return Vec::new();
+    };
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let authority = before_query.split('/').next().unwrap_or("");
+    let mut secrets = Vec::new();
+    if let Some((userinfo, _)) = authority.rsplit_once('@') {
+        if let Some((_, password)) = userinfo.split_once(':') {
+            secrets.push(password.to_owned());
+        }
+    }
+    for param in query.split('&') {
+        if let Some((name, value)) = param.split_once('=') {
+            if is_secret_name(name) && !value.is_empty() {
+                secrets.push(value.to_owned());
+            }
+        }
+    }
+    secrets
+}
+
 /// A command line fit to print: shell-quoted, URLs redacted, values of secret settings
 /// (`--option access-tokens ...`, `--secret-key-files ...`) replaced by `***`.
 pub fn display_command(program: &str, args: &[String]) -> String {
@@ -1105,6 +1129,38 @@ impl Nix {
         Ok(system)
     }
 
+    // --- remote builders (issue 13): what this Nix can build, and whether a builder answers.
+
+    /// `nix config show --json` (`nix show-config --json` before Nix 2.20, where it was
+    /// renamed): every setting, for [`crate::builders::parse_settings_json`].
+    pub fn settings_json(&self) -> Result<String, NixError> {
+        let args = if self.version()? >= NixVersion(2, 20, 0) {
+            strings(&["config", "show", "--json"])
+        } else {
+            strings(&["show-config", "--json"])
+        };
+        let out = self.run(&args, false)?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Connects to a store the way a build would (`nix store info`, `nix store ping` before
+    /// 2.20): fails, with Nix's own message, when the builder is down or refuses us.
+    pub fn check_store(&self, url: &str) -> Result<(), NixError> {
+        let verb = if self.version()? >= NixVersion(2, 20, 0) {
+            "info"
+        } else {
+            "ping"
+        };
+        let args = strings(&["store", verb, "--store", url]);
+        // Nix prints the store URL, query parameters included: scrub what redact_url hides.
+        let full = self.full_args(&args);
+        let (status, captured) = run_process(&self.program, &full, None, false, &url_secrets(url))?;
+        if !status.success() {
+            return Err(failed(&self.program, &full, status, &captured.stderr));
+        }
+        Ok(())
+    }
+
     /// `nix build --dry-run`: what would be built and fetched, and what each installable
     /// resolves to. Fails when Nix could neither build nor fetch some path.
     pub fn dry_run(&self, installables: &[String]) -> Result<DryRun, NixError> {
@@ -1172,6 +1228,18 @@ mod tests {
 
     fn p(hash: &str, name: &str) -> String {
         format!("/nix/store/{hash}-{name}")
+    }
+
+    #[test]
+    fn url_secrets_are_what_redact_url_hides() {
+        let url = "ssh-ng://u:pw1234@arm?ssh-key=/k/id_arm&base64-ssh-public-host-key=AAAA";
+        assert_eq!(url_secrets(url), ["pw1234", "/k/id_arm"]);
+        let printed = format!("Store URL: {url}");
+        assert_eq!(
+            scrub(&printed, &url_secrets(url)),
+            "Store URL: ssh-ng://u:***@arm?ssh-key=***&base64-ssh-public-host-key=AAAA"
+        );
+        assert!(url_secrets("daemon").is_empty());
     }
 
     #[test]

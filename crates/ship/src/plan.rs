@@ -54,6 +54,8 @@ pub struct Plan {
     /// The binary cache, fit to print (secret query parameters and passwords as `***`); the
     /// usable URL stays in the configuration.
     pub cache: Option<String>,
+    /// What builds the packages (`builder`): `crane` or `naersk`.
+    pub builder: String,
     pub tags: Vec<String>,
     pub matrix: Matrix,
 }
@@ -179,6 +181,7 @@ pub fn plan(config: &Config, ctx: &Context) -> Result<Plan, PlanError> {
         image: config.image.clone(),
         binary: config.binary.clone(),
         cache: config.cache.as_deref().map(crate::nix::redact_url),
+        builder: config.builder.to_string(),
         tags,
         matrix: Matrix { include },
     })
@@ -222,6 +225,7 @@ impl Plan {
                 "cache",
                 self.cache.clone().unwrap_or_else(|| "(none)".into()),
             ),
+            ("builder", self.builder.clone()),
             ("platforms", self.platforms.join(", ")),
             (
                 "tags",
@@ -441,6 +445,27 @@ mod tests {
         );
         assert!(!p.table().contains("/run/keys"));
         assert!(!p.github_output().unwrap().contains("/run/keys"));
+    }
+
+    #[test]
+    fn the_builder_is_named_in_the_table_and_the_json() {
+        let ctx = ctx("refs/heads/main", "push");
+        let crane = plan(&cfg(""), &ctx).unwrap();
+        let naersk = plan(&cfg("builder = \"naersk\"\n"), &ctx).unwrap();
+        assert!(
+            crane.table().contains("\nbuilder    crane\n"),
+            "{}",
+            crane.table()
+        );
+        assert!(
+            naersk.table().contains("\nbuilder    naersk\n"),
+            "{}",
+            naersk.table()
+        );
+        let json = serde_json::to_value(&naersk).unwrap();
+        assert_eq!(json["builder"], "naersk");
+        // The builder changes how a package is built, never what is built where.
+        assert_eq!(naersk.matrix, crane.matrix);
     }
 
     #[test]

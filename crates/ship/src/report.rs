@@ -18,6 +18,8 @@ pub struct Report {
     pub schema: u32,
     pub variant: String,
     pub profile: String,
+    /// What built the packages (`builder`): `crane` or `naersk`.
+    pub builder: String,
     pub image: String,
     pub tags: Vec<String>,
     pub dry_run: bool,
@@ -25,6 +27,8 @@ pub struct Report {
     pub outcome: String,
     pub error: Option<String>,
     pub steps: Vec<Step>,
+    /// Where each platform builds (native, extra-platform, remote builder, cross).
+    pub routes: Vec<PlatformRoute>,
     pub build: Option<BuildStats>,
     pub images: Vec<ImageStats>,
     pub binaries: Vec<BinaryStats>,
@@ -38,6 +42,15 @@ pub struct Step {
     pub name: String,
     pub seconds: f64,
     pub ok: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PlatformRoute {
+    pub platform: String,
+    /// The image installable built for it (native or cross attributes).
+    pub installable: String,
+    /// `{"kind": "native"|"extra-platform"|"remote"|"cross", "system": ..., "builders": [...]}`.
+    pub route: crate::builders::Route,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -102,12 +115,14 @@ impl Report {
             schema: 1,
             variant: plan.variant.clone(),
             profile: plan.profile.clone(),
+            builder: plan.builder.clone(),
             image: plan.image.clone(),
             tags: plan.tags.clone(),
             dry_run,
             outcome: "failed".into(),
             error: None,
             steps: Vec::new(),
+            routes: Vec::new(),
             build: None,
             images: Vec::new(),
             binaries: Vec::new(),
@@ -187,8 +202,9 @@ impl Report {
             md.push_str(&format!("**Error:** {}\n\n", e.replace('\n', " ")));
         }
         md.push_str(&format!(
-            "Image `{}`, tags: {}\n\n",
+            "Image `{}` built with {}, tags: {}\n\n",
             self.image,
+            self.builder,
             if self.tags.is_empty() {
                 "(none)".to_owned()
             } else {
@@ -207,6 +223,15 @@ impl Report {
                 duration(s.seconds),
                 if s.ok { "yes" } else { "**no**" }
             ));
+        }
+        if !self.routes.is_empty() {
+            md.push_str("\n| platform | builds on | image installable |\n| --- | --- | --- |\n");
+            for r in &self.routes {
+                md.push_str(&format!(
+                    "| {} | {} | `{}` |\n",
+                    r.platform, r.route, r.installable
+                ));
+            }
         }
         if let Some(b) = &self.build {
             md.push_str(&format!(
@@ -322,6 +347,7 @@ mod tests {
             schema: 1,
             variant: "production".into(),
             profile: profile.into(),
+            builder: "naersk".into(),
             image: "ghcr.io/o/n".into(),
             tags: vec!["1.2.3".into(), "latest".into()],
             dry_run: false,
@@ -344,6 +370,15 @@ mod tests {
                     ok: true,
                 },
             ],
+            routes: vec![PlatformRoute {
+                platform: "linux/arm64".into(),
+                installable: ".#packages.aarch64-linux.image-release".into(),
+                route: crate::builders::Route::Remote {
+                    system: "aarch64-linux".into(),
+                    builders: vec!["ssh-ng://arm".into()],
+                    fallback: None,
+                },
+            }],
             build: Some(BuildStats {
                 built: 1,
                 fetched: 9,
@@ -445,8 +480,10 @@ mod tests {
         for needle in [
             "### ship release: `production` (success)",
             "`1.2.3`, `latest`",
+            "built with naersk",
             "| build | 31m40s | yes |",
             "cache hit rate 90%",
+            "| linux/arm64 | remote builder ssh-ng://arm (aarch64-linux) | `.#packages.aarch64-linux.image-release` |",
             "| linux/arm64 | `sha256:abc` | 1/4 | 2.0 KiB | 3.0 MiB |",
             "| registry push | < 5m00s | 5m20s | missed |",
         ] {
@@ -463,12 +500,14 @@ mod tests {
             "schema",
             "variant",
             "profile",
+            "builder",
             "image",
             "tags",
             "dry_run",
             "outcome",
             "error",
             "steps",
+            "routes",
             "build",
             "images",
             "binaries",

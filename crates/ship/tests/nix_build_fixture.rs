@@ -105,8 +105,18 @@ fn first_build_builds_everything_then_everything_is_local() {
         (&image_arm_out, "arm64", "release"),
     ] {
         let (manifest, config) = archive_config(archive);
-        assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 2);
+        assert_eq!(manifest[0]["Layers"].as_array().unwrap().len(), 3);
         assert_eq!(config["os"], "linux");
+        // From the fixture's [workspace.metadata.ship.runtime].
+        assert_eq!(
+            config["config"]["Env"],
+            serde_json::json!(["APP_ENVIRONMENT=fixture", "LISTEN_ADDR=0.0.0.0:8080"])
+        );
+        assert_eq!(config["config"]["WorkingDir"], "/app");
+        assert_eq!(
+            config["config"]["ExposedPorts"],
+            serde_json::json!({"8080/tcp": {}})
+        );
         assert_eq!(config["architecture"], arch);
         assert_eq!(config["config"]["User"], "1000:1000");
         let entry = config["config"]["Entrypoint"][0]
@@ -252,6 +262,62 @@ fn source_change_rebuilds_app_and_image_and_fetches_deps_from_the_cache() {
     assert_eq!(
         String::from_utf8_lossy(&run.stdout),
         "fixture: a source-only change\n"
+    );
+}
+
+#[test]
+fn runtime_file_change_rebuilds_only_the_image() {
+    let flake = FixtureFlake::prepare();
+    let env = NixEnv::new();
+    let (image, app, deps) = (
+        flake.attr("image-release"),
+        flake.attr("app-release"),
+        flake.attr("deps-release"),
+    );
+    let first = json(&ok(ship(
+        &env,
+        OFFLINE,
+        &["build", "--format", "json", &image, &app, &deps],
+    )));
+    let (old_image, _) = output_of(&first, &image);
+
+    std::fs::write(
+        flake.dir().join("configuration/service.json"),
+        "{\"greeting\": \"changed at run time only\"}\n",
+    )
+    .unwrap();
+    let second = json(&ok(ship(
+        &env,
+        OFFLINE,
+        &["build", "--format", "json", &image, &app, &deps],
+    )));
+    assert_eq!(
+        names(&second["will_build"]),
+        ["docker-image-fixture.tar.drv"]
+    );
+    let (new_image, status) = output_of(&second, &image);
+    assert_eq!(status, "built");
+    assert_ne!(new_image, old_image);
+    for installable in [&app, &deps] {
+        assert_eq!(output_of(&second, installable).1, "local", "{installable}");
+    }
+    // The new file is in the image's runtime layer.
+    let (manifest, _) = archive_config(&new_image);
+    let layer = manifest[0]["Layers"][2].as_str().unwrap();
+    let extract = Command::new("sh")
+        .args([
+            "-c",
+            "tar -xOf \"$1\" \"$2\" | tar -xOf - ./app/configuration/service.json",
+            "sh",
+            &new_image,
+            layer,
+        ])
+        .output()
+        .unwrap();
+    assert!(extract.status.success(), "{extract:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&extract.stdout),
+        "{\"greeting\": \"changed at run time only\"}\n"
     );
 }
 

@@ -130,6 +130,7 @@ fn assert_agree(manifest: &Path) {
         assert_eq!(plan["image"], config["image"], "{ctx}: image");
         assert_eq!(plan["binary"], config["binary"], "{ctx}: binary");
         assert_eq!(plan["cache"], config["cache"], "{ctx}: cache");
+        assert_eq!(plan["builder"], config["builder"], "{ctx}: builder");
         // Every field of every matrix entry: platform, arch, system, runner, cross and the
         // three attribute names.
         assert_eq!(
@@ -216,7 +217,7 @@ fn nix_test_suites_pass() {
         serde_json::from_slice(&out.stdout).expect("suite results");
     assert_eq!(
         suites.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["config", "stand-ins", "wiring"]
+        ["config", "stand-ins", "wiring", "workspaces"]
     );
     for (name, result) in &suites {
         let passed = result["passed"].as_u64().expect("passed count");
@@ -233,8 +234,109 @@ fn nix_and_ship_plan_agree_on_the_repo_manifest() {
 
 #[test]
 fn nix_and_ship_plan_agree_on_the_sample_manifests() {
-    for name in ["minimal", "cross", "custom"] {
+    for name in [
+        "minimal",
+        "cross",
+        "custom",
+        "adopt-single-crate",
+        "adopt-toolchain-key",
+        "adopt-database",
+    ] {
         assert_agree(&fixture(name));
+    }
+}
+
+/// The `toolchain`, `tests`, `build` and `runtime` keys as ship reads them (`ship::config`), in
+/// the shape nix/lib/config.nix gives them, to compare the two.
+fn ship_settings(manifest: &Path) -> Value {
+    let c = ship::config::load(manifest).unwrap_or_else(|e| panic!("{manifest:?}: {e}"));
+    let toolchain = match &c.toolchain {
+        ship::config::Toolchain::Nixpkgs => "nixpkgs".to_owned(),
+        ship::config::Toolchain::Channel(channel) => channel.clone(),
+    };
+    let variants: serde_json::Map<String, Value> = c
+        .variants
+        .iter()
+        .map(|(name, v)| {
+            let (b, r) = (&v.build, &v.runtime);
+            (
+                name.clone(),
+                serde_json::json!({
+                    "build": {
+                        "nativeBuildInputs": b.native_build_inputs,
+                        "buildInputs": b.build_inputs,
+                        "env": b.env,
+                    },
+                    "runtime": {
+                        "files": r.files,
+                        "packages": r.packages,
+                        "env": r.env,
+                        "workingDir": r.working_dir,
+                        "ports": r.ports,
+                        "binaries": r.binaries,
+                        "labels": r.labels,
+                    },
+                }),
+            )
+        })
+        .collect();
+    serde_json::json!({
+        "toolchain": toolchain,
+        "tests": {
+            "targets": c.tests.targets,
+            "skip": c.tests.skip,
+            "nativeBuildInputs": c.tests.native_build_inputs,
+        },
+        "variants": variants,
+    })
+}
+
+/// The same keys from nix/lib/config.nix, without the keys each list was written under.
+fn nix_settings(manifest: &Path) -> Value {
+    nix_eval(&format!(
+        r#"let
+             c = (import {lib}).config {{ path = {manifest}; }};
+             strip = s: builtins.removeAttrs s [ "keys" ];
+           in {{
+             inherit (c) toolchain tests;
+             variants = builtins.mapAttrs (_: v: {{
+               build = strip v.build;
+               runtime = strip v.runtime;
+             }}) c.variants;
+           }}"#,
+        lib = nix_str(&repo().join("nix/lib")),
+        manifest = nix_str(manifest),
+    ))
+    .unwrap_or_else(|e| panic!("nix/lib on {manifest:?}: {e}"))
+}
+
+#[test]
+fn nix_and_ship_read_the_build_runtime_tests_and_toolchain_keys_alike() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut manifests = vec![repo().join("Cargo.toml")];
+    for name in [
+        "minimal",
+        "adopt-single-crate",
+        "adopt-toolchain-key",
+        "adopt-database",
+    ] {
+        manifests.push(fixture(name));
+    }
+    manifests.push(write_manifest(
+        dir.path(),
+        "layered",
+        "[workspace.metadata.ship.build]\nbuild-inputs = [\"openssl\"]\nenv = { A = \"1\", B = \"2\" }\n\
+         [workspace.metadata.ship.runtime]\nfiles = { conf = \"/etc/app\" }\nports = [\"80\", \"53/udp\"]\nlabels = { x = \"1\" }\n\
+         [workspace.metadata.ship.variants.dev]\nprofile = \"dev\"\nbuild = { build-inputs = [], env = { B = \"3\" } }\n\
+         runtime = { files = { data = \"/data\" }, ports = [\"8080/tcp\"], working-dir = \"/srv\", binaries = [\"tool\"] }\n\
+         [workspace.metadata.ship.variants.production]\n",
+    ));
+    for manifest in manifests {
+        assert_eq!(
+            nix_settings(&manifest),
+            ship_settings(&manifest),
+            "{manifest:?} (left: nix/lib, right: ship::config)"
+        );
     }
 }
 
@@ -271,6 +373,17 @@ fn nix_and_ship_plan_agree_on_more_configurations() {
             "cache-and-rules",
             "[workspace.metadata.ship]\ncache = \"\"\ndefault-variant = \"production\"\n\
              [[workspace.metadata.ship.rules]]\nevent = \"pull_request\"\nvariant = \"dev\"\n",
+        ),
+        ("naersk", "[workspace.metadata.ship]\nbuilder = \"naersk\"\n"),
+        (
+            "services",
+            "[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\
+             [workspace.metadata.ship.tests]\ntargets = [\"lib\", \"test:api\"]\nskip = [\"db::\"]\nnative-build-inputs = [\"procps\"]\n\
+             [workspace.metadata.ship.build]\nnative-build-inputs = [\"clang\", \"llvmPackages.lld\"]\nbuild-inputs = [\"openssl\"]\nenv = { SQLX_OFFLINE = \"true\" }\n\
+             [workspace.metadata.ship.runtime]\nfiles = { configuration = \"/app/configuration\" }\npackages = [\"cacert\"]\n\
+             env = { APP_ENVIRONMENT = \"local\" }\nworking-dir = \"/app\"\nports = [\"8080\", \"53/udp\"]\nbinaries = [\"migrate\"]\nlabels = { team = \"core\" }\n\
+             [workspace.metadata.ship.variants.dev]\nprofile = \"dev\"\nruntime = { env = { APP_ENVIRONMENT = \"development\" } }\n\
+             [workspace.metadata.ship.variants.production]\nbuild = { env = { SQLX_OFFLINE = \"true\" } }\n",
         ),
         (
             "variant-defaults",
@@ -369,6 +482,11 @@ fn bad_manifests_are_refused_by_both_naming_the_same_key() {
             &["boolean"],
         ),
         (
+            "unknown-nix-builder",
+            "[workspace.metadata.ship]\nbuilder = \"cargo2nix\"\n",
+            &["`cargo2nix`", "accepted: crane, naersk"],
+        ),
+        (
             "image-uppercase",
             "[workspace.metadata.ship]\nimage = \"ghcr.io/Me/App\"\n",
             &["`Me`", "lowercase"],
@@ -413,6 +531,151 @@ fn bad_manifests_are_refused_by_both_naming_the_same_key() {
             "platform-not-a-string",
             "[workspace.metadata.ship.variants.dev]\nplatforms = [1]\n",
             &["invalid type"],
+        ),
+        (
+            "toolchain",
+            "[workspace.metadata.ship]\ntoolchain = \"latest\"\n",
+            &["`latest`", "accepted: nixpkgs, stable"],
+        ),
+        (
+            "toolchain-type",
+            "[workspace.metadata.ship]\ntoolchain = 1\n",
+            &["invalid type"],
+        ),
+        (
+            "tests-unknown-key",
+            "[workspace.metadata.ship.tests]\nfilter = \"x\"\n",
+            &["filter", "targets"],
+        ),
+        (
+            "tests-target",
+            "[workspace.metadata.ship.tests]\ntargets = [\"integration\"]\n",
+            &["`integration`", "lib, bins, tests"],
+        ),
+        (
+            "tests-target-duplicate",
+            "[workspace.metadata.ship.tests]\ntargets = [\"test:a\", \"test:a\"]\n",
+            &["duplicate target"],
+        ),
+        (
+            "tests-skip",
+            "[workspace.metadata.ship.tests]\nskip = [\"a b\"]\n",
+            &["not a test name"],
+        ),
+        (
+            "tests-skip-type",
+            "[workspace.metadata.ship.tests]\nskip = [1]\n",
+            &["invalid type"],
+        ),
+        (
+            "tests-inputs",
+            "[workspace.metadata.ship.tests]\nnative-build-inputs = [\"a/b\"]\n",
+            &["attribute path"],
+        ),
+        (
+            "build-unknown-key",
+            "[workspace.metadata.ship.build]\ncc = \"clang\"\n",
+            &["cc", "native-build-inputs"],
+        ),
+        (
+            "build-native-inputs",
+            "[workspace.metadata.ship.build]\nnative-build-inputs = [\"pkgs/clang\"]\n",
+            &["`pkgs/clang`", "attribute path"],
+        ),
+        (
+            "build-inputs-duplicate",
+            "[workspace.metadata.ship.build]\nbuild-inputs = [\"openssl\", \"openssl\"]\n",
+            &["duplicate `openssl`"],
+        ),
+        (
+            "build-inputs-type",
+            "[workspace.metadata.ship.build]\nbuild-inputs = \"openssl\"\n",
+            &["invalid type"],
+        ),
+        (
+            "build-env-name",
+            "[workspace.metadata.ship.build]\nenv = { \"1X\" = \"y\" }\n",
+            &["environment variable name"],
+        ),
+        (
+            "build-env-reserved",
+            "[workspace.metadata.ship.build]\nenv = { CARGO_PROFILE = \"dev\" }\n",
+            &["reserved"],
+        ),
+        (
+            "build-env-type",
+            "[workspace.metadata.ship.build]\nenv = { X = 1 }\n",
+            &["invalid type"],
+        ),
+        (
+            "variant-build-env",
+            "[workspace.metadata.ship.variants.dev]\nbuild = { env = { \"A-B\" = \"\" } }\n",
+            &["environment variable name"],
+        ),
+        (
+            "runtime-unknown-key",
+            "[workspace.metadata.ship.runtime]\nworkdir = \"/app\"\n",
+            &["workdir", "working-dir"],
+        ),
+        (
+            "runtime-files-source",
+            "[workspace.metadata.ship.runtime]\nfiles = { \"../etc\" = \"/etc\" }\n",
+            &["relative to the workspace root"],
+        ),
+        (
+            "runtime-files-destination",
+            "[workspace.metadata.ship.runtime]\nfiles = { conf = \"app/conf\" }\n",
+            &["absolute path in the image"],
+        ),
+        (
+            "runtime-packages",
+            "[workspace.metadata.ship.runtime]\npackages = [\"ca cert\"]\n",
+            &["attribute path"],
+        ),
+        (
+            "runtime-env",
+            "[workspace.metadata.ship.runtime]\nenv = { \"A=B\" = \"x\" }\n",
+            &["environment variable name"],
+        ),
+        (
+            "runtime-working-dir",
+            "[workspace.metadata.ship.runtime]\nworking-dir = \"app\"\n",
+            &["absolute path"],
+        ),
+        (
+            "runtime-port",
+            "[workspace.metadata.ship.runtime]\nports = [\"70000\"]\n",
+            &["1-65535"],
+        ),
+        (
+            "runtime-port-duplicate",
+            "[workspace.metadata.ship.runtime]\nports = [\"80\", \"80/tcp\"]\n",
+            &["duplicate port `80/tcp`"],
+        ),
+        (
+            "runtime-port-type",
+            "[workspace.metadata.ship.runtime]\nports = [8080]\n",
+            &["invalid type"],
+        ),
+        (
+            "runtime-binaries",
+            "[workspace.metadata.ship.runtime]\nbinaries = [\"svc\"]\n",
+            &["duplicate binary `svc`"],
+        ),
+        (
+            "runtime-labels",
+            "[workspace.metadata.ship.runtime]\nlabels = { \"\" = \"x\" }\n",
+            &["empty label name"],
+        ),
+        (
+            "variant-runtime-port",
+            "[workspace.metadata.ship.variants.dev]\nruntime = { ports = [\"0\"] }\n",
+            &["1-65535"],
+        ),
+        (
+            "variants-share-a-profile",
+            "[workspace.metadata.ship.variants.dev]\nprofile = \"release\"\nruntime = { env = { A = \"1\" } }\n[workspace.metadata.ship.variants.production]\n",
+            &["profile `release` as variant `dev`"],
         ),
     ];
     for (name, ship, needles) in inline {

@@ -398,12 +398,18 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         "Cargo.toml",
         "rust-toolchain.toml",
         "crates/ship/Cargo.toml",
+        "tests/http.rs",
+        "crates/ship/tests/plan_cli.rs",
     ] {
         let target = dir.path().join(file);
         std::fs::create_dir_all(target.parent().expect("parent")).expect("mkdir");
         std::fs::copy(root.join(file), &target).expect("copy");
     }
     copy_dir(&root.join("nix"), &dir.path().join("nix"));
+    copy_dir(
+        &root.join("configuration"),
+        &dir.path().join("configuration"),
+    );
     copy_dir(
         &root.join("crates/ship/tests/fixtures"),
         &dir.path().join("crates/ship/tests/fixtures"),
@@ -509,6 +515,89 @@ fn mistakes_in_the_real_wiring_fail_the_nix_tests() {
             "      cargoArtifacts = builds.deps;\n      cargoClippyExtraArgs",
             "clippy reuses the checks' deps",
         ),
+        // The checks' deps without the build's inputs and env (an adopter's `-sys` crate).
+        (
+            "nix/crate.nix",
+            "    builtins.removeAttrs commonArgs [ \"cargoExtraArgs\" ]\n",
+            "    builtins.removeAttrs commonArgs [ \"cargoExtraArgs\" \"nativeBuildInputs\" \"buildInputs\" \"env\" ]\n",
+            "the checks' deps get the builds' inputs and env",
+        ),
+        // Build inputs in the wrong splice, for the cross build of an adopter's workspace.
+        (
+            "nix/crate.nix",
+            "map (lookup pkgsHostTarget build.keys.buildInputs)",
+            "map (lookup pkgsBuildHost build.keys.buildInputs)",
+            "build inputs are for the platform the binary runs on",
+        ),
+        (
+            "nix/crate.nix",
+            "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+            "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+            "native build inputs run on the build machine",
+        ),
+        (
+            "nix/checks.nix",
+            "cargoTestExtraArgs = testArgs;",
+            "cargoTestExtraArgs = \"--lib --bins --test http --test plan_cli\";",
+            "tests run exactly the tests key's selection",
+        ),
+        (
+            "nix/per-system.nix",
+            "p'.rust-bin.fromRustupToolchainFile toolchain.file",
+            "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
+            "built with 1.90.0",
+        ),
+        (
+            "nix/image.nix",
+            "    // spec.env;",
+            "    ;",
+            "env from the configuration",
+        ),
+        (
+            "nix/per-system.nix",
+            "filter = path: _type: !(",
+            "filter = path: _type: true || !(",
+            "runtime files stay out of the cargo source",
+        ),
+        (
+            "nix/checks.nix",
+            "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
+            "nativeBuildInputs = testInputs;",
+            "the tests also the tests key's tools",
+        ),
+        // Unknown nixpkgs attributes and a missing file, named with the key they came from.
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "build-inputs = [\"openssl\"]",
+            "build-inputs = [\"openssll\"]",
+            "[workspace.metadata.ship] build.build-inputs: `openssll` is not an attribute of nixpkgs",
+        ),
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "packages = [\"cacert\", \"tzdata\"]",
+            "packages = [\"cacert\", \"tz-data\"]",
+            "[workspace.metadata.ship] runtime.packages: `tz-data` is not an attribute of nixpkgs",
+        ),
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "files = { configuration = ",
+            "files = { config = ",
+            "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
+        ),
+        // A test target the workspace does not have.
+        (
+            "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
+            "targets = [\"lib\", \"test:api\"]",
+            "targets = [\"lib\", \"test:apis\"]",
+            "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
+        ),
+        // Two toolchains named: refused rather than one silently ignored.
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "[workspace]\n\n[workspace.metadata.ship.tests]",
+            "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
+            "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
+        ),
     ];
     for (file, text, replacement, needle) in mistakes {
         let copy = copy_of_the_flake();
@@ -543,12 +632,13 @@ fn flake_lock_pins_real_revisions_of_the_three_inputs() {
             .expect("root inputs")
             .keys()
             .collect::<Vec<_>>(),
-        ["crane", "nixpkgs", "rust-overlay"]
+        ["crane", "naersk", "nixpkgs", "rust-overlay"]
     );
     for (input, owner, repo_name) in [
         ("nixpkgs", "NixOS", "nixpkgs"),
         ("crane", "ipetkov", "crane"),
         ("rust-overlay", "oxalica", "rust-overlay"),
+        ("naersk", "nix-community", "naersk"),
     ] {
         let locked = &lock["nodes"][input]["locked"];
         assert_eq!(locked["type"], "github", "{input}");
@@ -592,4 +682,375 @@ fn flake_lock_pins_real_revisions_of_the_three_inputs() {
         serde_json::json!(["nixpkgs"]),
         "rust-overlay follows our nixpkgs"
     );
+    assert_eq!(
+        lock["nodes"]["naersk"]["inputs"]["nixpkgs"],
+        serde_json::json!(["nixpkgs"]),
+        "naersk follows our nixpkgs"
+    );
+    let naersk_rev = lock["nodes"]["naersk"]["locked"]["rev"]
+        .as_str()
+        .expect("naersk rev");
+    let stand_in = std::fs::read_to_string(repo().join("nix/tests/stand-ins/naersk.nix"))
+        .expect("read the naersk stand-in");
+    assert!(
+        stand_in.contains(naersk_rev),
+        "the naersk stand-in must model the locked revision {naersk_rev}"
+    );
+}
+
+/// What the naersk copy adds to the demo: build inputs of both kinds (so a wrong splice shows in
+/// the arm64 cross build), build env at the top and per variant, and a runtime binary for the
+/// release profile only.
+const NAERSK_BUILD_SETTINGS: &str = "
+[workspace.metadata.ship.build]
+native-build-inputs = [\"pkg-config\", \"protobuf\"]
+build-inputs = [\"openssl\"]
+env = { SQLX_OFFLINE = \"true\" }
+
+[workspace.metadata.ship.variants.production.build]
+env = { PROTOC_NO_VENDOR = \"1\" }
+";
+
+/// The copied flake with the demo switched to `builder = "naersk"`, with
+/// [`NAERSK_BUILD_SETTINGS`] and `runtime.binaries` for production.
+fn copy_with_naersk() -> tempfile::TempDir {
+    let copy = copy_of_the_flake();
+    let manifest = copy.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read Cargo.toml");
+    let table = "[workspace.metadata.ship]\n";
+    let production = "[workspace.metadata.ship.variants.production.runtime]\n";
+    for t in [table, production] {
+        assert_eq!(text.matches(t).count(), 1, "one `{t}` table");
+    }
+    let text = text
+        .replace(table, &format!("{table}builder = \"naersk\"\n"))
+        .replace(production, &format!("{production}binaries = [\"ship\"]\n"));
+    std::fs::write(&manifest, text + NAERSK_BUILD_SETTINGS).expect("write Cargo.toml");
+    copy
+}
+
+fn plan_json(manifest: &Path, variant: &str) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ship"))
+        .env_remove("SHIP_MANIFEST")
+        .arg("plan")
+        .arg("--manifest")
+        .arg(manifest)
+        .args(["--format", "json", "--variant", variant])
+        .output()
+        .expect("run ship");
+    assert!(
+        out.status.success(),
+        "ship plan {manifest:?} --variant {variant}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("plan JSON")
+}
+
+#[test]
+fn the_demo_switched_to_naersk_keeps_names_matrix_and_wiring() {
+    let copy = copy_with_naersk();
+    // Every suite, the wiring's naersk cases included (both systems and the arm64 cross set).
+    let suites = eval_file(&copy.path().join("nix/tests"))
+        .unwrap_or_else(|e| panic!("nix/tests with builder = \"naersk\": {e}"));
+    let cases = suites["wiring"]["cases"].as_array().expect("wiring cases");
+    for needle in [
+        "x86_64-linux.image-release: no --bin in the deps derivation",
+        "aarch64-linux.image-release: no --bin in the deps derivation",
+        "x86_64-linux.image-release-arm64: cargo's linker and the cc crate's tools are aarch64's",
+        "x86_64-linux.image-release-arm64: cross build targets aarch64",
+        "x86_64-linux.image-release-arm64: build inputs are for the platform the binary runs on",
+        "x86_64-linux.image-release-arm64: native build inputs run on the build machine",
+        "x86_64-linux.image-dev: the build env reaches deps and package",
+        "aarch64-linux.image-release: the package also builds the runtime binaries",
+        "x86_64-linux: the checks' deps build on crane's dev deps, not naersk's",
+        "aarch64-linux: the only check pass is the checks' deps'",
+        "aarch64-linux: only what something builds on installs its cargo artifacts",
+        "x86_64-linux: tests reuse the checks' deps",
+    ] {
+        assert!(
+            cases
+                .iter()
+                .any(|c| c.as_str().is_some_and(|c| c.starts_with(needle))),
+            "the naersk wiring lacks the case `{needle}`"
+        );
+    }
+
+    let naersk = eval_file(&copy.path().join("nix/tests/show.nix")).expect("show.nix (naersk)");
+    let crane = show();
+    for output in ["packages", "apps", "checks", "devShells"] {
+        for system in SYSTEMS {
+            assert_eq!(
+                names(&naersk[output][system]),
+                names(&crane[output][system]),
+                "{output}.{system}: the same attribute names with either builder"
+            );
+        }
+    }
+    for (system, [_, app, deps], _, _) in expected_builds() {
+        let b = &naersk["builds"][&system];
+        assert_eq!(
+            b[&deps]["fn"], "naersk.buildPackage.deps",
+            "{system}.{deps}"
+        );
+        assert_eq!(b[&app]["fn"], "naersk.buildPackage", "{system}.{app}");
+        assert_eq!(
+            b[&app]["cargoArtifacts"], b[&deps]["path"],
+            "{system}.{app} unpacks {deps}"
+        );
+    }
+
+    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo configuration");
+    for variant in config.variants.keys() {
+        let with_crane = plan_json(&repo().join("Cargo.toml"), variant);
+        let with_naersk = plan_json(&copy.path().join("Cargo.toml"), variant);
+        assert_eq!(
+            with_naersk["matrix"], with_crane["matrix"],
+            "--variant {variant}: the same matrix with either builder"
+        );
+        assert_eq!(with_crane["builder"], "crane");
+        assert_eq!(with_naersk["builder"], "naersk");
+    }
+}
+
+/// One text replaced in a file: (text, replacement).
+type Edit = (&'static str, &'static str);
+
+#[test]
+fn mistakes_in_the_naersk_wiring_fail_the_nix_tests() {
+    // (file, [(text, replacement)], what the failure must say)
+    let mistakes: &[(&str, &[Edit], &str)] = &[
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "        \"--workspace\"\n      ]\n",
+                "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
+            )],
+            "no --bin in the deps derivation",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "    strictDeps = true;\n",
+                "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
+            )],
+            "the git revision stays out of the deps",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("    cargoBuildOptions =\n", "    cargoBuildOption =\n")],
+            "unknown argument `cargoBuildOption`",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n", "")],
+            "cargo's linker and the cc crate's tools are aarch64's",
+        ),
+        // The `build` key: each input in its splice, the env in the deps too.
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "map (lookup pkgsHostTarget build.keys.buildInputs)",
+                "map (lookup pkgsBuildHost build.keys.buildInputs)",
+            )],
+            "image-release-arm64: build inputs are for the platform the binary runs on",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+                "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+            )],
+            "image-release-arm64: native build inputs run on the build machine",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[
+                ("    inherit (build) env;\n", ""),
+                (
+                    "            meta = (old.meta or { }) // {\n",
+                    "            inherit (build) env;\n            meta = (old.meta or { }) // {\n",
+                ),
+            ],
+            "the build env reaches deps and package",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("    inherit (build) env;\n", "    env = build.env // { SHIP_GIT_REV = rev; };\n")],
+            "env.SHIP_GIT_REV is also an attribute of the derivation",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("    inherit (build) env;\n", "    env = build.env // { RUSTC = \"rustc\"; };\n")],
+            "env.RUSTC is also an attribute of the derivation",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "  app = package ([ binary ] ++ binaries) {",
+                "  app = package [ binary ] {",
+            )],
+            "the package also builds the runtime binaries",
+        ),
+        // The toolchain: the workspace's, on the build machine, for naersk as for crane.
+        (
+            "nix/per-system.nix",
+            &[(
+                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+                "        rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+            )],
+            "unexpected argument 'rustC'",
+        ),
+        (
+            "nix/per-system.nix",
+            &[(
+                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+                "",
+            )],
+            "the toolchain rust-toolchain.toml names",
+        ),
+        (
+            "nix/per-system.nix",
+            &[(
+                "      overlayToolchain = rustToolchainFor p.pkgsBuildHost;\n",
+                "      overlayToolchain = rustToolchainFor p;\n",
+            )],
+            "image-release-arm64: the toolchain runs on the build machine",
+        ),
+        // The checks on naersk's build: it has no checks' deps, nor crane's arguments.
+        (
+            "nix/per-system.nix",
+            &[(
+                "then buildsFor pkgs craneLib false checkProfile else native.${checkProfile};",
+                "then native.${checkProfile} else native.${checkProfile};",
+            )],
+            "attribute 'checkDeps' missing",
+        ),
+        (
+            "nix/per-system.nix",
+            &[(
+                "      inherit (checkBuilds) commonArgs deps checkDeps;
+",
+                "      inherit (checkBuilds) deps checkDeps;
+",
+            )],
+            "not a crane option",
+        ),
+        // deps-checks naming something else than what the checks build on.
+        (
+            "nix/per-system.nix",
+            &[(
+                "    ${attrs.checksDeps} = checkBuilds.checkDeps;
+",
+                "    ${attrs.checksDeps} = native.${checkProfile}.deps;
+",
+            )],
+            "clippy reuses the checks' deps",
+        ),
+    ];
+    for (file, edits, needle) in mistakes {
+        let copy = copy_with_naersk();
+        let path = copy.path().join(file);
+        let mut source = std::fs::read_to_string(&path).expect("read");
+        for (text, replacement) in *edits {
+            assert_eq!(
+                source.matches(text).count(),
+                1,
+                "{file} must contain `{text}` exactly once for this mistake to be made"
+            );
+            source = source.replace(text, replacement);
+        }
+        std::fs::write(&path, source).expect("write");
+        match eval_file(&copy.path().join("nix/tests")) {
+            Ok(_) => panic!("{file}: {edits:?} went unnoticed by nix/tests"),
+            Err(e) => assert!(
+                e.contains(needle),
+                "{file}: {edits:?} failed, but not with `{needle}`:\n{e}"
+            ),
+        }
+    }
+}
+
+/// A copy of the flake without this repository's rust-toolchain.toml, `extra` added to its
+/// ship table. nix-tests' source (this repository's own check) names the file, so it goes
+/// from there too.
+fn copy_without_toolchain_file(extra: &str) -> tempfile::TempDir {
+    let copy = copy_of_the_flake();
+    std::fs::remove_file(copy.path().join("rust-toolchain.toml")).expect("rm toolchain file");
+    for (file, text, replacement) in [
+        (
+            "nix/nix-tests.nix",
+            "        (root + \"/rust-toolchain.toml\")\n",
+            String::new(),
+        ),
+        (
+            "Cargo.toml",
+            "[workspace.metadata.ship]\n",
+            format!("[workspace.metadata.ship]\n{extra}"),
+        ),
+    ] {
+        let path = copy.path().join(file);
+        let source = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(source.matches(text).count(), 1, "{file}: one `{text}`");
+        std::fs::write(&path, source.replace(text, &replacement)).expect("write");
+    }
+    copy
+}
+
+#[test]
+fn the_toolchain_key_and_nixpkgs_rust_reach_both_builders() {
+    let cases = |copy: &tempfile::TempDir| -> Result<Vec<String>, String> {
+        let wiring = eval_file(&copy.path().join("nix/tests/wiring.nix"))?;
+        Ok(wiring["cases"]
+            .as_array()
+            .expect("wiring cases")
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect())
+    };
+    for builder in ["crane", "naersk"] {
+        for (toolchain, needles) in [
+            (
+                "toolchain = \"1.94.0\"\n",
+                [
+                    "x86_64-linux.image-release-arm64: the toolchain the `toolchain` key names",
+                    "aarch64-linux.image-dev: the toolchain the `toolchain` key names",
+                ],
+            ),
+            (
+                "",
+                [
+                    "x86_64-linux.image-release-arm64: built with nixpkgs' Rust, the build machine's",
+                    "aarch64-linux.image-dev: built with nixpkgs' Rust, the build machine's",
+                ],
+            ),
+        ] {
+            let copy =
+                copy_without_toolchain_file(&format!("builder = \"{builder}\"\n{toolchain}"));
+            let cases = cases(&copy)
+                .unwrap_or_else(|e| panic!("{builder} with `{toolchain}`: wiring fails: {e}"));
+            for needle in needles {
+                assert!(
+                    cases.iter().any(|c| c == needle),
+                    "{builder} with `{toolchain}`: no case `{needle}`"
+                );
+            }
+        }
+    }
+
+    // naersk interpolates rustc, so the target's nixpkgs rustc would be used as is.
+    let copy = copy_without_toolchain_file("builder = \"naersk\"\n");
+    let path = copy.path().join("nix/per-system.nix");
+    let text = "then p.pkgsBuildHost.rustc else";
+    let source = std::fs::read_to_string(&path).expect("read");
+    assert_eq!(source.matches(text).count(), 1, "one `{text}`");
+    std::fs::write(&path, source.replace(text, "then p.rustc else")).expect("write");
+    match cases(&copy) {
+        Ok(_) => panic!("naersk with the target's nixpkgs rustc went unnoticed"),
+        Err(e) => assert!(
+            e.contains(
+                "x86_64-linux.image-release-arm64: built with nixpkgs' Rust, the build machine's"
+            ),
+            "failed, but not for the cross build's rustc:\n{e}"
+        ),
+    }
 }

@@ -92,6 +92,31 @@ impl Setup {
     }
 }
 
+/// The image `reference` (`host/repo@digest`) pulled from the registry into an OCI layout with
+/// skopeo and unpacked with umoci; returns its root filesystem.
+fn unpack(reg: &Registry, reference: &str, dir: &Path) -> PathBuf {
+    let umoci = support::require_tool(&["umoci"], "umoci");
+    let name = reference.rsplit(':').next().unwrap()[..12].to_owned();
+    let layout = dir.join(format!("oci-{name}"));
+    let copied = reg
+        .skopeo()
+        .args(["copy", "--src-tls-verify=false"])
+        .arg(format!("docker://{reference}"))
+        .arg(format!("oci:{}:image", layout.display()))
+        .output()
+        .unwrap();
+    assert!(copied.status.success(), "{copied:?}");
+    let bundle = dir.join(format!("bundle-{name}"));
+    let unpacked = Command::new(umoci)
+        .args(["unpack", "--rootless", "--image"])
+        .arg(format!("{}:image", layout.display()))
+        .arg(&bundle)
+        .output()
+        .unwrap();
+    assert!(unpacked.status.success(), "{unpacked:?}");
+    bundle.join("rootfs")
+}
+
 fn in_cache(env: &NixEnv, cache: &Path, path: &str) -> bool {
     env.nix_unchecked(&[
         "path-info",
@@ -181,6 +206,44 @@ fn production_release_publishes_everything_and_a_rerun_changes_nothing() {
     assert_eq!(archs, ["amd64", "arm64"]);
     for (i, m) in idx["manifests"].as_array().unwrap().iter().enumerate() {
         assert_eq!(m["digest"], images[i]["digest"]);
+    }
+
+    // What the runtime table put in each pushed image, read back from the registry: the
+    // config's Env, WorkingDir and ports, and configuration/ in its layers.
+    let fixture_config =
+        std::fs::read_to_string(s.flake.dir().join("configuration/service.json")).unwrap();
+    for image in images {
+        let pinned = format!("{repo}@{}", image["digest"].as_str().unwrap());
+        let config = reg
+            .skopeo()
+            .args([
+                "inspect",
+                "--config",
+                "--raw",
+                "--tls-verify=false",
+                &format!("docker://{pinned}"),
+            ])
+            .output()
+            .unwrap();
+        assert!(config.status.success(), "{config:?}");
+        let config: Value = serde_json::from_slice(&config.stdout).unwrap();
+        assert_eq!(
+            config["config"]["Env"],
+            serde_json::json!(["APP_ENVIRONMENT=fixture", "LISTEN_ADDR=0.0.0.0:8080"]),
+            "{pinned}"
+        );
+        assert_eq!(config["config"]["WorkingDir"], "/app", "{pinned}");
+        assert_eq!(
+            config["config"]["ExposedPorts"],
+            serde_json::json!({"8080/tcp": {}}),
+            "{pinned}"
+        );
+        let rootfs = unpack(&reg, &pinned, s.dir.path());
+        assert_eq!(
+            std::fs::read_to_string(rootfs.join("app/configuration/service.json")).unwrap(),
+            fixture_config,
+            "{pinned}"
+        );
     }
 
     // The deps derivations are in the cache, though no runtime closure holds them, and the
@@ -350,7 +413,9 @@ fn production_on_a_machine_that_cannot_build_amd64_is_refused_before_building() 
     let (ok, stdout, stderr) = support::run(&mut cmd);
     assert!(!ok, "{stdout}");
     assert!(
-        stderr.contains("linux/amd64 is built on x86_64-linux and this machine is aarch64-linux"),
+        stderr.contains(
+            "linux/amd64 needs a build for x86_64-linux and this Nix cannot do one: it builds aarch64-linux"
+        ),
         "{stderr}"
     );
     assert!(stderr.contains("index: none; tags: none"), "{stderr}");

@@ -576,3 +576,60 @@ fn releases_of_one_ref_never_interleave_or_cancel() {
         "a running release is never cancelled halfway"
     );
 }
+
+/// GitHub runs the whole suite as CI here does: a job of ci.yml runs `.ci/run`, and `.ci/run`
+/// runs the README's test command and the sid pass of the Nix-facing tests.
+#[test]
+fn ci_runs_the_readme_test_command_on_github_too() {
+    let doc = yaml("ci.yml");
+    let mut scripts = Vec::new();
+    run_scripts(&doc["jobs"]["test"], &mut scripts);
+    assert!(
+        scripts.iter().any(|s| s.contains("bash .ci/run")),
+        "ci.yml: jobs.test runs .ci/run: {scripts:?}"
+    );
+    assert_eq!(
+        doc["jobs"]["test"]["runs-on"].as_str(),
+        Some("ubuntu-24.04"),
+        "ci.yml: jobs.test on ubuntu-24.04"
+    );
+    let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
+    let test_section = readme
+        .split("\n## ")
+        .find(|s| s.starts_with("Test"))
+        .expect("README.md has a `## Test` section");
+    let command = test_section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|block| block.lines().next())
+        .expect("README.md \"Test\" gives the test command in a sh block");
+    let ci_run = std::fs::read_to_string(repo().join(".ci/run")).expect(".ci/run");
+    assert!(
+        ci_run.lines().any(|l| l.trim() == command),
+        ".ci/run does not run the README's test command `{command}`"
+    );
+    assert!(
+        ci_run.lines().any(|l| l.trim() == "bash .ci/sid test"),
+        ".ci/run runs the Nix-facing tests under sid's Nix too"
+    );
+    // The prerequisites the README lists are the packages .ci/setup installs.
+    let setup = std::fs::read_to_string(repo().join(".ci/setup")).expect(".ci/setup");
+    let installed: BTreeSet<&str> = setup
+        .split("DEBIAN_PACKAGES=(")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect(".ci/setup has DEBIAN_PACKAGES=( ... )")
+        .split_whitespace()
+        .collect();
+    let listed: BTreeSet<&str> = test_section
+        .split("apt-get install --no-install-recommends ")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .expect("README.md \"Test\" has the apt-get install line")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        installed, listed,
+        ".ci/setup and README.md \"Test\" list other packages"
+    );
+}

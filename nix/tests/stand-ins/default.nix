@@ -16,4 +16,8 @@
   };
   crane = import ./crane.nix { inherit envVars; };
   rust-overlay = import ./rust-overlay.nix;
+  # Like a flake input: its outPath is what `callPackage naersk { }` imports.
+  naersk = {
+    outPath = toString ./naersk.nix;
+  };
 }

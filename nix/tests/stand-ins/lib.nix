@@ -1,6 +1,12 @@
 # Stand-in for the part of nixpkgs' `lib` that nix/*.nix uses, nothing more, so any other use
 # fails evaluation here and gets a stand-in on purpose.
 #
+# lib.cleanSourceWith { filter ? _path: _type: true, src, name ? null }: nixpkgs lib/sources.nix
+# (formals and the composition `filter path type && orig.filter path type` as read in a recent
+# master copy through the search index; its revision was not recorded). The result keeps
+# `origSrc` and the composed `filter` (called with the path as a string and its type), which the
+# tests call directly; nothing is copied.
+#
 # lib.fileset.toSource { root, fileset } and lib.fileset.unions [ ... ]: nixpkgs
 # lib/fileset/default.nix (read at 006b28f2a8c66b951af691da5f9bc3f426b60a8f). As there, `root`
 # must be an existing directory given as a path, and every file set element an existing path
@@ -16,6 +22,23 @@ let
     s == r || builtins.substring 0 (builtins.stringLength r + 1) s == "${r}/";
 in
 {
+  cleanSourceWith =
+    {
+      src,
+      filter ? _: _: true,
+      name ? null,
+    }:
+    let
+      inner = src.filter or (_: _: true);
+    in
+    {
+      outPath = toString (src.origSrc or src);
+      origSrc = src.origSrc or src;
+      filter = path: type: inner path type && filter path type;
+      _isLibCleanSourceWith = true;
+      name = if name == null then src.name or "source" else name;
+    };
+
   fileset = {
     toSource =
       { root, fileset }:

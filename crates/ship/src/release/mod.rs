@@ -7,11 +7,12 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use crate::builders::{self, Arm64Mode, Capabilities, Route};
 use crate::config::Platform;
 use crate::plan::{self, Plan};
 pub mod real;
 
-use crate::report::{BinaryStats, BuildStats, CacheStats, ImageStats, Report, Step};
+use crate::report::{BinaryStats, BuildStats, CacheStats, ImageStats, PlatformRoute, Report, Step};
 
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -36,8 +37,10 @@ pub struct Built {
 
 /// The side effects a release has, one method per step.
 pub trait Backend {
-    /// The Nix system of this machine, e.g. `x86_64-linux`.
-    fn current_system(&mut self) -> Result<String, BackendError>;
+    /// What this Nix can build: its system, extra-platforms and remote builders.
+    fn capabilities(&mut self) -> Result<Capabilities, BackendError>;
+    /// Connects to a remote builder (its store URL, secrets included) as a build would.
+    fn check_builder(&mut self, store_url: &str) -> Result<(), BackendError>;
     /// `nix build --dry-run`: how many derivations would be built and paths fetched (used
     /// by `--dry-run`; a real build measures this itself).
     fn dry_run(&mut self, installables: &[String]) -> Result<(usize, usize), BackendError>;
@@ -60,14 +63,20 @@ pub trait Backend {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReleaseError {
+    #[error("matrix platform {0:?} is none of {platforms}", platforms = crate::config::PLATFORMS.join(", "))]
+    UnknownPlatform(String),
+    #[error(transparent)]
+    Unbuildable(#[from] builders::Unbuildable),
     #[error(
-        "{platform} is built on {needed} and this machine is {local}; run the release workflow \
-         (one runner per platform) or set builders.\"linux/arm64\".cross = true"
+        "{platform} builds on {system} remote builders and none answers: {failures}; start or \
+         fix one (Nix's `builders`), or build elsewhere ({elsewhere})"
     )]
-    CannotBuildHere {
+    BuildersDown {
         platform: Platform,
-        needed: String,
-        local: String,
+        system: String,
+        failures: String,
+        /// The other ways to build the platform.
+        elsewhere: &'static str,
     },
     #[error("{step}: {source}")]
     Step {
@@ -83,58 +92,97 @@ pub enum ReleaseError {
     },
 }
 
-/// One platform's flake installables, as this machine builds them.
+/// One platform's flake installables, as this machine builds them, and where they build.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub platform: Platform,
     pub image: String,
     pub app: String,
     pub deps: String,
+    pub route: Route,
 }
 
-/// Where each platform of the plan is built from this machine: natively when the systems
-/// match, by the cross attributes when arm64 is wanted on x86_64-linux. Anything else cannot be
-/// built here, and is refused before anything is built or published.
-pub fn targets(plan: &Plan, flake: &str, local: &str) -> Result<Vec<Target>, ReleaseError> {
+/// Where each platform of the plan is built (see [`builders::route`]): the native derivations
+/// wherever Nix can build them (this machine, an extra platform, a remote builder), the cross
+/// attributes for arm64 on x86_64-linux otherwise or when asked. A platform nothing can build
+/// is refused before anything is built or published.
+pub fn targets(
+    plan: &Plan,
+    flake: &str,
+    caps: &Capabilities,
+    arm64: Arm64Mode,
+) -> Result<Vec<Target>, ReleaseError> {
     plan.matrix
         .include
         .iter()
         .map(|entry| {
-            let platform =
-                Platform::parse(&entry.platform).ok_or_else(|| ReleaseError::CannotBuildHere {
-                    platform: Platform::Amd64,
-                    needed: entry.platform.clone(),
-                    local: local.to_owned(),
-                })?;
-            let (system, [image, app, deps]) = if entry.system == local {
-                (
-                    entry.system.clone(),
-                    [entry.attr.clone(), entry.app.clone(), entry.deps.clone()],
-                )
-            } else if platform == Platform::Arm64 && local == "x86_64-linux" {
-                plan::attrs(&plan.profile, platform, true)
-            } else {
-                return Err(ReleaseError::CannotBuildHere {
-                    platform,
-                    needed: entry.system.clone(),
-                    local: local.to_owned(),
-                });
-            };
+            let platform = Platform::parse(&entry.platform)
+                .ok_or_else(|| ReleaseError::UnknownPlatform(entry.platform.clone()))?;
+            let native_system = platform.native_system();
+            let route = builders::route(platform, native_system, caps, arm64, entry.cross)?;
+            let (system, [image, app, deps]) =
+                plan::attrs(&plan.profile, platform, route.is_cross());
             let full = |attr: &str| format!("{flake}#packages.{system}.{attr}");
             Ok(Target {
                 platform,
                 image: full(&image),
                 app: full(&app),
                 deps: full(&deps),
+                route,
             })
         })
         .collect()
+}
+
+/// Every remote builder a target relies on must answer before anything is built: Nix would
+/// otherwise only find out mid-build. A platform needs one of its candidate machines, or else
+/// builds on this machine when it can (as Nix itself then does).
+fn check_builders(
+    targets: &mut [Target],
+    caps: &Capabilities,
+    backend: &mut dyn Backend,
+) -> Result<(), BackendError> {
+    for t in targets {
+        let Route::Remote { system, .. } = &t.route else {
+            continue;
+        };
+        let mut failures = Vec::new();
+        let mut answered = false;
+        for m in caps.machines.iter().filter(|m| m.builds(system)) {
+            match backend.check_builder(&m.store_url()) {
+                Ok(()) => {
+                    answered = true;
+                    break;
+                }
+                Err(e) => failures.push(format!("{}: {e}", m.display_uri())),
+            }
+        }
+        if !answered {
+            if let Some(local) = t.route.local_fallback() {
+                t.route = local.clone();
+                continue;
+            }
+            return Err(Box::new(ReleaseError::BuildersDown {
+                platform: t.platform,
+                system: system.clone(),
+                failures: failures.join("; "),
+                elsewhere: if t.platform == Platform::Arm64 {
+                    "`--arm64 cross` on x86_64-linux, the release workflow"
+                } else {
+                    "the release workflow"
+                },
+            }));
+        }
+    }
+    Ok(())
 }
 
 pub struct Options {
     pub flake: String,
     pub dry_run: bool,
     pub baseline_binary_bytes: Option<u64>,
+    /// How arm64 is built when Nix could do it natively or by cross-compilation.
+    pub arm64: Arm64Mode,
 }
 
 /// Runs the release. Always returns the report (with `outcome` and what was published); the
@@ -178,8 +226,29 @@ fn run_steps(
     backend: &mut dyn Backend,
     report: &mut Report,
 ) -> Result<(), ReleaseError> {
-    let local = timed(report, "detect-system", || backend.current_system())?;
-    let targets = targets(plan, &opts.flake, &local)?;
+    // Remote builders (issue 13): where each platform builds, decided and checked up front.
+    let caps = timed(report, "detect-builders", || backend.capabilities())?;
+    let mut targets = targets(plan, &opts.flake, &caps, opts.arm64)?;
+    let routes = |targets: &[Target]| {
+        targets
+            .iter()
+            .map(|t| PlatformRoute {
+                platform: t.platform.to_string(),
+                installable: t.image.clone(),
+                route: t.route.clone(),
+            })
+            .collect()
+    };
+    report.routes = routes(&targets);
+    if targets
+        .iter()
+        .any(|t| matches!(t.route, Route::Remote { .. }))
+    {
+        timed(report, "check-builders", || {
+            check_builders(&mut targets, &caps, backend)
+        })?;
+        report.routes = routes(&targets);
+    }
     let mut installables = Vec::new();
     for t in &targets {
         installables.extend([t.image.clone(), t.app.clone(), t.deps.clone()]);
@@ -198,6 +267,9 @@ fn run_steps(
         // Nix's dry run is read-only, so --dry-run still reports the cache hit rate.
         let (built, fetched) = timed(report, "dry-run", || backend.dry_run(&installables))?;
         record(report, built, fetched);
+        for t in &targets {
+            backend.describe(&format!("build {}: {}", t.platform, t.route));
+        }
         backend.describe(&format!(
             "nix build --json --no-link {}",
             installables.join(" ")
@@ -326,13 +398,29 @@ mod tests {
     #[derive(Default)]
     struct Fake {
         system: String,
+        /// Nix's `builders` value.
+        builders: String,
+        extra_platforms: Vec<String>,
+        /// Builder store URLs that do not answer.
+        down: Vec<String>,
         calls: Vec<String>,
         fail: Option<(&'static str, Platform)>,
     }
 
     impl Backend for Fake {
-        fn current_system(&mut self) -> Result<String, BackendError> {
-            Ok(self.system.clone())
+        fn capabilities(&mut self) -> Result<Capabilities, BackendError> {
+            let mut caps = Capabilities::local(&self.system);
+            caps.extra_platforms = self.extra_platforms.clone();
+            caps.machines =
+                builders::parse_machines(&self.builders, &self.system, &mut |_| Ok(None))?;
+            Ok(caps)
+        }
+        fn check_builder(&mut self, url: &str) -> Result<(), BackendError> {
+            self.calls.push(format!("check-builder {url}"));
+            if self.down.iter().any(|d| d == url) {
+                return Err("ssh: connect to host arm port 22: Connection refused".into());
+            }
+            Ok(())
         }
         fn dry_run(&mut self, i: &[String]) -> Result<(usize, usize), BackendError> {
             self.calls.push(format!("dry-run {}", i.len()));
@@ -403,6 +491,7 @@ mod tests {
             flake: ".".into(),
             dry_run,
             baseline_binary_bytes: None,
+            arm64: Arm64Mode::Auto,
         }
     }
 
@@ -437,7 +526,7 @@ mod tests {
         assert_eq!(
             steps,
             [
-                "detect-system",
+                "detect-builders",
                 "build",
                 "push-images",
                 "push-index",
@@ -449,7 +538,8 @@ mod tests {
     #[test]
     fn arm64_on_x86_64_uses_the_cross_attributes_even_when_ci_builds_natively() {
         let plan = plan_for("refs/tags/v1.2.3", "");
-        let t = targets(&plan, "github:o/n", "x86_64-linux").unwrap();
+        let local = |system: &str| Capabilities::local(system);
+        let t = targets(&plan, "github:o/n", &local("x86_64-linux"), Arm64Mode::Auto).unwrap();
         assert_eq!(t[0].image, "github:o/n#packages.x86_64-linux.image-release");
         assert_eq!(
             t[1].image,
@@ -459,22 +549,28 @@ mod tests {
             t[1].deps,
             "github:o/n#packages.x86_64-linux.deps-release-arm64"
         );
-        let t = targets(&plan_for("refs/heads/main", ""), ".", "aarch64-linux");
+        assert_eq!(t[1].route.to_string(), "cross (from x86_64-linux)");
+        let t = targets(
+            &plan_for("refs/heads/main", ""),
+            ".",
+            &local("aarch64-linux"),
+            Arm64Mode::Auto,
+        );
         assert!(
             matches!(
                 &t,
-                Err(ReleaseError::CannotBuildHere {
+                Err(ReleaseError::Unbuildable(builders::Unbuildable {
                     platform: Platform::Amd64,
                     ..
-                })
+                }))
             ),
             "{t:?}"
         );
-        let e = targets(&plan, ".", "aarch64-linux")
+        let e = targets(&plan, ".", &local("aarch64-linux"), Arm64Mode::Auto)
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("linux/amd64 is built on x86_64-linux and this machine is aarch64-linux"),
+            e.contains("linux/amd64 needs a build for x86_64-linux and this Nix cannot do one: it builds aarch64-linux"),
             "{e}"
         );
     }
@@ -534,5 +630,115 @@ mod tests {
             .any(|c| c.contains("then tags dev-3, sha-0123456")));
         assert!(report.dry_run);
         assert_eq!(report.published, crate::report::Published::default());
+    }
+
+    #[test]
+    fn an_arm64_builder_builds_the_native_derivations_after_answering() {
+        let plan = plan_for("refs/tags/v1.2.3", "");
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            builders: "ssh://x86 x86_64-linux; ssh-ng://u:pw@arm aarch64-linux /k/id".into(),
+            // Down: amd64 builds here, as Nix does when no builder for it answers.
+            down: vec!["ssh://x86".into()],
+            ..Fake::default()
+        };
+        let (report, result) = run(&plan, &opts(false), &mut fake);
+        result.unwrap();
+        assert_eq!(
+            fake.calls[..3],
+            [
+                "check-builder ssh://x86",
+                "check-builder ssh-ng://u:pw@arm?ssh-key=/k/id",
+                "build .#packages.x86_64-linux.image-release .#packages.x86_64-linux.app-release .#packages.x86_64-linux.deps-release .#packages.aarch64-linux.image-release .#packages.aarch64-linux.app-release .#packages.aarch64-linux.deps-release",
+            ]
+        );
+        let routes: Vec<_> = report.routes.iter().map(|r| r.route.to_string()).collect();
+        assert_eq!(
+            routes,
+            [
+                "native (x86_64-linux, this machine)",
+                "remote builder ssh-ng://u:***@arm (aarch64-linux)"
+            ]
+        );
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(!json.contains("pw@"), "{json}");
+        assert!(
+            json.contains(r#""route":{"kind":"remote","system":"aarch64-linux","builders":["ssh-ng://u:***@arm"],"fallback":null}"#),
+            "{json}"
+        );
+        // --arm64 cross overrides: no builder is contacted.
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            builders: "ssh-ng://arm aarch64-linux".into(),
+            ..Fake::default()
+        };
+        let cross = Options {
+            arm64: Arm64Mode::Cross,
+            ..opts(false)
+        };
+        run(&plan, &cross, &mut fake).1.unwrap();
+        assert!(
+            fake.calls[0].contains("packages.x86_64-linux.image-release-arm64"),
+            "{:?}",
+            fake.calls
+        );
+    }
+
+    #[test]
+    fn a_builder_that_is_down_stops_the_release_before_any_build() {
+        let plan = plan_for("refs/tags/v1.2.3", "");
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            builders: "ssh-ng://arm aarch64-linux".into(),
+            down: vec!["ssh-ng://arm".into()],
+            ..Fake::default()
+        };
+        let (report, result) = run(&plan, &opts(false), &mut fake);
+        let e = result.unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "check-builders: linux/arm64 builds on aarch64-linux remote builders and none \
+             answers: ssh-ng://arm: ssh: connect to host arm port 22: Connection refused; start \
+             or fix one (Nix's `builders`), or build elsewhere (`--arm64 cross` on x86_64-linux, the \
+             release workflow)"
+        );
+        assert_eq!(fake.calls, ["check-builder ssh-ng://arm"]);
+        assert_eq!(report.published, crate::report::Published::default());
+        // A second machine that answers is enough.
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            builders: "ssh-ng://arm aarch64-linux; ssh://arm2 aarch64-linux".into(),
+            down: vec!["ssh-ng://arm".into()],
+            ..Fake::default()
+        };
+        run(&plan, &opts(true), &mut fake).1.unwrap();
+        assert!(
+            fake.calls.iter().any(|c| c == "check-builder ssh://arm2"),
+            "{:?}",
+            fake.calls
+        );
+    }
+
+    #[test]
+    fn dry_run_says_where_each_platform_builds() {
+        let plan = plan_for("refs/tags/v1.2.3", "");
+        let mut fake = Fake {
+            system: "x86_64-linux".into(),
+            extra_platforms: vec!["aarch64-linux".into()],
+            ..Fake::default()
+        };
+        let (report, result) = run(&plan, &opts(true), &mut fake);
+        result.unwrap();
+        assert!(
+            fake.calls.contains(
+                &"would build linux/arm64: extra-platform (aarch64-linux on this machine)"
+                    .to_owned()
+            ),
+            "{:?}",
+            fake.calls
+        );
+        assert!(report.markdown().contains(
+            "| linux/arm64 | extra-platform (aarch64-linux on this machine) | `.#packages.aarch64-linux.image-release` |"
+        ));
     }
 }

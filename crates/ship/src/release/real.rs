@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::builders::{parse_settings_json, Capabilities};
 use crate::cache;
 use crate::config::Platform;
 use crate::nix::Nix;
@@ -60,8 +61,18 @@ fn client<'c>(
 }
 
 impl Backend for RealBackend<'_> {
-    fn current_system(&mut self) -> Result<String, BackendError> {
-        Ok(self.nix.current_system()?)
+    fn capabilities(&mut self) -> Result<Capabilities, BackendError> {
+        let settings = parse_settings_json(&self.nix.settings_json()?)?;
+        let mut read = |path: &str| match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Some(text)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read machines file {path}: {e}")),
+        };
+        Ok(Capabilities::from_settings(settings, &mut read)?)
+    }
+
+    fn check_builder(&mut self, store_url: &str) -> Result<(), BackendError> {
+        Ok(self.nix.check_store(store_url)?)
     }
 
     fn dry_run(&mut self, installables: &[String]) -> Result<(usize, usize), BackendError> {

@@ -2,7 +2,8 @@
 //! - [`registry`]: a real Distribution registry on 127.0.0.1 (plain, or htpasswd + TLS);
 //! - [`image`]: deterministic docker-archives shaped like streamLayeredImage's output;
 //! - [`proxy`]: a fault-injecting HTTP proxy (error statuses, a registry dying mid-upload);
-//! - [`token`]: a bearer-token server for the registry's token auth (as ghcr.io uses).
+//! - [`token`]: a bearer-token server for the registry's token auth (as ghcr.io uses);
+//! - [`sshd`]: a Nix remote builder behind OpenSSH on loopback, with a store of its own.
 //!
 //! Each test binary uses a different subset, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -10,6 +11,7 @@
 pub mod image;
 pub mod proxy;
 pub mod registry;
+pub mod sshd;
 pub mod token;
 
 use std::path::PathBuf;

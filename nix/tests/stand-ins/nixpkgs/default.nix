@@ -28,10 +28,12 @@ let
   known = {
     x86_64-linux = {
       rustcTarget = "x86_64-unknown-linux-gnu";
+      cargoEnvVarTarget = "X86_64_UNKNOWN_LINUX_GNU";
       GOARCH = "amd64";
     };
     aarch64-linux = {
       rustcTarget = "aarch64-unknown-linux-gnu";
+      cargoEnvVarTarget = "AARCH64_UNKNOWN_LINUX_GNU";
       GOARCH = "arm64";
     };
   };
@@ -47,7 +49,9 @@ let
         system = name;
         config = known.${name}.rustcTarget;
         isLinux = true;
-        rust.rustcTarget = known.${name}.rustcTarget;
+        rust = {
+          inherit (known.${name}) rustcTarget cargoEnvVarTarget;
+        };
         go.GOARCH = known.${name}.GOARCH;
       };
 
@@ -94,6 +98,7 @@ let
           target = host;
         };
         pkgsHostTarget = final;
+        pkgs = final;
         buildPackages = final.pkgsBuildHost;
 
         # As lib.callPackageWith (lib/customisation.nix, read at
@@ -119,6 +124,11 @@ let
 
         go = package "go" // {
           inherit (host.go) GOARCH;
+        };
+        # What the tests' configurations name as build inputs and image packages.
+        llvmPackages = {
+          clang = package "clang";
+          lld = package "lld";
         };
         dockerTools = import ../docker-tools.nix {
           defaultArchitecture = final.go.GOARCH;
@@ -149,6 +159,24 @@ let
             "procps"
             "xz"
             "actionlint"
+            # nixpkgs' own Rust: what `callPackage naersk { }` gets unless told otherwise.
+            "cargo"
+            "rustc"
+            # naersk's default.nix formals (stand-ins/naersk.nix neither builds nor calls them).
+            "fetchurl"
+            "lndir"
+            "remarshal"
+            "formats"
+            "rsync"
+            "runCommandLocal"
+            "writeText"
+            "clippy"
+            # What the tests' configurations name as build inputs and image packages.
+            "pkg-config"
+            "protobuf"
+            "clang"
+            "cacert"
+            "tzdata"
           ]
       );
       package =
