@@ -170,8 +170,8 @@ let
   checkProfile = if builtins.elem "dev" config.profiles then "dev" else builtins.head config.profiles;
   # The checks run on crane whichever builder makes the binaries: naersk's deps derivation runs
   # one cargo command and holds naersk's archive, which crane cannot build on. So with naersk
-  # they get a crane build of their profile of their own (its commonArgs, deps and checkDeps:
-  # crane's dev deps, which no image uses); with crane, the images' very build.
+  # they get a crane build of their profile of their own (its commonArgs, deps and checkDeps; those
+  # deps no image uses); with crane, the images' very build.
   checkBuilds =
     if config.builder == "naersk" then buildsFor pkgs craneLib false checkProfile else native.${checkProfile};
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 
 from .builds import clean_env, compressed_size, copy_real, write_dummy
@@ -38,7 +39,25 @@ from .measure import dir_size, log, run
 EXTRA = "--locked --workspace"
 # nix/checks.nix.
 CLIPPY_EXTRA = "--all-targets -- --deny warnings"
-TEST_EXTRA = "--lib --bins --test http --test plan_cli"
+
+
+def test_args(tests: dict) -> str:
+    """checks.tests' cargoTestExtraArgs from a `[workspace.metadata.ship.tests]` table, as
+    nix/lib/test-args.nix writes them: `lib` -> --lib, `test:http` -> --test http, then
+    `-- --skip NAME` for each skipped test."""
+    words = []
+    for target in tests.get("targets", []):
+        kind, _, name = target.partition(":")
+        words += [f"--{kind}", name] if name else [f"--{kind}"]
+    skips = [w for name in tests.get("skip", []) for w in ("--skip", name)]
+    return " ".join(words + (["--"] + skips if skips else []))
+
+
+# This repository's tests key (Cargo.toml), what its checks.tests runs.
+TEST_EXTRA = test_args(
+    tomllib.loads((Path(__file__).resolve().parents[2] / "Cargo.toml").read_text(encoding="utf-8"))
+    .get("workspace", {}).get("metadata", {}).get("ship", {}).get("tests", {})
+)
 
 
 def _drv(inherits: str | None, commands: list[str], installs: bool, source: str) -> dict:
