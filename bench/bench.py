@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import builds, image, model, registry  # noqa: E402
+from benchlib import builds, crane, image, model, registry  # noqa: E402
 from benchlib.report import markdown  # noqa: E402
 from benchlib.measure import log, loadavg, machine, repeat, run, wait_for_quiet  # noqa: E402
 
@@ -48,7 +48,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--no-ablation", action="store_true",
                    help="full mode: skip the one-setting-reverted release builds")
     p.add_argument("--no-flake-split", action="store_true",
-                   help="full mode: skip the split with nix/crate.nix's own cargo commands")
+                   help="skip part 1b, crane's own command sequences and archives for the\n"
+                        "derivations of nix/crate.nix and nix/checks.nix")
     p.add_argument("--worktree", action="store_true",
                    help="measure the work tree with its uncommitted changes, not HEAD")
     p.add_argument("--runs", type=int, help="runs per helper-overhead figure (20 full, 5 quick)")
@@ -197,10 +198,14 @@ def main() -> int:
             for p in profiles
         ]
 
-        if not args.quick and not args.no_flake_split and "split" in parts:
-            results["flake_split"] = [
-                builds.flake_split(src, files, workdir, profile=p, package=PACKAGE,
-                                   binary=BINARY, nice=args.nice, keep=keep, log_to=log_to)
+        # Part 1b: the derivations crane builds for nix/crate.nix and nix/checks.nix, with
+        # crane's command sequences and archives, before and after the deps split (quick mode:
+        # the flake's own layout of the dev profile only).
+        if not args.no_flake_split and "split" in parts:
+            results["crane"] = [
+                crane.crane_split(src, files, workdir, profile=p, binary=BINARY, nice=args.nice,
+                                  log_to=log_to,
+                                  which=("after",) if args.quick else ("before", "after"))
                 for p in profiles
             ]
 
@@ -258,7 +263,7 @@ def main() -> int:
             for p in workdir.iterdir():
                 if p.is_dir() and p.name.startswith(("target-", "ws-", "push", "smoke", "fixture-flake", "xdg-cache", "source", "binaries")):
                     shutil.rmtree(p, ignore_errors=True)
-            for p in workdir.glob("image-*.tar"):
+            for p in [*workdir.glob("image-*.tar"), *workdir.glob("marker-*")]:
                 p.unlink()
         log(f"results in {out} ({results['duration_s']} s)")
 

@@ -1,9 +1,12 @@
-# What `nix flake check` runs besides building the packages. Every cargo check reuses the deps
-# derivation of its profile (`builds.deps`), so nothing is compiled twice.
+# What `nix flake check` runs besides building the packages. Every cargo check reuses the checks'
+# deps of its profile (`builds.checkDeps`, built on the image's `builds.deps`), so nothing is
+# compiled twice. The checks are leaves: nothing reads their target directory, so they do not
+# install it (crane's cargoClippy and cargoTest would, as target.tar.zst, into the cache too).
 {
   craneLib,
   src,
-  # The profile the checks build with, and crate.nix's result for it (plus `image`).
+  # The profile the checks build with, crate.nix's result for it (crane's, whichever builder
+  # makes the binaries: nix/per-system.nix) and that profile's `image`.
   profile,
   builds,
   # `cargo test` arguments and the tools the tests run, from the `tests` key.
@@ -17,8 +20,9 @@ in
   clippy = craneLib.cargoClippy (
     commonArgs
     // {
-      cargoArtifacts = builds.deps;
+      cargoArtifacts = builds.checkDeps;
       cargoClippyExtraArgs = "--all-targets -- --deny warnings";
+      doInstallCargoArtifacts = false;
     }
   );
 
@@ -29,7 +33,8 @@ in
   tests = craneLib.cargoTest (
     commonArgs
     // {
-      cargoArtifacts = builds.deps;
+      cargoArtifacts = builds.checkDeps;
+      doInstallCargoArtifacts = false;
       cargoTestExtraArgs = testArgs;
       # Test-only tools: the deps never see them.
       nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;

@@ -40,12 +40,34 @@ let
     inherit (build) env;
   };
 
+  # What the binaries need and nothing more: `cargo build` alone. crane's buildDepsOnly runs
+  # `cargo check` first (its artifacts serve clippy only) and, with doCheck, `cargo test
+  # --no-run`; the checks get those from `checkDeps` instead, so an image never waits for them.
   cargoArtifacts = craneLib.buildDepsOnly (
     commonArgs
     // {
-      # `cargo test --no-run` and `check --all-targets` also cache the dev-dependencies, for the
-      # tests and clippy checks, which use the dev profile; other profiles only build binaries.
-      doCheck = profile == "dev" && !cross;
+      buildPhaseCargoCommand = "cargoWithProfile build ${commonArgs.cargoExtraArgs}";
+      doCheck = false;
+    }
+  );
+
+  # The checks' dependency artifacts, built ON the binaries' deps so nothing is compiled twice:
+  # `cargo check --all-targets` (the metadata clippy reuses) and `cargo test --no-run` (the
+  # dev-dependencies and test harnesses). buildDepsOnly cannot chain (it sets cargoArtifacts =
+  # null, lib/buildDepsOnly.nix), so this is mkCargoDerivation with buildDepsOnly's dummy
+  # source, vendored sources and name. Native builds only: tests would need QEMU under cross.
+  checkDeps = craneLib.mkCargoDerivation (
+    builtins.removeAttrs commonArgs [ "cargoExtraArgs" ]
+    // {
+      inherit cargoArtifacts;
+      src = craneLib.mkDummySrc commonArgs;
+      cargoVendorDir = craneLib.vendorCargoDeps commonArgs;
+      inherit (craneLib.crateNameFromCargoToml commonArgs) pname version;
+      pnameSuffix = "-checks-deps";
+      buildPhaseCargoCommand = ''
+        cargoWithProfile check ${commonArgs.cargoExtraArgs} --all-targets
+        cargoWithProfile test ${commonArgs.cargoExtraArgs} --no-run
+      '';
     }
   );
 
@@ -65,6 +87,7 @@ in
 {
   inherit commonArgs;
   deps = cargoArtifacts;
+  checkDeps = if cross then null else checkDeps;
   app = craneLib.buildPackage (
     binaryArgs binary
     // {

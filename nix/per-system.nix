@@ -168,10 +168,18 @@ let
   mainProfile = if builtins.elem "release" config.profiles then "release" else builtins.head config.profiles;
   # Tests and clippy use the dev profile's deps when a variant uses it (faster to build).
   checkProfile = if builtins.elem "dev" config.profiles then "dev" else builtins.head config.profiles;
+  # The checks run on crane whichever builder makes the binaries: naersk's deps derivation runs
+  # one cargo command and holds naersk's archive, which crane cannot build on. So with naersk
+  # they get a crane build of their profile of their own (its commonArgs, deps and checkDeps; those
+  # deps no image uses); with crane, the images' very build.
+  checkBuilds =
+    if config.builder == "naersk" then buildsFor pkgs craneLib false checkProfile else native.${checkProfile};
 
   packages = profilePackages // {
     default = native.${mainProfile}.app;
     ship = native.${mainProfile}.ship;
+    # A package of its own so CI can build and push it like the image's deps.
+    ${attrs.checksDeps} = checkBuilds.checkDeps;
   };
 
   release = pkgs.callPackage ./release.nix { inherit (packages) ship; };
@@ -181,10 +189,10 @@ let
   checks = import ./checks.nix {
     inherit craneLib src;
     profile = checkProfile;
-    # With naersk the checks still use crane's deps and arguments (and the selected image).
-    builds =
-      native.${checkProfile}
-      // (if config.builder == "naersk" then { inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; } else { });
+    # crane's arguments and deps (checkBuilds), the selected builder's image.
+    builds = native.${checkProfile} // {
+      inherit (checkBuilds) commonArgs deps checkDeps;
+    };
     # Only targets the workspace has (nix/lib/targets.nix fails naming the entry otherwise).
     testArgs = builtins.seq (shipLib.targets { inherit config root; }) (shipLib.testArgs config.tests);
     testInputs = map (shipLib.packages config pkgs.pkgsBuildHost "tests.native-build-inputs") config.tests.nativeBuildInputs;

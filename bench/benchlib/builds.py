@@ -18,7 +18,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .measure import Timed, dir_size, log, run
+from .measure import Timed, dir_size, log, nproc, run
 
 # crane's dummy (lib/mkDummySrc.nix), minus its no_std/uefi attributes which do nothing on Linux:
 # one file serves bins, libs and build scripts alike.
@@ -262,13 +262,25 @@ def crate_count(ws: Path, package: str) -> dict:
     return {"metadata_packages": len(seen), "cargo_tree_packages": len(tree_set), "host": host}
 
 
-def compressed_size(target_dir: Path, nice: int) -> dict:
-    """What crane would store for the deps artifacts (installCargoArtifactsMode = use-zstd)."""
-    cmd = (
-        f"tar -C {target_dir} -cf - . | zstd -3 -T0 -q -c | wc -c"
-    )
+# crane's installCargoArtifactsHook.sh (v0.23.4): the flags of its deterministic tar, piped to
+# `zstd -T$NIX_BUILD_CORES` (zstd's default level, 3).
+CRANE_TAR = ["tar", "--sort=name", "--mtime=@1", "--owner=0", "--group=0", "--mode=u+w",
+             "--numeric-owner",
+             "--pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime"]
+
+
+def compressed_size(target_dir: Path, nice: int, newer_than: Path | None = None) -> dict:
+    """The target.tar.zst crane installs (installCargoArtifactsMode = use-zstd): the whole target
+    dir, or, for a derivation that inherited artifacts, only the files newer than its marker."""
+    tar = " ".join(CRANE_TAR)
+    if newer_than is None:
+        listing = f"{tar} -c ."
+    else:
+        listing = f"find . -newer {newer_than} -print0 | {tar} --null --no-recursion -T - -c"
+    cmd = f"cd {target_dir} && {listing} | zstd -T{nproc()} -q -c | wc -c"
     t = run(["sh", "-c", cmd], nice=nice)
-    return {"zstd_bytes": int(t.stdout.strip()), "wall_s": round(t.wall_s, 2)}
+    return {"zstd_bytes": int(t.stdout.strip()), "wall_s": round(t.wall_s, 2),
+            "cpu_s": round(t.cpu_s, 2), "incremental": newer_than is not None}
 
 
 def dependency_split(
@@ -325,60 +337,6 @@ def dependency_split(
             "cpu": round(s["cpu_s"] / c["cpu_s"], 4) if c["cpu_s"] else None,
         }
     return result
-
-
-def flake_commands(profile: str) -> tuple[list[list[str]], list[str]]:
-    """The cargo commands nix/crate.nix makes crane run: the deps derivation (buildDepsOnly with
-    cargoExtraArgs "--locked --workspace"; doCheck only for dev, which adds `check --all-targets`
-    and `test --no-run`), and the app (buildPackage with cargoBuildExtraArgs "--bin NAME")."""
-    deps = []
-    if profile == "dev":
-        deps.append(["check", "--workspace", "--all-targets"])
-    deps.append(["build", "--workspace"])
-    if profile == "dev":
-        deps.append(["test", "--workspace", "--no-run"])
-    return deps, ["build", "--workspace", "--bin"]
-
-
-def flake_split(
-    root: Path,
-    files: list[str],
-    tmp: Path,
-    *,
-    profile: str,
-    package: str,
-    binary: str,
-    nice: int,
-    keep: Path,
-    log_to: Path,
-) -> dict:
-    """The same split with the flake's own commands (whole workspace; dev deps also cache the
-    test and check artifacts), to show what nix/crate.nix adds over the package-only split."""
-    kw = dict(package=package, binary=binary, profile=profile, nice=nice, log_to=log_to)
-    deps_cmds, app_cmd = flake_commands(profile)
-    ws = tmp / f"ws-{profile}-flake"
-    write_dummy(root, files, ws)
-    target = tmp / f"target-{profile}-flake"
-    res: dict = {"profile": profile, "deps_commands": [" ".join(["cargo", *c]) for c in deps_cmds]}
-    steps = []
-    for c in deps_cmds:
-        log(f"[{profile} flake] deps: cargo {' '.join(c)}")
-        steps.append(cargo_build(ws, target, cargo_args=c, **kw).summary())
-    res["deps_steps"] = steps
-    res["deps_only"] = {
-        "wall_s": round(sum(x["wall_s"] for x in steps), 3),
-        "cpu_s": round(sum(x["cpu_s"] for x in steps), 3),
-        "units_compiled": sum(x["units_compiled"] for x in steps),
-        "load_before": steps[0]["load_before"],
-    }
-    res["deps_artifacts"] = {"bytes": dir_size(target), **compressed_size(target, nice)}
-    copy_real(root, files, ws)
-    log(f"[{profile} flake] app: cargo {' '.join(app_cmd)} {binary}")
-    res["app_on_deps"] = cargo_build(ws, target, cargo_args=app_cmd + [binary], **kw).summary()
-    res["edited"] = edit_one_line(ws, "bench-edit-1")
-    log(f"[{profile} flake] app after a one-line change")
-    res["source_change"] = cargo_build(ws, target, cargo_args=app_cmd + [binary], **kw).summary()
-    return res
 
 
 SMOKE_MAIN = r"""use std::collections::BTreeMap;

@@ -124,11 +124,25 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def stdenv_strip(binary: Path, dest: Path) -> None:
+    """What nixpkgs' stdenv does to the app's $out/bin in fixupPhase: its strip hook
+    (pkgs/build-support/setup-hooks/strip.sh) runs `$STRIP -S -p` (stripDebugFlags' default) on
+    every file under stripDebugList (default `lib lib32 lib64 libexec bin sbin`) unless
+    `dontStrip` is set, and crane never sets it (v0.23.4: only remapPathPrefixHook.sh reads it).
+    So a Nix-built binary carries no debug info, whatever the cargo profile's `debug`."""
+    shutil.copy2(binary, dest)
+    subprocess.run(["strip", "-S", "-p", str(dest)], check=True)
+
+
 def build_archive(binary: Path, name: str, version: str, dest: Path) -> dict:
-    """Writes a docker-archive of the imitated image to dest; returns its layer list and sizes."""
+    """Writes a docker-archive of the imitated image to dest; returns its layer list and sizes.
+    The binary goes in as the app derivation's fixupPhase leaves it (stdenv_strip)."""
     layers: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-layers-") as tmpdir:
         work = Path(tmpdir)
+        built = binary
+        binary = work / name
+        stdenv_strip(built, binary)
 
         def add_layer(label: str, entries: dict[str, tuple]) -> None:
             path = work / f"layer{len(layers)}.tar"
@@ -195,8 +209,10 @@ def build_archive(binary: Path, name: str, version: str, dest: Path) -> dict:
             entries[f"{l['sha256']}/layer.tar"] = ("file", str(l["path"]), 0o444)
         _write_layer(entries, dest)
 
+        binary_bytes = {"cargo": built.stat().st_size, "after_stdenv_strip": binary.stat().st_size}
     return {
         "archive_bytes": dest.stat().st_size,
+        "binary_bytes": binary_bytes,
         "layers": [{"label": l["label"], "bytes": l["bytes"], "diff_id": f"sha256:{l['sha256']}"}
                    for l in layers],
     }

@@ -68,20 +68,40 @@ def markdown(r: dict) -> str:
         out.append(f"\nEdited line: `{edited}`; binary changed: "
                    + ", ".join(f"{s['profile']}={s['binary_changed']}" for s in splits) + ".\n")
 
-    fs = r.get("flake_split")
-    if fs:
-        out.append("The same split with the cargo commands nix/crate.nix gives crane (whole workspace, so `ship`'s "
-                   "dependencies too; the dev deps derivation also runs `check --all-targets` and `test --no-run` "
-                   "for the checks):\n")
-        out.append("| profile | deps derivation commands | deps-only total | app (`build --workspace --bin`) on the deps | one-line change, rebuild | deps artifacts (dir / zstd) |")
-        out.append("| --- | --- | --- | --- | --- | --- |")
-        for s in fs:
-            d = s["deps_only"]
-            art = s["deps_artifacts"]
-            out.append(f"| {s['profile']} | {'; '.join('`' + c + '`' for c in s['deps_commands'])} | "
-                       f"{_s(d['wall_s'])} wall, {_s(d['cpu_s'])} CPU, units {d['units_compiled']} | "
-                       f"{_build_cell(s['app_on_deps'])} | {_build_cell(s['source_change'])} | "
-                       f"{_mib(art['bytes'])} / {_mib(art['zstd_bytes'])} |")
+    for c in r.get("crane") or []:
+        prof = c["profile"]
+        out.append(f"### 1b. crane's derivations, {prof} profile: its exact cargo commands, its artifact archives\n")
+        out.append("Each derivation in its own copy of the target dir it inherits; `installs` is crane's "
+                   "doInstallCargoArtifacts; the archive is installCargoArtifactsHook's target.tar.zst "
+                   "(only the files the derivation wrote, when it inherited artifacts), measured even "
+                   "where crane does not make it.\n")
+        out.append("| layout | derivation | on | cargo commands | wall | CPU | units | installs | archive (zstd) | making it (CPU) |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for layout in ("before", "after"):
+            for name, d in (c.get(layout) or {}).items():
+                cmds = "<br>".join(f"`{st['command']}`" for st in d["steps"])
+                ar = d["archive"]
+                out.append(f"| {layout} | {name} | {d['inherits'] or '-'} | {cmds} | {_s(d['wall_s'])} | "
+                           f"{_s(d['cpu_s'])} | {d['units_compiled']} | {'yes' if d['installs'] else 'no'} | "
+                           f"{_mib(ar['zstd_bytes'])} | {_s(ar['cpu_s'])} |")
+        if c.get("before") and c.get("after"):
+            bd, ad = c["before"][f"deps-{prof}"], c["after"][f"deps-{prof}"]
+            out.append(f"\n- deps-{prof}: {_s(bd['cpu_s'])} CPU, {_mib(bd['archive']['zstd_bytes'])} before; "
+                       f"{_s(ad['cpu_s'])} CPU, {_mib(ad['archive']['zstd_bytes'])} after "
+                       f"(**{ad['cpu_s'] / bd['cpu_s']:.2f}** of the CPU, "
+                       f"**{ad['archive']['zstd_bytes'] / bd['archive']['zstd_bytes']:.2f}** of the archive).")
+            if "deps-checks" in c["after"]:
+                def tot(layout: str, key: str) -> float:
+                    return sum(d["cpu_s"] if key == "cpu" else
+                               (d["archive"]["zstd_bytes"] if d["installs"] else 0)
+                               for d in c[layout].values())
+                leaves = [d for n, d in c["before"].items() if n.startswith("checks.")]
+                out.append(f"- Leaf archives (clippy, tests) before: "
+                           f"{_mib(sum(d['archive']['zstd_bytes'] for d in leaves))}, "
+                           f"{_s(sum(d['archive']['cpu_s'] for d in leaves))} CPU to make; after: none.")
+                out.append(f"- All derivations of the profile: {_s(tot('before', 'cpu'))} CPU, "
+                           f"{_mib(tot('before', 'size'))} installed before; {_s(tot('after', 'cpu'))} CPU, "
+                           f"{_mib(tot('after', 'size'))} installed after.")
         out.append("")
 
     rp = r.get("release_profile")
@@ -113,7 +133,10 @@ def markdown(r: dict) -> str:
                 f"{l['label'].split('-', 1)[-1] if l['label'].startswith('nix/') else l['label']} {_mib(l['bytes'])}"
                 + (" (changed)" if i and l["diff_id"] not in first else "")
                 for l in info["layers"])
-            out.append(f"- image {label}: docker-archive {_mib(info['archive_bytes'])}; layers (uncompressed): {layers}")
+            bb = info.get("binary_bytes") or {}
+            out.append(f"- image {label}: docker-archive {_mib(info['archive_bytes'])}; binary "
+                       f"{_mib(bb.get('cargo'))} from cargo, {_mib(bb.get('after_stdenv_strip'))} after "
+                       f"stdenv's `strip -S -p`; layers (uncompressed): {layers}")
         out.append("\n| push | wall | CPU | bytes sent (wire) | ship says uploaded / skipped | new blobs stored (manifest included) | image (compressed) | sent / image |")
         out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
         for p_ in push["pushes"]:
@@ -143,15 +166,18 @@ def markdown(r: dict) -> str:
         out.append("Build steps: the user's 22-min amd64 Docker build is taken as a cold release build and "
                    "multiplied by each step's CPU-time ratio to this run's cold release build of the demo "
                    "(package-only split). Artifact transfers: the user's workspace counts as "
-                   f"{mo['scale_user_workspace_in_demos']} demos. doCheck factor (dev deps derivation, "
-                   f"check + build + test --no-run over build alone, measured): {mo.get('dev_docheck_factor')}.\n")
+                   f"{mo['scale_user_workspace_in_demos']} demos. Rows marked (before) and the checks "
+                   "job apply part 1b's factors over the build-only deps derivation (CPU, archive size): "
+                   + ", ".join(f"{k} {v['cpu']}/{v['size']}" for k, v in (mo.get("crane_factors") or {}).items())
+                   + ".\n")
         out.append("| variant, path | jobs | nix setup | deps from cache | build | deps to cache | image | push | publish | total |")
         out.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         for name, v in mo["rows"].items():
             j = v["job"]["parts_min"]
+            publish = mo["assumptions"]["publish_min"] if name.split(",")[0] != "checks job" else 0.0
             out.append(f"| {name} | {'amd64' if v['parallel_jobs'] == 1 else 'amd64 ∥ arm64'} | "
                        f"{j['nix_setup']} | {j['deps_from_cache']} | {j['build']} | {j['deps_to_cache']} | "
-                       f"{j['image']} | {j['push']} | {mo['assumptions']['publish_min']} | **{v['total_min']}** |")
+                       f"{j['image']} | {j['push']} | {publish} | **{v['total_min']}** |")
         b = mo["baseline_min"]
         out.append(f"\nBaseline (the user's Docker CI): arm64 under QEMU {b['arm64_qemu']} + amd64 {b['amd64']} "
                    f"+ push {b['push']} = {b['total']} min. Assumptions: "

@@ -40,9 +40,13 @@ rec {
       deps = name "deps";
     };
 
+  # The checks' dependency artifacts (check --all-targets, test --no-run), built on the deps of
+  # the checks' profile; `nix flake check` builds them, no image waits for them.
+  checksDeps = "deps-checks";
+
   # The package names every system exposes for a configuration: both native and cross builds
   # of every profile any variant uses, whatever `cross` says (the configuration only picks
-  # which one `ship plan` sends a runner to), plus `default` and `ship`.
+  # which one `ship plan` sends a runner to), plus `default`, `ship` and `checksDeps`.
   packageNames =
     config:
     let
@@ -68,6 +72,7 @@ rec {
         ++ [
           "default"
           "ship"
+          checksDeps
         ]
       )
     );

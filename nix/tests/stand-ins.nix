@@ -44,6 +44,34 @@ let
   naerskDeps = args: builtins.head (naerskApp args).passthru.builtDependencies;
 in
 h.run "stand-ins" [
+  # crane's default deps commands (lib/buildDepsOnly.nix): check with --all-targets (doCheck
+  # defaults to true), build, and test --no-run in the check phase.
+  (h.eq "crane: buildDepsOnly runs crane's default commands" deps.standin.cargoCommands [
+    "cargoWithProfile check --locked --all-targets"
+    "cargoWithProfile build --locked"
+    "cargoWithProfile test --locked --no-run"
+  ])
+  (h.eq "crane: buildPhaseCargoCommand replaces the check and build lines" (craneLib.buildDepsOnly {
+    inherit src;
+    doCheck = false;
+    buildPhaseCargoCommand = "cargoWithProfile build --locked";
+  }).standin.cargoCommands [ "cargoWithProfile build --locked" ])
+  (h.fails "crane: mkCargoDerivation refuses cargoExtraArgs (not one of its options)" (
+    craneLib.mkCargoDerivation {
+      inherit src;
+      cargoArtifacts = deps;
+      buildPhaseCargoCommand = "cargoWithProfile check";
+      cargoExtraArgs = "--locked";
+    }
+  ))
+  (h.fails "crane: mkCargoDerivation requires buildPhaseCargoCommand" (craneLib.mkCargoDerivation {
+    inherit src;
+    cargoArtifacts = deps;
+  }))
+  (h.eq "crane: cargoTest installs its artifacts unless told not to" [
+    (craneLib.cargoTest { inherit src; cargoArtifacts = deps; }).standin.installsCargoArtifacts
+    (craneLib.cargoTest { inherit src; cargoArtifacts = deps; doInstallCargoArtifacts = false; }).standin.installsCargoArtifacts
+  ] [ true false ])
   (h.eq "crane: a correct buildPackage evaluates" app.standin.cargoArtifacts deps.outPath)
   (h.fails "crane: buildPackage refuses cargoArtifactsCross" (craneLib.buildPackage {
     inherit src;

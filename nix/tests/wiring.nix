@@ -83,8 +83,12 @@ let
     ) config.profiles
   ) attrs.systems;
 
-  # Arguments deps and package may differ in: the deps' doCheck (it caches test builds for
-  # the dev profile), and what only a package has.
+  # Arguments deps and package may differ in: the deps' own cargo commands and doCheck, and
+  # what only a package has.
+  depsOnly = [
+    "doCheck"
+    "buildPhaseCargoCommand"
+  ];
   appOnly = [
     "cargoArtifacts"
     "cargoBuildExtraArgs"
@@ -98,9 +102,9 @@ let
     let
       d = b.deps.standin.args;
       a = b.app.standin.args;
-      shared = filter (n: a ? ${n} && n != "doCheck") (attrNames d);
+      shared = filter (n: a ? ${n} && !elem n depsOnly) (attrNames d);
       differing = filter (n: h.show d.${n} != h.show a.${n}) shared;
-      missingInApp = filter (n: !(a ? ${n}) && n != "doCheck") (attrNames d);
+      missingInApp = filter (n: !(a ? ${n}) && !elem n depsOnly) (attrNames d);
       extraInApp = filter (n: !(d ? ${n}) && !elem n appOnly) (attrNames a);
     in
     [
@@ -122,6 +126,18 @@ let
       (h.eq "${b.label}: the git revision reaches the package" (a.SHIP_GIT_REV or null) rev)
       (h.that "${b.label}: the git revision stays out of the deps" (!(d ? SHIP_GIT_REV)) "deps has SHIP_GIT_REV")
       (h.eq "${b.label}: the package builds the configured binary" (a.cargoBuildExtraArgs or null) "--bin ${config.binary}")
+      # The cargo passes crane runs (the stand-in composes them as crane does).
+      (h.eq "${b.label}: the image's deps run `cargo build` only (no check pass, no test build)"
+        b.deps.standin.cargoCommands
+        [ "cargoWithProfile build --locked --workspace" ]
+      )
+      (h.eq "${b.label}: the package compiles only the binary, no tests" b.app.standin.cargoCommands [
+        "cargoWithProfile build --message-format json-render-diagnostics --locked --workspace --bin ${config.binary}"
+      ])
+      (h.eq "${b.label}: deps install their artifacts, the package does not" [
+        b.deps.standin.installsCargoArtifacts
+        b.app.standin.installsCargoArtifacts
+      ] [ true false ])
     ];
 
   # builder = "naersk": one deps derivation per profile and target, from every argument but
@@ -318,6 +334,16 @@ let
 
   packagesOf = system: flake.packages.${system};
   devDeps = system: (packagesOf system).deps-dev.outPath;
+  # The deps the checks' deps build on, by the argument crane gets: with naersk, crane's dev
+  # deps, which are no package of their own.
+  checksDevDeps = system: (packagesOf system).deps-checks.standin.args.cargoArtifacts or null;
+  # Every derivation of a system the artifact assertions look at: its packages and checks, and
+  # what the checks' deps build on (with naersk not among the packages).
+  everything =
+    system:
+    builtins.attrValues (packagesOf system)
+    ++ builtins.attrValues flake.checks.${system}
+    ++ filter (x: x != null) [ (checksDevDeps system) ];
   releaseDeps = system: (packagesOf system).deps-release.outPath;
 
   perSystemCases =
@@ -361,16 +387,51 @@ let
           ]
       )
       (h.that "${system}: ship does not change with every commit" (!(envOf p.ship ? SHIP_GIT_REV)) "ship has SHIP_GIT_REV")
+      # With crane the checks' deps build on the images' dev deps; with naersk on crane's own
+      # dev deps (naersk's deps derivation holds no crane archive), which run `cargo build` only
+      # too and share the images' source and profile.
       (
         if naersk then
-          h.that "${system}: clippy and tests use crane's dev deps, not naersk's" (
-            c.clippy.standin.cargoArtifacts == c.tests.standin.cargoArtifacts && c.clippy.standin.cargoArtifacts != devDeps system
-          ) (h.show [ c.clippy.standin.cargoArtifacts c.tests.standin.cargoArtifacts ])
+          h.eq "${system}: the checks' deps build on crane's dev deps, not naersk's" [
+            ((checksDevDeps system).standin.fn or null)
+            ((checksDevDeps system).standin.args.CARGO_PROFILE or null)
+            ((checksDevDeps system).standin.cargoCommands or null)
+            (p.deps-checks.standin.cargoArtifacts != devDeps system)
+          ] [ "crane.buildDepsOnly" "dev" [ "cargoWithProfile build --locked --workspace" ] true ]
         else
-          h.eq "${system}: clippy reuses the dev deps" c.clippy.standin.cargoArtifacts (devDeps system)
+          h.eq "${system}: the checks' deps build on the dev deps" p.deps-checks.standin.cargoArtifacts (devDeps system)
       )
+      (h.eq "${system}: the checks' deps are crane's mkCargoDerivation" p.deps-checks.standin.fn "crane.mkCargoDerivation")
+      (h.eq "${system}: the checks' deps run the check pass and the test build, nothing else" (p.deps-checks.standin.cargoCommands or null) [
+        "cargoWithProfile check --locked --workspace --all-targets"
+        "cargoWithProfile test --locked --workspace --no-run"
+      ])
+      (h.eq "${system}: the checks' deps build from crane's dummy source of the same src" [
+        (p.deps-checks.standin.args.src.standin.fn or null)
+        (h.show (p.deps-checks.standin.args.src.standin.args.src or null))
+      ] [ "crane.mkDummySrc" (h.show (p.deps-dev.standin.args.src or null)) ])
+      (h.eq "${system}: the checks' deps share the dev deps' profile" (p.deps-checks.standin.args.CARGO_PROFILE or null) "dev")
+      (h.that "${system}: the only check pass is the checks' deps'" (
+        let
+          checking = filter (x: builtins.any (cmd: u.hasPrefix "cargoWithProfile check " cmd) (x.standin.cargoCommands or [ ])) (everything system);
+        in
+        map (x: x.outPath) checking == [ p.deps-checks.outPath ]
+      ) "another derivation runs `cargo check`")
+      (h.that "${system}: only what something builds on installs its cargo artifacts" (
+        let
+          all = everything system;
+          read = map (x: x.standin.cargoArtifacts or null) all;
+          leaves = filter (x: (x.standin.installsCargoArtifacts or false) && !elem x.outPath read) all;
+        in
+        leaves == [ ]
+      ) "a leaf installs target.tar.zst that nobody reads")
+      (h.eq "${system}: clippy and tests install no artifacts" [
+        c.clippy.standin.installsCargoArtifacts
+        c.tests.standin.installsCargoArtifacts
+      ] [ false false ])
+      (h.eq "${system}: clippy reuses the checks' deps" c.clippy.standin.cargoArtifacts p.deps-checks.outPath)
       (h.eq "${system}: clippy denies warnings on all targets" (c.clippy.standin.args.cargoClippyExtraArgs or null) "--all-targets -- --deny warnings")
-      (h.eq "${system}: tests reuse the dev deps" c.tests.standin.cargoArtifacts (if naersk then c.clippy.standin.cargoArtifacts else devDeps system))
+      (h.eq "${system}: tests reuse the checks' deps" c.tests.standin.cargoArtifacts p.deps-checks.outPath)
       (h.eq "${system}: tests run what the tests key selects" (c.tests.standin.args.cargoTestExtraArgs or null) (shipLib.testArgs config.tests))
       (h.eq "${system}: this repository's tests key selects only sandbox-safe targets" (shipLib.testArgs config.tests) "--lib --bins --test http --test plan_cli")
       (h.eq "${system}: tests get the tests key's tools after the builds' own" (map (x: x.name) (c.tests.standin.args.nativeBuildInputs or [ ])) (
@@ -446,6 +507,7 @@ let
   dirtyCases = [
     (h.eq "a dirty tree builds with SHIP_GIT_REV = dirty" ((envOf dirty.packages.x86_64-linux.app-release).SHIP_GIT_REV or null) "dirty")
     (h.eq "a new commit leaves the deps alone" dirty.packages.x86_64-linux.deps-release.outPath flake.packages.x86_64-linux.deps-release.outPath)
+    (h.eq "a new commit leaves the checks' deps alone" dirty.packages.x86_64-linux.deps-checks.outPath flake.packages.x86_64-linux.deps-checks.outPath)
     (h.that "a new commit rebuilds the package" (
       dirty.packages.x86_64-linux.app-release.outPath != flake.packages.x86_64-linux.app-release.outPath
     ) "same outPath")

@@ -80,10 +80,21 @@ let
           (names p.deps-dev.standin.args.nativeBuildInputs)
           (names p.deps-dev.standin.args.nativeBuildInputs ++ s.config.tests.nativeBuildInputs)
         ])
-        (h.eq "${label}: clippy and tests on the dev deps" [
+        (h.eq "${label}: clippy and tests on the checks' deps, those on the dev deps" [
           c.clippy.standin.cargoArtifacts
           c.tests.standin.cargoArtifacts
-        ] [ p.deps-dev.outPath p.deps-dev.outPath ])
+          p.deps-checks.standin.cargoArtifacts
+        ] [ p.deps-checks.outPath p.deps-checks.outPath p.deps-dev.outPath ])
+        # A `-sys` crate among the dev-dependencies needs them as much as one among the deps.
+        (h.eq "${label}: the checks' deps get the builds' inputs and env" (h.show [
+          (names (p.deps-checks.standin.args.nativeBuildInputs or [ ]))
+          (names (p.deps-checks.standin.args.buildInputs or [ ]))
+          (p.deps-checks.standin.args.env or null)
+        ]) (h.show [
+          (names p.deps-dev.standin.args.nativeBuildInputs)
+          (names p.deps-dev.standin.args.buildInputs)
+          (p.deps-dev.standin.args.env or null)
+        ]))
         (h.eq "${label}: the service is the workspace's own binary" (p.app-dev.standin.args.cargoBuildExtraArgs or null) (
           u.join " " (map (b: "--bin ${b}") ([ s.config.binary ] ++ s.config.byProfile.dev.runtime.binaries))
         ))
@@ -114,6 +125,7 @@ let
           c.tests
           p.app-release
           p.deps-dev
+          p.deps-checks
         ]
     ) attrs.systems;
 

@@ -76,7 +76,9 @@ fn flake_structure_matches_ship_naming() {
         .map(|s| {
             (
                 (*s).to_owned(),
-                ["default", "ship"]
+                // deps-checks: the checks' deps (nix/lib/attrs.nix checksDeps); no release
+                // builds it, so ship does not name it.
+                ["default", "ship", "deps-checks"]
                     .iter()
                     .map(|n| (*n).to_owned())
                     .collect(),
@@ -163,7 +165,7 @@ fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
         assert_eq!(b[&deps]["fn"], "crane.buildDepsOnly", "{ctx}");
         assert_eq!(b[&app]["fn"], "crane.buildPackage", "{ctx}");
         for (key, value) in deps_args {
-            if key == "doCheck" {
+            if key == "doCheck" || key == "buildPhaseCargoCommand" {
                 continue;
             }
             assert_eq!(
@@ -203,6 +205,94 @@ fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
             ship["cargoArtifacts"], show["builds"][system]["deps-release"]["path"],
             "{system}: ship reuses the release deps"
         );
+    }
+}
+
+/// The cargo passes crane runs for each derivation (nix/tests/stand-ins/crane.nix composes
+/// them as crane v0.23.4 does) and which derivations install their target directory.
+#[test]
+fn only_the_checks_deps_run_a_check_pass_and_only_deps_install_artifacts() {
+    let show = show();
+    let config =
+        ship::config::load(&support::repo().join("Cargo.toml")).expect("repo configuration");
+    for (system, [_, app, deps], _, _) in expected_builds() {
+        let b = &show["builds"][&system];
+        assert_eq!(
+            b[&deps]["cargoCommands"],
+            serde_json::json!(["cargoWithProfile build --locked --workspace"]),
+            "{system}.{deps}: `cargo build` only"
+        );
+        assert_eq!(b[&deps]["installsCargoArtifacts"], true, "{system}.{deps}");
+        assert_eq!(
+            b[&app]["cargoCommands"],
+            serde_json::json!([format!(
+                "cargoWithProfile build --message-format json-render-diagnostics --locked --workspace --bin {}",
+                config.binary
+            )]),
+            "{system}.{app}"
+        );
+        assert_eq!(b[&app]["installsCargoArtifacts"], false, "{system}.{app}");
+    }
+    for system in SYSTEMS {
+        let b = &show["builds"][system];
+        let checks_deps = &b["deps-checks"];
+        assert_eq!(checks_deps["fn"], "crane.mkCargoDerivation", "{system}");
+        assert_eq!(
+            checks_deps["cargoCommands"],
+            serde_json::json!([
+                "cargoWithProfile check --locked --workspace --all-targets",
+                "cargoWithProfile test --locked --workspace --no-run"
+            ]),
+            "{system}: deps-checks"
+        );
+        assert_eq!(
+            checks_deps["cargoArtifacts"], b["deps-dev"]["path"],
+            "{system}: deps-checks builds on deps-dev"
+        );
+        assert_eq!(checks_deps["installsCargoArtifacts"], true, "{system}");
+        // Every other crane derivation: no check pass; installs artifacts only if read.
+        let checks = &show["checkBuilds"][system];
+        let everything: Vec<(&String, &Value)> = b
+            .as_object()
+            .expect("builds")
+            .iter()
+            .chain(checks.as_object().expect("checkBuilds"))
+            .collect();
+        let read: BTreeSet<&str> = everything
+            .iter()
+            .filter_map(|(_, d)| d["cargoArtifacts"].as_str())
+            .collect();
+        for (name, d) in ["clippy", "tests"].map(|n| (n, &checks[n])) {
+            assert_eq!(
+                d["cargoArtifacts"], checks_deps["path"],
+                "{system}: checks.{name} builds on deps-checks"
+            );
+            assert_eq!(
+                d["installsCargoArtifacts"], false,
+                "{system}: checks.{name}"
+            );
+        }
+        for (name, d) in everything {
+            let commands = d["cargoCommands"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
+            if name != "deps-checks" {
+                assert!(
+                    !commands
+                        .iter()
+                        .any(|c| c.as_str().is_some_and(|c| c.contains(" check "))),
+                    "{system}.{name} runs a check pass: {commands:?}"
+                );
+            }
+            if d["installsCargoArtifacts"] == true {
+                let path = d["path"].as_str().expect("path");
+                assert!(
+                    read.contains(path),
+                    "{system}.{name} installs artifacts nothing builds on"
+                );
+            }
+        }
     }
 }
 
@@ -303,142 +393,177 @@ fn copy_of_the_flake() -> tempfile::TempDir {
 
 /// Mistakes in the real nix/ files: (file, text, replacement, what the failure must say).
 const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
-    (
-        "nix/crate.nix",
-        "      inherit cargoArtifacts;\n",
-        "      cargoArtifactsCross = cargoArtifacts;\n",
-        "unknown argument `cargoArtifactsCross`",
-    ),
-    (
-        "nix/crate.nix",
-        "    CARGO_PROFILE = profile;\n",
-        "    CARGO_PROFILE = profile;\n    SHIP_GIT_REV = rev;\n",
-        "the git revision stays out of the deps",
-    ),
-    (
-        "nix/crate.nix",
-        "cargoBuildExtraArgs = \"--bin ${name}\";",
-        "cargoExtraArgs = \"--locked --package ${name}\";",
-        "deps and package get identical shared arguments",
-    ),
-    (
-        "nix/image.nix",
-        "    tag\n    architecture\n    created\n    ;\n",
-        "    tag\n    created\n    ;\n  architecure = spec.architecture;\n",
-        "unknown argument `architecure`",
-    ),
-    (
-        "nix/per-system.nix",
-        "withImage pkgsArm64 \"linux/arm64\"",
-        "withImage pkgs \"linux/arm64\"",
-        "dockerTools of the image's platform",
-    ),
-    (
-        "nix/per-system.nix",
-        "        app = builds.app;\n",
-        "        app = native.${profile}.app;\n",
-        "entrypoint is this build's binary",
-    ),
-    (
-        "nix/per-system.nix",
-        "    crossSystem = \"aarch64-linux\";\n",
-        "    crossSytem = \"aarch64-linux\";\n",
-        "unknown argument `crossSytem`",
-    ),
-    (
-        "nix/per-system.nix",
-        "  craneLib = craneLibFor pkgs;\n",
-        "  craneLib = crane.mkLib pkgs;\n",
-        "built with the rust-overlay toolchain",
-    ),
-    (
-        "nix/per-system.nix",
-        "  checks = import ./checks.nix {\n",
-        "  checks = pkgs.callPackage ./checks.nix {\n",
-        "overrideDerivation",
-    ),
-    (
-        "nix/checks.nix",
-        "      cargoArtifacts = builds.deps;\n      cargoTestExtraArgs",
-        "      cargoArtifacts = builds.app;\n      cargoTestExtraArgs",
-        "cargoArtifacts is not a derivation holding cargo artifacts",
-    ),
-    // Build inputs in the wrong splice, for the cross build of an adopter's workspace.
-    (
-        "nix/crate.nix",
-        "map (lookup pkgsHostTarget build.keys.buildInputs)",
-        "map (lookup pkgsBuildHost build.keys.buildInputs)",
-        "build inputs are for the platform the binary runs on",
-    ),
-    (
-        "nix/crate.nix",
-        "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
-        "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
-        "native build inputs run on the build machine",
-    ),
-    (
-        "nix/checks.nix",
-        "cargoTestExtraArgs = testArgs;",
-        "cargoTestExtraArgs = \"--lib --bins --test http --test plan_cli\";",
-        "tests run exactly the tests key's selection",
-    ),
-    (
-        "nix/per-system.nix",
-        "p'.rust-bin.fromRustupToolchainFile toolchain.file",
-        "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
-        "built with 1.90.0",
-    ),
-    (
-        "nix/image.nix",
-        "    // spec.env;",
-        "    ;",
-        "env from the configuration",
-    ),
-    (
-        "nix/per-system.nix",
-        "filter = path: _type: !(",
-        "filter = path: _type: true || !(",
-        "runtime files stay out of the cargo source",
-    ),
-    (
-        "nix/checks.nix",
-        "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
-        "nativeBuildInputs = testInputs;",
-        "the tests also the tests key's tools",
-    ),
-    // Unknown nixpkgs attributes and a missing file, named with the key they came from.
-    (
-        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-        "build-inputs = [\"openssl\"]",
-        "build-inputs = [\"openssll\"]",
-        "[workspace.metadata.ship] build.build-inputs: `openssll` is not an attribute of nixpkgs",
-    ),
-    (
-        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-        "packages = [\"cacert\", \"tzdata\"]",
-        "packages = [\"cacert\", \"tz-data\"]",
-        "[workspace.metadata.ship] runtime.packages: `tz-data` is not an attribute of nixpkgs",
-    ),
-    (
-        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-        "files = { configuration = ",
-        "files = { config = ",
-        "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
-    ),
-    // A test target the workspace does not have.
-    (
-        "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
-        "targets = [\"lib\", \"test:api\"]",
-        "targets = [\"lib\", \"test:apis\"]",
-        "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
-    ),
-    // Two toolchains named: refused rather than one silently ignored.
-    (
-        "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-        "[workspace]\n\n[workspace.metadata.ship.tests]",
-        "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
-        "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
-    ),
+        (
+            "nix/crate.nix",
+            "      inherit cargoArtifacts;\n      # Only `cargo build` gets it",
+            "      cargoArtifactsCross = cargoArtifacts;\n      # Only `cargo build` gets it",
+            "unknown argument `cargoArtifactsCross`",
+        ),
+        (
+            "nix/crate.nix",
+            "    CARGO_PROFILE = profile;\n",
+            "    CARGO_PROFILE = profile;\n    SHIP_GIT_REV = rev;\n",
+            "the git revision stays out of the deps",
+        ),
+        (
+            "nix/crate.nix",
+            "cargoBuildExtraArgs = \"--bin ${name}\";",
+            "cargoExtraArgs = \"--locked --package ${name}\";",
+            "deps and package get identical shared arguments",
+        ),
+        (
+            "nix/image.nix",
+            "    tag\n    architecture\n    created\n    ;\n",
+            "    tag\n    created\n    ;\n  architecure = spec.architecture;\n",
+            "unknown argument `architecure`",
+        ),
+        (
+            "nix/per-system.nix",
+            "withImage pkgsArm64 \"linux/arm64\"",
+            "withImage pkgs \"linux/arm64\"",
+            "dockerTools of the image's platform",
+        ),
+        (
+            "nix/per-system.nix",
+            "        app = builds.app;\n",
+            "        app = native.${profile}.app;\n",
+            "entrypoint is this build's binary",
+        ),
+        (
+            "nix/per-system.nix",
+            "    crossSystem = \"aarch64-linux\";\n",
+            "    crossSytem = \"aarch64-linux\";\n",
+            "unknown argument `crossSytem`",
+        ),
+        (
+            "nix/per-system.nix",
+            "  craneLib = craneLibFor pkgs;\n",
+            "  craneLib = crane.mkLib pkgs;\n",
+            "built with the rust-overlay toolchain",
+        ),
+        (
+            "nix/per-system.nix",
+            "  checks = import ./checks.nix {\n",
+            "  checks = pkgs.callPackage ./checks.nix {\n",
+            "overrideDerivation",
+        ),
+        (
+            "nix/checks.nix",
+            "      cargoArtifacts = builds.checkDeps;\n      doInstallCargoArtifacts = false;\n      cargoTestExtraArgs",
+            "      cargoArtifacts = builds.app;\n      doInstallCargoArtifacts = false;\n      cargoTestExtraArgs",
+            "cargoArtifacts is not a derivation holding cargo artifacts",
+        ),
+        // crane's default deps commands: a `cargo check` pass nothing reads.
+        (
+            "nix/crate.nix",
+            "      buildPhaseCargoCommand = \"cargoWithProfile build ${commonArgs.cargoExtraArgs}\";\n",
+            "",
+            "the image's deps run `cargo build` only",
+        ),
+        // The image's deps caching the test builds again (crane's doCheck default).
+        (
+            "nix/crate.nix",
+            "      doCheck = false;\n    }\n  );\n\n  # The checks' dependency",
+            "    }\n  );\n\n  # The checks' dependency",
+            "the image's deps run `cargo build` only",
+        ),
+        // A leaf installing its target directory (crane's cargoTest default).
+        (
+            "nix/checks.nix",
+            "      cargoArtifacts = builds.checkDeps;\n      doInstallCargoArtifacts = false;\n      cargoTestExtraArgs",
+            "      cargoArtifacts = builds.checkDeps;\n      cargoTestExtraArgs",
+            "only what something builds on installs its cargo artifacts",
+        ),
+        // clippy on the image's deps: it would redo the check pass itself.
+        (
+            "nix/checks.nix",
+            "      cargoArtifacts = builds.checkDeps;\n      cargoClippyExtraArgs",
+            "      cargoArtifacts = builds.deps;\n      cargoClippyExtraArgs",
+            "clippy reuses the checks' deps",
+        ),
+        // The checks' deps without the build's inputs and env (an adopter's `-sys` crate).
+        (
+            "nix/crate.nix",
+            "    builtins.removeAttrs commonArgs [ \"cargoExtraArgs\" ]\n",
+            "    builtins.removeAttrs commonArgs [ \"cargoExtraArgs\" \"nativeBuildInputs\" \"buildInputs\" \"env\" ]\n",
+            "the checks' deps get the builds' inputs and env",
+        ),
+        // Build inputs in the wrong splice, for the cross build of an adopter's workspace.
+        (
+            "nix/crate.nix",
+            "map (lookup pkgsHostTarget build.keys.buildInputs)",
+            "map (lookup pkgsBuildHost build.keys.buildInputs)",
+            "build inputs are for the platform the binary runs on",
+        ),
+        (
+            "nix/crate.nix",
+            "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+            "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+            "native build inputs run on the build machine",
+        ),
+        (
+            "nix/checks.nix",
+            "cargoTestExtraArgs = testArgs;",
+            "cargoTestExtraArgs = \"--lib --bins --test http --test plan_cli\";",
+            "tests run exactly the tests key's selection",
+        ),
+        (
+            "nix/per-system.nix",
+            "p'.rust-bin.fromRustupToolchainFile toolchain.file",
+            "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
+            "built with 1.90.0",
+        ),
+        (
+            "nix/image.nix",
+            "    // spec.env;",
+            "    ;",
+            "env from the configuration",
+        ),
+        (
+            "nix/per-system.nix",
+            "filter = path: _type: !(",
+            "filter = path: _type: true || !(",
+            "runtime files stay out of the cargo source",
+        ),
+        (
+            "nix/checks.nix",
+            "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
+            "nativeBuildInputs = testInputs;",
+            "the tests also the tests key's tools",
+        ),
+        // Unknown nixpkgs attributes and a missing file, named with the key they came from.
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "build-inputs = [\"openssl\"]",
+            "build-inputs = [\"openssll\"]",
+            "[workspace.metadata.ship] build.build-inputs: `openssll` is not an attribute of nixpkgs",
+        ),
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "packages = [\"cacert\", \"tzdata\"]",
+            "packages = [\"cacert\", \"tz-data\"]",
+            "[workspace.metadata.ship] runtime.packages: `tz-data` is not an attribute of nixpkgs",
+        ),
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "files = { configuration = ",
+            "files = { config = ",
+            "[workspace.metadata.ship] runtime.files.config: `config` does not exist in the workspace",
+        ),
+        // A test target the workspace does not have.
+        (
+            "crates/ship/tests/fixtures/adopt-toolchain-key/Cargo.toml",
+            "targets = [\"lib\", \"test:api\"]",
+            "targets = [\"lib\", \"test:apis\"]",
+            "[workspace.metadata.ship] tests.targets[1]: no test target `apis` in the workspace",
+        ),
+        // Two toolchains named: refused rather than one silently ignored.
+        (
+            "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
+            "[workspace]\n\n[workspace.metadata.ship.tests]",
+            "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
+            "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
+        ),
 ];
 
 #[test]
@@ -600,6 +725,10 @@ fn the_demo_switched_to_naersk_keeps_names_matrix_and_wiring() {
         "x86_64-linux.image-release-arm64: native build inputs run on the build machine",
         "x86_64-linux.image-dev: the build env reaches deps and package",
         "aarch64-linux.image-release: the package also builds the runtime binaries",
+        "x86_64-linux: the checks' deps build on crane's dev deps, not naersk's",
+        "aarch64-linux: the only check pass is the checks' deps'",
+        "aarch64-linux: only what something builds on installs its cargo artifacts",
+        "x86_64-linux: tests reuse the checks' deps",
     ] {
         assert!(
             cases
@@ -652,111 +781,133 @@ type Edit = (&'static str, &'static str);
 
 /// Mistakes in the naersk wiring: (file, [(text, replacement)], what the failure must say).
 const NAERSK_MISTAKES: &[(&str, &[Edit], &str)] = &[
-    (
-        "nix/builders/naersk.nix",
-        &[(
-            "        \"--workspace\"\n      ]\n",
-            "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
-        )],
-        "no --bin in the deps derivation",
-    ),
-    (
-        "nix/builders/naersk.nix",
-        &[(
-            "    strictDeps = true;\n",
-            "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
-        )],
-        "the git revision stays out of the deps",
-    ),
-    (
-        "nix/builders/naersk.nix",
-        &[("    cargoBuildOptions =\n", "    cargoBuildOption =\n")],
-        "unknown argument `cargoBuildOption`",
-    ),
-    (
-        "nix/builders/naersk.nix",
-        &[("        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n", "")],
-        "cargo's linker and the cc crate's tools are aarch64's",
-    ),
-    // The `build` key: each input in its splice, the env in the deps too.
-    (
-        "nix/builders/naersk.nix",
-        &[(
-            "map (lookup pkgsHostTarget build.keys.buildInputs)",
-            "map (lookup pkgsBuildHost build.keys.buildInputs)",
-        )],
-        "image-release-arm64: build inputs are for the platform the binary runs on",
-    ),
-    (
-        "nix/builders/naersk.nix",
-        &[(
-            "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
-            "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
-        )],
-        "image-release-arm64: native build inputs run on the build machine",
-    ),
-    (
-        "nix/builders/naersk.nix",
-        &[
-            ("    inherit (build) env;\n", ""),
-            (
-                "            meta = (old.meta or { }) // {\n",
-                "            inherit (build) env;\n            meta = (old.meta or { }) // {\n",
-            ),
-        ],
-        "the build env reaches deps and package",
-    ),
-    (
-        "nix/builders/naersk.nix",
-        &[("    inherit (build) env;\n", "    env = build.env // { SHIP_GIT_REV = rev; };\n")],
-        "env.SHIP_GIT_REV is also an attribute of the derivation",
-    ),
-    (
-        "nix/builders/naersk.nix",
-        &[("    inherit (build) env;\n", "    env = build.env // { RUSTC = \"rustc\"; };\n")],
-        "env.RUSTC is also an attribute of the derivation",
-    ),
-    (
-        "nix/builders/naersk.nix",
-        &[(
-            "  app = package ([ binary ] ++ binaries) {",
-            "  app = package [ binary ] {",
-        )],
-        "the package also builds the runtime binaries",
-    ),
-    // The toolchain: the workspace's, on the build machine, for naersk as for crane.
-    (
-        "nix/per-system.nix",
-        &[(
-            "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-            "        rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-        )],
-        "unexpected argument 'rustC'",
-    ),
-    (
-        "nix/per-system.nix",
-        &[(
-            "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-            "",
-        )],
-        "the toolchain rust-toolchain.toml names",
-    ),
-    (
-        "nix/per-system.nix",
-        &[(
-            "      overlayToolchain = rustToolchainFor p.pkgsBuildHost;\n",
-            "      overlayToolchain = rustToolchainFor p;\n",
-        )],
-        "image-release-arm64: the toolchain runs on the build machine",
-    ),
-    (
-        "nix/per-system.nix",
-        &[(
-            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs deps; }",
-            "{ inherit (buildsFor pkgs craneLib false checkProfile) commonArgs; }",
-        )],
-        "cargoArtifacts is not a derivation holding cargo artifacts",
-    ),
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "        \"--workspace\"\n      ]\n",
+                "        \"--workspace\"\n        \"--bin\"\n        binary\n      ]\n",
+            )],
+            "no --bin in the deps derivation",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "    strictDeps = true;\n",
+                "    strictDeps = true;\n    SHIP_GIT_REV = rev;\n",
+            )],
+            "the git revision stays out of the deps",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("    cargoBuildOptions =\n", "    cargoBuildOption =\n")],
+            "unknown argument `cargoBuildOption`",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("        \"CC_${ccTarget}\" = \"${ccPrefix}cc\";\n", "")],
+            "cargo's linker and the cc crate's tools are aarch64's",
+        ),
+        // The `build` key: each input in its splice, the env in the deps too.
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "map (lookup pkgsHostTarget build.keys.buildInputs)",
+                "map (lookup pkgsBuildHost build.keys.buildInputs)",
+            )],
+            "image-release-arm64: build inputs are for the platform the binary runs on",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "map (lookup pkgsBuildHost build.keys.nativeBuildInputs)",
+                "map (lookup pkgsHostTarget build.keys.nativeBuildInputs)",
+            )],
+            "image-release-arm64: native build inputs run on the build machine",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[
+                ("    inherit (build) env;\n", ""),
+                (
+                    "            meta = (old.meta or { }) // {\n",
+                    "            inherit (build) env;\n            meta = (old.meta or { }) // {\n",
+                ),
+            ],
+            "the build env reaches deps and package",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("    inherit (build) env;\n", "    env = build.env // { SHIP_GIT_REV = rev; };\n")],
+            "env.SHIP_GIT_REV is also an attribute of the derivation",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[("    inherit (build) env;\n", "    env = build.env // { RUSTC = \"rustc\"; };\n")],
+            "env.RUSTC is also an attribute of the derivation",
+        ),
+        (
+            "nix/builders/naersk.nix",
+            &[(
+                "  app = package ([ binary ] ++ binaries) {",
+                "  app = package [ binary ] {",
+            )],
+            "the package also builds the runtime binaries",
+        ),
+        // The toolchain: the workspace's, on the build machine, for naersk as for crane.
+        (
+            "nix/per-system.nix",
+            &[(
+                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+                "        rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+            )],
+            "unexpected argument 'rustC'",
+        ),
+        (
+            "nix/per-system.nix",
+            &[(
+                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+                "",
+            )],
+            "the toolchain rust-toolchain.toml names",
+        ),
+        (
+            "nix/per-system.nix",
+            &[(
+                "      overlayToolchain = rustToolchainFor p.pkgsBuildHost;\n",
+                "      overlayToolchain = rustToolchainFor p;\n",
+            )],
+            "image-release-arm64: the toolchain runs on the build machine",
+        ),
+        // The checks on naersk's build: it has no checks' deps, nor crane's arguments.
+        (
+            "nix/per-system.nix",
+            &[(
+                "then buildsFor pkgs craneLib false checkProfile else native.${checkProfile};",
+                "then native.${checkProfile} else native.${checkProfile};",
+            )],
+            "attribute 'checkDeps' missing",
+        ),
+        (
+            "nix/per-system.nix",
+            &[(
+                "      inherit (checkBuilds) commonArgs deps checkDeps;
+",
+                "      inherit (checkBuilds) deps checkDeps;
+",
+            )],
+            "not a crane option",
+        ),
+        // deps-checks naming something else than what the checks build on.
+        (
+            "nix/per-system.nix",
+            &[(
+                "    ${attrs.checksDeps} = checkBuilds.checkDeps;
+",
+                "    ${attrs.checksDeps} = native.${checkProfile}.deps;
+",
+            )],
+            "clippy reuses the checks' deps",
+        ),
 ];
 
 #[test]

@@ -2,7 +2,14 @@
 # the craneLib functions nix/*.nix calls. Sources read at that tag: lib/default.nix
 # (overrideToolchain, the scope), lib/buildDepsOnly.nix, lib/buildPackage.nix,
 # lib/mkCargoDerivation.nix, lib/cargoClippy.nix, lib/cargoFmt.nix, lib/cargoTest.nix,
-# lib/cleanCargoSource.nix, lib/devShell.nix, lib/mkCrossToolchainEnv.nix and docs/API.md.
+# lib/cleanCargoSource.nix, lib/devShell.nix, lib/mkCrossToolchainEnv.nix, lib/mkDummySrc.nix,
+# lib/vendorCargoDeps.nix, lib/crateNameFromCargoToml.nix and docs/API.md.
+#
+# Each crane derivation also records the cargo commands its build and check phases would run
+# (`cargoCommands`, in crane's spelling: `cargoWithProfile` adds the profile), composed as
+# that function composes them, and whether it installs its target directory
+# (`installsCargoArtifacts`: buildDepsOnly always; mkCargoDerivation, cargoClippy and cargoTest
+# unless doInstallCargoArtifacts = false; buildPackage only if it is true).
 #
 # What it rejects, and why that is the useful line: the real functions take `...` and pass every
 # attribute they do not consume to stdenv.mkDerivation, where it becomes an environment
@@ -107,6 +114,7 @@ let
       "cargoExtraArgs"
       "cargoTestExtraArgs"
     ];
+    mkCargoDerivation = [ ];
   };
   discarded = {
     buildDepsOnly = [ "cargoArtifacts" ];
@@ -129,6 +137,64 @@ let
         args;
 
   mkLib = pkgs: scope pkgs null;
+
+  # A phase's shell text as the commands it runs: one per non-empty line, blanks collapsed
+  # (crane joins empty extra-argument strings with spaces).
+  commandsOf =
+    text:
+    builtins.filter (l: l != "") (
+      map (l: builtins.concatStringsSep " " (builtins.filter (w: builtins.isString w && w != "") (builtins.split " +" l))) (
+        builtins.filter builtins.isString (builtins.split "\n" text)
+      )
+    );
+  # lib/buildDepsOnly.nix: check then build (buildPhaseCargoCommand replaces both), then, when
+  # doCheck, `cargo test --no-run` in the check phase.
+  depsCommands =
+    args:
+    let
+      extra = args.cargoExtraArgs or "--locked";
+      doCheck = args.doCheck or true;
+      checkExtra = args.cargoCheckExtraArgs or (if doCheck then "--all-targets" else "");
+    in
+    commandsOf (
+      args.buildPhaseCargoCommand or ''
+        ${args.cargoCheckCommand or "cargoWithProfile check"} ${extra} ${checkExtra}
+        ${args.cargoBuildCommand or "cargoWithProfile build"} ${extra} ${args.cargoBuildExtraArgs or ""}
+      ''
+    )
+    ++ (
+      if doCheck then
+        commandsOf (
+          args.checkPhaseCargoCommand or "${args.cargoTestCommand or "cargoWithProfile test"} ${extra} ${args.cargoTestExtraArgs or "--no-run"}"
+        )
+      else
+        [ ]
+    );
+  # lib/buildPackage.nix: the build with crane's JSON message format, the tests when doCheck.
+  packageCommands =
+    args:
+    let
+      extra = args.cargoExtraArgs or "--locked";
+    in
+    commandsOf (
+      args.buildPhaseCargoCommand
+        or "${args.cargoBuildCommand or "cargoWithProfile build"} --message-format json-render-diagnostics ${extra} ${args.cargoBuildExtraArgs or ""}"
+    )
+    ++ (
+      if args.doCheck or true then
+        commandsOf (
+          args.checkPhaseCargoCommand
+            or "${args.cargoTestCommand or "cargoWithProfile test"} ${extra} ${args.cargoTestExtraArgs or ""}"
+        )
+      else
+        [ ]
+    );
+  # lib/mkCargoDerivation.nix: buildPhaseCargoCommand, and checkPhaseCargoCommand when doCheck
+  # (stdenv's default: false).
+  mkCargoDerivationCommands =
+    args:
+    commandsOf args.buildPhaseCargoCommand
+    ++ (if args.doCheck or false then commandsOf (args.checkPhaseCargoCommand or "") else [ ]);
 
   scope =
     pkgs: toolchain:
@@ -166,7 +232,7 @@ let
           args;
 
       build =
-        fn: suffix: installsCargoArtifacts: args:
+        fn: suffix: installsCargoArtifacts: cargoCommands: args:
         let
           n = crateName args;
         in
@@ -175,7 +241,7 @@ let
           name = "${n.pname}${suffix}-${n.version}";
           inherit args;
           info = {
-            inherit toolchain installsCargoArtifacts;
+            inherit toolchain installsCargoArtifacts cargoCommands;
             profile = args.CARGO_PROFILE or "release";
             # Where the result runs, and where it is built (mkCrossToolchainEnv: when these
             # differ crane exports CARGO_BUILD_TARGET = the host's rustc target).
@@ -205,28 +271,89 @@ let
         };
       };
 
+      # Its own doInstallCargoArtifacts is overridden with true: the stand-in refuses it.
       buildDepsOnly =
-        args: build "buildDepsOnly" "-deps" true (requireSrc "buildDepsOnly" (check "buildDepsOnly" args));
+        args:
+        build "buildDepsOnly" "-deps" true (depsCommands args) (
+          requireSrc "buildDepsOnly" (check "buildDepsOnly" args)
+        );
 
       buildPackage =
         args:
-        build "buildPackage" "" (args.doInstallCargoArtifacts or false) (
+        build "buildPackage" "" (args.doInstallCargoArtifacts or false) (packageCommands args) (
           requireArtifacts "buildPackage" (requireSrc "buildPackage" (check "buildPackage" args))
         );
 
       cargoClippy =
         args:
-        build "cargoClippy" "-clippy" (args.doInstallCargoArtifacts or true) (
-          requireArtifacts "cargoClippy" (check "cargoClippy" args)
-        );
+        build "cargoClippy" "-clippy" (args.doInstallCargoArtifacts or true)
+          (commandsOf "cargoWithProfile clippy ${args.cargoExtraArgs or "--locked"} ${args.cargoClippyExtraArgs or "--all-targets"}")
+          (requireArtifacts "cargoClippy" (check "cargoClippy" args));
 
-      cargoFmt = args: build "cargoFmt" "-fmt" false (requireSrc "cargoFmt" (check "cargoFmt" args));
+      cargoFmt =
+        args:
+        build "cargoFmt" "-fmt" false
+          (commandsOf "cargo fmt ${args.cargoExtraArgs or ""} -- --check ${args.rustFmtExtraArgs or ""}")
+          (requireSrc "cargoFmt" (check "cargoFmt" args));
 
       cargoTest =
         args:
-        build "cargoTest" "-test" (args.doInstallCargoArtifacts or true) (
-          requireArtifacts "cargoTest" (check "cargoTest" args)
-        );
+        build "cargoTest" "-test" (args.doInstallCargoArtifacts or true)
+          (
+            if args.doCheck or true then
+              commandsOf "cargoWithProfile test ${args.cargoExtraArgs or "--locked"} ${args.cargoTestExtraArgs or ""}"
+            else
+              [ ]
+          )
+          (requireArtifacts "cargoTest" (check "cargoTest" args));
+
+      # Required: cargoArtifacts and buildPhaseCargoCommand. pname and version default to the
+      # Cargo.toml of src, which for a mkDummySrc source would be import-from-derivation: the
+      # stand-in (crateName) wants them given then.
+      mkCargoDerivation =
+        args:
+        if !(args ? buildPhaseCargoCommand) then
+          throw "stand-in crane.mkCargoDerivation: called without required argument `buildPhaseCargoCommand`"
+        else
+          build "mkCargoDerivation" (args.pnameSuffix or "") (args.doInstallCargoArtifacts or true)
+            (mkCargoDerivationCommands args)
+            (requireArtifacts "mkCargoDerivation" (check "mkCargoDerivation" args));
+
+      # Takes `...` and reads only src, cargoLock and extraDummyScript (lib/mkDummySrc.nix), so
+      # any other argument is harmless here.
+      mkDummySrc =
+        args:
+        drv.mk {
+          fn = "crane.mkDummySrc";
+          name = "dummy-src";
+          args = {
+            src = (requireSrc "mkDummySrc" args).src;
+          }
+          // builtins.intersectAttrs {
+            cargoLock = null;
+            extraDummyScript = null;
+          } args;
+        };
+
+      # Takes `...` (lib/vendorCargoDeps.nix) and reads src / cargoLock* from it.
+      vendorCargoDeps =
+        args:
+        drv.mk {
+          fn = "crane.vendorCargoDeps";
+          name = "vendor-cargo-deps";
+          args = {
+            src = (requireSrc "vendorCargoDeps" args).src;
+          };
+        };
+
+      crateNameFromCargoToml =
+        args:
+        let
+          n = crateName args;
+        in
+        {
+          inherit (n) pname version;
+        };
 
       devShell =
         args:
