@@ -100,18 +100,12 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
     let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
     let mut outputs_seen = String::new();
 
-    // Dry run: says what it would do, with the key redacted, and writes nothing.
-    let mut args = vec!["push-cache", "--dry-run", "--cache", &url];
-    args.extend(&attr_refs);
-    let out = ok(ship(&env, &args));
-    outputs_seen.push_str(&all_output(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("would run: nix ") && text.contains("secret-key=***"),
-        "{text}"
-    );
-    assert!(text.contains("would push            4 paths"), "{text}");
-    assert_eq!(narinfos(cache_dir.path()), 0);
+    outputs_seen.push_str(&dry_run_writes_nothing(
+        &env,
+        &url,
+        &attr_refs,
+        cache_dir.path(),
+    ));
 
     // First, only deps-dev: the store then has part of what follows.
     let out = ok(ship(
@@ -152,25 +146,56 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
         &deps_arm,
     );
 
-    // Again, with the cache from [workspace.metadata.ship]: everything is already there.
+    outputs_seen.push_str(&push_from_the_manifest_finds_everything_present(
+        &env,
+        &url,
+        &attr_refs,
+        cache_dir.path(),
+    ));
+
+    // The secret key was read by nix, never printed: not its file's contents, not its path.
+    assert!(!outputs_seen.contains(&secret_b64), "{outputs_seen}");
+    assert!(!outputs_seen.contains(secret_text.trim()));
+    assert!(!outputs_seen.contains(&secret.display().to_string()));
+}
+
+/// Dry run: says what it would do, with the key redacted, and writes nothing. Returns all
+/// its output, for the check that no secret was shown.
+fn dry_run_writes_nothing(env: &NixEnv, url: &str, attrs: &[&str], cache_dir: &Path) -> String {
+    let mut args = vec!["push-cache", "--dry-run", "--cache", url];
+    args.extend(attrs);
+    let out = ok(ship(env, &args));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("would run: nix ") && text.contains("secret-key=***"),
+        "{text}"
+    );
+    assert!(text.contains("would push            4 paths"), "{text}");
+    assert_eq!(narinfos(cache_dir), 0);
+    all_output(&out)
+}
+
+/// Again, with the cache from [workspace.metadata.ship]: everything is already there, so
+/// nothing is pushed and nix is not run. Returns all its output, for the secret check.
+fn push_from_the_manifest_finds_everything_present(
+    env: &NixEnv,
+    url: &str,
+    attrs: &[&str],
+    cache_dir: &Path,
+) -> String {
     let manifest_dir = tempfile::tempdir().unwrap();
-    let manifest = manifest_with_cache(manifest_dir.path(), &url);
+    let manifest = manifest_with_cache(manifest_dir.path(), url);
     let mut args = vec!["push-cache", "--manifest", &manifest];
-    args.extend(&attr_refs);
-    let out = ok(ship(&env, &args));
-    outputs_seen.push_str(&all_output(&out));
+    args.extend(attrs);
+    let out = ok(ship(env, &args));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("pushed                0 paths"), "{text}");
     assert!(text.contains("already present       4 paths"), "{text}");
     assert!(text.contains("skipped upstream      1 path"), "{text}");
     assert!(text.contains("skipped images        2 paths"), "{text}");
     assert!(!text.contains("ran: "), "nothing to run, yet: {text}");
-    assert_eq!(narinfos(cache_dir.path()), 4);
-
-    // The secret key was read by nix, never printed: not its file's contents, not its path.
-    assert!(!outputs_seen.contains(&secret_b64), "{outputs_seen}");
-    assert!(!outputs_seen.contains(secret_text.trim()));
-    assert!(!outputs_seen.contains(&secret.display().to_string()));
+    assert_eq!(narinfos(cache_dir), 4);
+    all_output(&out)
 }
 
 #[test]
