@@ -86,8 +86,6 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
     let keys = tempfile::tempdir().unwrap();
     let (secret, public) = env.signing_key(keys.path(), "ship-test-1");
     let (upstream_secret, upstream_public) = env.signing_key(keys.path(), "cache.nixos.org-1");
-    let secret_text = std::fs::read_to_string(&secret).unwrap();
-    let secret_b64 = secret_text.trim().split_once(':').unwrap().1.to_owned();
     let cache_dir = tempfile::tempdir().unwrap();
     let url = format!(
         "file://{}?secret-key={}&compression=zstd",
@@ -107,15 +105,12 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
         cache_dir.path(),
     ));
 
-    // First, only deps-dev: the store then has part of what follows.
-    let out = ok(ship(
+    outputs_seen.push_str(&push_deps_dev_alone(
         &env,
-        &["push-cache", "--format", "json", "--cache", &url, &attrs[1]],
+        &url,
+        (&attrs[1], &deps_dev),
+        cache_dir.path(),
     ));
-    outputs_seen.push_str(&all_output(&out));
-    let report = json(&out);
-    assert_eq!(paths(&report["pushed"]), [deps_dev.as_str()]);
-    assert_eq!(narinfos(cache_dir.path()), 1);
 
     // Everything: the apps (from the images' closures) and the other deps go; images and the
     // upstream-signed path stay out; deps-dev is already there.
@@ -153,8 +148,32 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
         cache_dir.path(),
     ));
 
-    // The secret key was read by nix, never printed: not its file's contents, not its path.
-    assert!(!outputs_seen.contains(&secret_b64), "{outputs_seen}");
+    assert_secret_never_shown(&outputs_seen, &secret);
+}
+
+/// First, only deps-dev (`attr`, its output `path`): the store then has part of what
+/// follows. Returns all its output, for the secret check.
+fn push_deps_dev_alone(
+    env: &NixEnv,
+    url: &str,
+    (attr, path): (&str, &str),
+    cache_dir: &Path,
+) -> String {
+    let out = ok(ship(
+        env,
+        &["push-cache", "--format", "json", "--cache", url, attr],
+    ));
+    let report = json(&out);
+    assert_eq!(paths(&report["pushed"]), [path]);
+    assert_eq!(narinfos(cache_dir), 1);
+    all_output(&out)
+}
+
+/// The secret key was read by nix, never printed: not its file's contents, not its path.
+fn assert_secret_never_shown(outputs_seen: &str, secret: &Path) {
+    let secret_text = std::fs::read_to_string(secret).unwrap();
+    let secret_b64 = secret_text.trim().split_once(':').unwrap().1;
+    assert!(!outputs_seen.contains(secret_b64), "{outputs_seen}");
     assert!(!outputs_seen.contains(secret_text.trim()));
     assert!(!outputs_seen.contains(&secret.display().to_string()));
 }
