@@ -68,22 +68,35 @@ def ship_binary(src: Path, target: Path | None) -> Path:
     """Builds the helper from src: in full mode as shipped (release profile) in its own target
     dir; in quick mode as the test command already built it (debug, the shared target dir, so
     it costs nothing in CI), where the figures are not the point."""
+    return cargo_executable(src, target, "ship", "ship")
+
+
+def harness_binary() -> Path:
+    """The tests' registry harness (crates/ship-test-support, `ship-harness`), built as the
+    test command builds it (debug, the shared target dir): it is measured by nothing."""
+    return cargo_executable(ROOT, None, "ship-test-support", "ship-harness")
+
+
+def cargo_executable(src: Path, target: Path | None, package: str, name: str) -> Path:
+    """`cargo build -p PACKAGE` in src (release, into target, when target is given): the path
+    of its executable NAME."""
     env = dict(os.environ)
     if target is not None:
         env["CARGO_TARGET_DIR"] = str(target)
     out = subprocess.run(
-        ["nice", "-n", "10", "cargo", "build", "-p", "ship", "--locked", "--message-format=json"]
+        ["nice", "-n", "10", "cargo", "build", "-p", package, "--bin", name, "--locked",
+         "--message-format=json"]
         + (["--release"] if target is not None else []),
         cwd=src, capture_output=True, text=True, env=env,
     )
     if out.returncode != 0:
-        raise RuntimeError(f"cargo build -p ship failed:\n{out.stderr[-3000:]}")
+        raise RuntimeError(f"cargo build -p {package} failed:\n{out.stderr[-3000:]}")
     for line in out.stdout.splitlines():
         msg = json.loads(line) if line.startswith("{") else {}
         if msg.get("reason") == "compiler-artifact" and msg.get("executable") and \
-                msg["target"]["name"] == "ship":
+                msg["target"]["name"] == name:
             return Path(msg["executable"])
-    raise RuntimeError("cargo build -p ship produced no `ship` executable")
+    raise RuntimeError(f"cargo build -p {package} produced no `{name}` executable")
 
 
 def has_subcommand(ship: Path, name: str) -> bool:
@@ -229,6 +242,7 @@ def main() -> int:
         # Part 3: push the imitated image, first / again / after a source change; per profile
         # built (the release image is the one production pushes; dev images are much larger).
         results["push"] = []
+        harness = harness_binary() if "push" in parts else None
         for img_profile in profiles if "push" in parts else ():
             images = []
             for label, suffix in (("v1", "app"), ("v2", "changed")):
@@ -237,7 +251,7 @@ def main() -> int:
                 results.setdefault("images", {}).setdefault(img_profile, {})[label] = info
                 images.append(archive)
             cycle = registry.push_cycle(
-                ship,
+                ship, harness,
                 [("first push", images[0]), ("re-push, same image", images[0]),
                  ("push after a source-only change", images[1])],
                 workdir / f"push-{img_profile}", repo="bench/demo-service",

@@ -1,76 +1,62 @@
 """Part 3: pushes to a local Distribution registry, with the bytes counted on the wire.
 
-The registry runs on 127.0.0.1 on a port it picks itself, with its own storage in a temp dir. The
-client talks to it through a byte-counting TCP relay, so "bytes uploaded" is measured outside
-`ship` (request bodies plus HTTP overhead), and is cross-checked against the blobs the registry
-stored.
+The registry is the test harness's (`ship-harness registry`, the tests' own Registry): 127.0.0.1
+on a port it picks itself, with its own storage in a temp dir. The client talks to it through a
+byte-counting TCP relay, so "bytes uploaded" is measured outside `ship` (request bodies plus HTTP
+overhead), and is cross-checked against the blobs the registry stored.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import subprocess
 import threading
-import time
 import urllib.request
 from pathlib import Path
 
 from .measure import log, run
 
-REGISTRY_CONFIG = """version: 0.1
-log:
-  level: info
-storage:
-  filesystem:
-    rootdirectory: {root}
-http:
-  addr: 127.0.0.1:0
-"""
-
-
 class Registry:
-    """docker-registry serve, on loopback, killed by stop() (also on errors: use as a context)."""
+    """The test harness's registry (`ship-harness registry`, crates/ship-test-support): a
+    plain-HTTP Distribution registry on 127.0.0.1 with its storage in a temp dir, stopped by
+    stop() (also on errors: use as a context) by closing the harness's stdin."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, harness: Path, workdir: Path):
+        self.harness = harness
         self.workdir = workdir
-        self.storage = workdir / "storage"
         self.proc: subprocess.Popen | None = None
         self.port = 0
+        self.storage = Path()
 
     def __enter__(self) -> "Registry":
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cfg = self.workdir / "config.yml"
-        cfg.write_text(REGISTRY_CONFIG.format(root=self.storage), encoding="utf-8")
-        logf = open(self.workdir / "registry.log", "wb")
-        self.proc = subprocess.Popen(
-            ["docker-registry", "serve", str(cfg)], stdout=logf, stderr=subprocess.STDOUT
-        )
-        logf.close()
-        pattern = re.compile(rb"listening on 127\.0\.0\.1:(\d+)")
-        for _ in range(200):
-            m = pattern.search((self.workdir / "registry.log").read_bytes())
-            if m:
-                self.port = int(m.group(1))
-                return self
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(
-            f"docker-registry did not start; see {self.workdir / 'registry.log'}"
-        )
+        with open(self.workdir / "harness.log", "wb") as logf:
+            self.proc = subprocess.Popen(
+                [str(self.harness), "registry"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logf,
+            )
+        line = self.proc.stdout.readline()
+        try:
+            info = json.loads(line)
+            self.port = int(info["addr"].rsplit(":", 1)[1])
+            self.storage = Path(info["storage"])
+        except (ValueError, KeyError, IndexError) as e:
+            self.stop()
+            raise RuntimeError(
+                f"ship-harness registry did not start ({e}); see {self.workdir / 'harness.log'}"
+            ) from e
+        return self
 
     def __exit__(self, *exc) -> None:
         self.stop()
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.stdin.close()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -180,6 +166,7 @@ def fresh_client_env(home: Path) -> dict[str, str]:
 
 def push_cycle(
     ship: Path,
+    harness: Path,
     images: list[tuple[str, Path]],
     workdir: Path,
     *,
@@ -189,7 +176,7 @@ def push_cycle(
 ) -> dict:
     """Pushes each (label, docker-archive) in order, each from a fresh client, to one registry."""
     results: dict = {"repo": repo, "pushes": []}
-    with Registry(workdir / "registry") as reg:
+    with Registry(harness, workdir / "registry") as reg:
         relay = CountingRelay(reg.port)
         try:
             for i, (label, archive) in enumerate(images):

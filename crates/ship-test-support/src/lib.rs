@@ -1,5 +1,6 @@
 //! The test harness of the `ship` crate, one helper each, as cargo has `cargo-test-support`
-//! (a dev-dependency of ship only; nothing here is in a binary or image):
+//! (a dev-dependency of ship only; nothing here is in ship's binary or image; its own binary,
+//! `ship-harness`, starts the [`registry`] for the benchmark):
 //! - the repository, its fixtures, the `ship` binary with a scrubbed environment, tools the
 //!   tests need (this file);
 //! - [`registry`]: a real Distribution registry on 127.0.0.1 (plain, or htpasswd + TLS);

@@ -197,6 +197,68 @@ impl NixEnv {
     }
 }
 
+/// What `ship release` runs on: a scratch directory, a fresh fixture flake, a Nix state, and
+/// a one-package workspace manifest whose `[workspace.metadata.ship]` names the fixture's
+/// binary and the image repository.
+pub struct ReleaseWorkspace {
+    pub dir: tempfile::TempDir,
+    pub flake: FixtureFlake,
+    pub env: NixEnv,
+    pub manifest: PathBuf,
+}
+
+/// A signed `file://` binary cache set in a [`ReleaseWorkspace`]'s manifest.
+pub struct SignedFileCache {
+    pub dir: PathBuf,
+    pub public_key: String,
+    pub key_file: PathBuf,
+}
+
+impl ReleaseWorkspace {
+    /// The workspace, its manifest with `image = "{repo}"`.
+    pub fn new(repo: &str) -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary directory");
+        let flake = FixtureFlake::prepare();
+        let env = NixEnv::new();
+        let manifest = dir.path().join("Cargo.toml");
+        std::fs::write(
+            &manifest,
+            format!(
+                "[package]\nname = \"fixture\"\nversion = \"0.1.0\"\n\n[workspace]\n\n\
+                 [workspace.metadata.ship]\nbinary = \"fixture\"\nimage = \"{repo}\"\n"
+            ),
+        )
+        .expect("write the workspace manifest");
+        Self {
+            dir,
+            flake,
+            env,
+            manifest,
+        }
+    }
+
+    /// Adds `cache = "file://...?secret-key=...&compression=zstd"` to the manifest: a cache
+    /// directory in the workspace, not yet created, signed with a new key named `key_name`.
+    pub fn add_signed_file_cache(&self, key_name: &str) -> SignedFileCache {
+        let (key_file, public_key) = self.env.signing_key(self.dir.path(), key_name);
+        let dir = self.dir.path().join("cache");
+        let line = format!(
+            "cache = \"file://{}?secret-key={}&compression=zstd\"\n",
+            dir.display(),
+            key_file.display()
+        );
+        // The ship table is the manifest's last, so an appended key belongs to it.
+        let mut text = std::fs::read_to_string(&self.manifest).expect("read the manifest");
+        text.push_str(&line);
+        std::fs::write(&self.manifest, text).expect("write the manifest");
+        SignedFileCache {
+            dir,
+            public_key,
+            key_file,
+        }
+    }
+}
+
 /// `out`, after asserting ship succeeded (its output in the failure message).
 pub fn ok(out: Output) -> Output {
     assert!(

@@ -199,25 +199,8 @@ fn cachix_from_the_configuration_dry_run_and_failure() {
     let manifest = manifest.to_str().unwrap();
     let items = [flake.attr("image-dev"), flake.attr("deps-dev")];
 
-    // Dry run: says what it would hand cachix, runs nothing.
     let rec = Recorder::new();
-    let out = ok(rec
-        .command(&env)
-        .args(["push-cache", "--dry-run", "--manifest", manifest])
-        .args(&items)
-        .output()
-        .unwrap());
-    rec.assert_no_secret(&out);
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("would run: cachix push ship-demo < (2 store paths, one per line)"),
-        "{text}"
-    );
-    assert!(
-        text.contains("(not checked: cachix skips them itself)"),
-        "{text}"
-    );
-    assert_eq!(rec.recorded("argv"), None, "cachix ran in a dry run");
+    dry_run_runs_no_cachix(&rec, &env, manifest, &items);
 
     // The configured cache, cachix's defaults.
     let out = ok(rec
@@ -234,13 +217,39 @@ fn cachix_from_the_configuration_dry_run_and_failure() {
     expected.sort();
     assert_eq!(stdin, expected);
 
-    // cachix fails: ship fails, says which command, shows its stderr, still no secret.
+    failures_are_clear_errors(&env, manifest, &items);
+}
+
+/// Dry run: says what it would hand cachix, runs nothing.
+fn dry_run_runs_no_cachix(rec: &Recorder, env: &NixEnv, manifest: &str, items: &[String]) {
+    let out = ok(rec
+        .command(env)
+        .args(["push-cache", "--dry-run", "--manifest", manifest])
+        .args(items)
+        .output()
+        .unwrap());
+    rec.assert_no_secret(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("would run: cachix push ship-demo < (2 store paths, one per line)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("(not checked: cachix skips them itself)"),
+        "{text}"
+    );
+    assert_eq!(rec.recorded("argv"), None, "cachix ran in a dry run");
+}
+
+/// cachix fails: ship fails, says which command, shows its stderr, still no secret. No
+/// cachix at all: a clear error naming the variable that points at it.
+fn failures_are_clear_errors(env: &NixEnv, manifest: &str, items: &[String]) {
     let rec = Recorder::new();
     let out = rec
-        .command(&env)
+        .command(env)
         .env("RECORDING_CACHIX_EXIT", "3")
         .args(["push-cache", "--manifest", manifest])
-        .args(&items)
+        .args(items)
         .output()
         .unwrap();
     assert!(!out.status.success());
@@ -252,12 +261,11 @@ fn cachix_from_the_configuration_dry_run_and_failure() {
         "{err}"
     );
 
-    // No cachix at all: a clear error.
-    let mut cmd = rec.command(&env);
+    let mut cmd = rec.command(env);
     let out = cmd
         .env("SHIP_CACHIX", "/nonexistent/cachix")
         .args(["push-cache", "--manifest", manifest])
-        .args(&items)
+        .args(items)
         .output()
         .unwrap();
     assert!(!out.status.success());

@@ -86,8 +86,6 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
     let keys = tempfile::tempdir().unwrap();
     let (secret, public) = env.signing_key(keys.path(), "ship-test-1");
     let (upstream_secret, upstream_public) = env.signing_key(keys.path(), "cache.nixos.org-1");
-    let secret_text = std::fs::read_to_string(&secret).unwrap();
-    let secret_b64 = secret_text.trim().split_once(':').unwrap().1.to_owned();
     let cache_dir = tempfile::tempdir().unwrap();
     let url = format!(
         "file://{}?secret-key={}&compression=zstd",
@@ -100,28 +98,19 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
     let attr_refs: Vec<&str> = attrs.iter().map(String::as_str).collect();
     let mut outputs_seen = String::new();
 
-    // Dry run: says what it would do, with the key redacted, and writes nothing.
-    let mut args = vec!["push-cache", "--dry-run", "--cache", &url];
-    args.extend(&attr_refs);
-    let out = ok(ship(&env, &args));
-    outputs_seen.push_str(&all_output(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("would run: nix ") && text.contains("secret-key=***"),
-        "{text}"
-    );
-    assert!(text.contains("would push            4 paths"), "{text}");
-    assert_eq!(narinfos(cache_dir.path()), 0);
-
-    // First, only deps-dev: the store then has part of what follows.
-    let out = ok(ship(
+    outputs_seen.push_str(&dry_run_writes_nothing(
         &env,
-        &["push-cache", "--format", "json", "--cache", &url, &attrs[1]],
+        &url,
+        &attr_refs,
+        cache_dir.path(),
     ));
-    outputs_seen.push_str(&all_output(&out));
-    let report = json(&out);
-    assert_eq!(paths(&report["pushed"]), [deps_dev.as_str()]);
-    assert_eq!(narinfos(cache_dir.path()), 1);
+
+    outputs_seen.push_str(&push_deps_dev_alone(
+        &env,
+        &url,
+        (&attrs[1], &deps_dev),
+        cache_dir.path(),
+    ));
 
     // Everything: the apps (from the images' closures) and the other deps go; images and the
     // upstream-signed path stay out; deps-dev is already there.
@@ -152,25 +141,80 @@ fn push_to_a_signed_file_cache_then_everything_is_present() {
         &deps_arm,
     );
 
-    // Again, with the cache from [workspace.metadata.ship]: everything is already there.
+    outputs_seen.push_str(&push_from_the_manifest_finds_everything_present(
+        &env,
+        &url,
+        &attr_refs,
+        cache_dir.path(),
+    ));
+
+    assert_secret_never_shown(&outputs_seen, &secret);
+}
+
+/// First, only deps-dev (`attr`, its output `path`): the store then has part of what
+/// follows. Returns all its output, for the secret check.
+fn push_deps_dev_alone(
+    env: &NixEnv,
+    url: &str,
+    (attr, path): (&str, &str),
+    cache_dir: &Path,
+) -> String {
+    let out = ok(ship(
+        env,
+        &["push-cache", "--format", "json", "--cache", url, attr],
+    ));
+    let report = json(&out);
+    assert_eq!(paths(&report["pushed"]), [path]);
+    assert_eq!(narinfos(cache_dir), 1);
+    all_output(&out)
+}
+
+/// The secret key was read by nix, never printed: not its file's contents, not its path.
+fn assert_secret_never_shown(outputs_seen: &str, secret: &Path) {
+    let secret_text = std::fs::read_to_string(secret).unwrap();
+    let secret_b64 = secret_text.trim().split_once(':').unwrap().1;
+    assert!(!outputs_seen.contains(secret_b64), "{outputs_seen}");
+    assert!(!outputs_seen.contains(secret_text.trim()));
+    assert!(!outputs_seen.contains(&secret.display().to_string()));
+}
+
+/// Dry run: says what it would do, with the key redacted, and writes nothing. Returns all
+/// its output, for the check that no secret was shown.
+fn dry_run_writes_nothing(env: &NixEnv, url: &str, attrs: &[&str], cache_dir: &Path) -> String {
+    let mut args = vec!["push-cache", "--dry-run", "--cache", url];
+    args.extend(attrs);
+    let out = ok(ship(env, &args));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("would run: nix ") && text.contains("secret-key=***"),
+        "{text}"
+    );
+    assert!(text.contains("would push            4 paths"), "{text}");
+    assert_eq!(narinfos(cache_dir), 0);
+    all_output(&out)
+}
+
+/// Again, with the cache from [workspace.metadata.ship]: everything is already there, so
+/// nothing is pushed and nix is not run. Returns all its output, for the secret check.
+fn push_from_the_manifest_finds_everything_present(
+    env: &NixEnv,
+    url: &str,
+    attrs: &[&str],
+    cache_dir: &Path,
+) -> String {
     let manifest_dir = tempfile::tempdir().unwrap();
-    let manifest = manifest_with_cache(manifest_dir.path(), &url);
+    let manifest = manifest_with_cache(manifest_dir.path(), url);
     let mut args = vec!["push-cache", "--manifest", &manifest];
-    args.extend(&attr_refs);
-    let out = ok(ship(&env, &args));
-    outputs_seen.push_str(&all_output(&out));
+    args.extend(attrs);
+    let out = ok(ship(env, &args));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("pushed                0 paths"), "{text}");
     assert!(text.contains("already present       4 paths"), "{text}");
     assert!(text.contains("skipped upstream      1 path"), "{text}");
     assert!(text.contains("skipped images        2 paths"), "{text}");
     assert!(!text.contains("ran: "), "nothing to run, yet: {text}");
-    assert_eq!(narinfos(cache_dir.path()), 4);
-
-    // The secret key was read by nix, never printed: not its file's contents, not its path.
-    assert!(!outputs_seen.contains(&secret_b64), "{outputs_seen}");
-    assert!(!outputs_seen.contains(secret_text.trim()));
-    assert!(!outputs_seen.contains(&secret.display().to_string()));
+    assert_eq!(narinfos(cache_dir), 4);
+    all_output(&out)
 }
 
 #[test]

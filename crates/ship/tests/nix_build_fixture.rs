@@ -68,35 +68,8 @@ fn first_build_builds_everything_then_everything_is_local() {
         flake.attr("image-release-arm64"),
     );
 
-    let out = ok(ship(
-        &env,
-        OFFLINE,
-        &[
-            "build", "--format", "json", &image_dev, &deps_dev, &image_arm,
-        ],
-    ));
-    let report = json(&out);
-    // image-dev needs fake-nss, deps-dev, app-dev and itself; image-release-arm64 its own
-    // deps, app and itself (fake-nss is shared); deps-dev is one of those.
-    assert_eq!(
-        names(&report["will_build"]),
-        [
-            "docker-image-fixture.tar.drv",
-            "docker-image-fixture.tar.drv",
-            "fake-nss.drv",
-            "fixture-0.1.0.drv",
-            "fixture-0.1.0.drv",
-            "fixture-deps-0.1.0.drv",
-            "fixture-deps-0.1.0.drv",
-        ]
-    );
-    assert_eq!(report["built"], 7);
-    assert_eq!(report["fetched"], 0);
-    assert_eq!(report["hit_rate"], 0.0);
-    let (image_dev_out, s1) = output_of(&report, &image_dev);
-    let (deps_dev_out, s2) = output_of(&report, &deps_dev);
-    let (image_arm_out, s3) = output_of(&report, &image_arm);
-    assert_eq!([s1, s2, s3], ["built", "built", "built"]);
+    let [image_dev_out, deps_dev_out, image_arm_out] =
+        first_build_builds_all_seven(&env, [&image_dev, &deps_dev, &image_arm]);
 
     // The images: docker-archives with the right architecture whose entrypoint is the app,
     // which runs (arm64 under qemu-user).
@@ -123,13 +96,62 @@ fn first_build_builds_everything_then_everything_is_local() {
     assert_eq!(image_closure.len(), 3, "{image_closure:?}");
     assert!(!image_closure.contains(&deps_dev_out));
 
-    // Second run: nothing missing, so neither built nor fetched; no made-up hit rate.
+    second_build_finds_everything_local(
+        &env,
+        [
+            (&image_dev, &image_dev_out),
+            (&deps_dev, &deps_dev_out),
+            (&image_arm, &image_arm_out),
+        ],
+    );
+}
+
+/// `ship build --format json` of image-dev, deps-dev and image-release-arm64 on an empty
+/// store: every derivation is built, none fetched, and each installable's output is reported
+/// as built. Returns the three outputs in the order given.
+fn first_build_builds_all_seven(env: &NixEnv, installables: [&String; 3]) -> [String; 3] {
+    let [image_dev, deps_dev, image_arm] = installables;
+    let out = ok(ship(
+        env,
+        OFFLINE,
+        &["build", "--format", "json", image_dev, deps_dev, image_arm],
+    ));
+    let report = json(&out);
+    // image-dev needs fake-nss, deps-dev, app-dev and itself; image-release-arm64 its own
+    // deps, app and itself (fake-nss is shared); deps-dev is one of those.
+    assert_eq!(
+        names(&report["will_build"]),
+        [
+            "docker-image-fixture.tar.drv",
+            "docker-image-fixture.tar.drv",
+            "fake-nss.drv",
+            "fixture-0.1.0.drv",
+            "fixture-0.1.0.drv",
+            "fixture-deps-0.1.0.drv",
+            "fixture-deps-0.1.0.drv",
+        ]
+    );
+    assert_eq!(report["built"], 7);
+    assert_eq!(report["fetched"], 0);
+    assert_eq!(report["hit_rate"], 0.0);
+    let (image_dev_out, s1) = output_of(&report, image_dev);
+    let (deps_dev_out, s2) = output_of(&report, deps_dev);
+    let (image_arm_out, s3) = output_of(&report, image_arm);
+    assert_eq!([s1, s2, s3], ["built", "built", "built"]);
+    [image_dev_out, deps_dev_out, image_arm_out]
+}
+
+/// Second run: nothing missing, so neither built nor fetched; no made-up hit rate; every
+/// installable reported local at its path, in the text output and the step summary.
+fn second_build_finds_everything_local(env: &NixEnv, outputs: [(&String, &String); 3]) {
     let summary = tempfile::NamedTempFile::new().unwrap();
     let mut cmd = support::ship();
     env.apply(&mut cmd, OFFLINE);
+    let installables = outputs.map(|(installable, _)| installable.as_str());
     let out = ok(cmd
         .env("GITHUB_STEP_SUMMARY", summary.path())
-        .args(["build", &image_dev, &deps_dev, &image_arm])
+        .arg("build")
+        .args(installables)
         .output()
         .unwrap());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -137,11 +159,7 @@ fn first_build_builds_everything_then_everything_is_local() {
         text.contains("0 derivations built, 0 paths fetched, cache hit rate n/a"),
         "{text}"
     );
-    for (installable, path) in [
-        (&image_dev, &image_dev_out),
-        (&deps_dev, &deps_dev_out),
-        (&image_arm, &image_arm_out),
-    ] {
+    for (installable, path) in outputs {
         assert!(
             text.lines().any(|l| l.starts_with("local ")
                 && l.contains(installable.as_str())

@@ -10,7 +10,7 @@ use ship_test_support::nix_fixture;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nix_fixture::{FixtureFlake, NixEnv, OFFLINE};
+use nix_fixture::{FixtureFlake, NixEnv, ReleaseWorkspace, OFFLINE};
 use serde_json::Value;
 use support::proxy::{Action, FaultProxy};
 use support::registry::Registry;
@@ -29,31 +29,22 @@ struct Setup {
 
 /// A workspace manifest whose [workspace.metadata.ship] points at `repo` and a signed cache.
 fn setup(repo: &str) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let flake = FixtureFlake::prepare();
-    let env = NixEnv::new();
-    let (key_file, public_key) = env.signing_key(dir.path(), "ship-release-test-1");
-    let cache_dir = dir.path().join("cache");
-    let manifest = dir.path().join("Cargo.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[package]\nname = \"fixture\"\nversion = \"0.1.0\"\n\n[workspace]\n\n\
-             [workspace.metadata.ship]\nbinary = \"fixture\"\nimage = \"{repo}\"\n\
-             cache = \"file://{}?secret-key={}&compression=zstd\"\n",
-            cache_dir.display(),
-            key_file.display()
-        ),
-    )
-    .unwrap();
+    let workspace = ReleaseWorkspace::new(repo);
+    let cache = workspace.add_signed_file_cache("ship-release-test-1");
+    let ReleaseWorkspace {
+        dir,
+        flake,
+        env,
+        manifest,
+    } = workspace;
     Setup {
         dir,
         flake,
         env,
         manifest,
-        cache_dir,
-        public_key,
-        key_file,
+        cache_dir: cache.dir,
+        public_key: cache.public_key,
+        key_file: cache.key_file,
     }
 }
 

@@ -11,7 +11,7 @@ use ship_test_support::nix_fixture;
 
 use std::path::PathBuf;
 
-use nix_fixture::{FixtureFlake, NixEnv, OFFLINE};
+use nix_fixture::{FixtureFlake, NixEnv, ReleaseWorkspace, OFFLINE};
 use serde_json::Value;
 use support::registry::Registry;
 use support::sshd::{Sshd, HOST};
@@ -26,18 +26,12 @@ struct Setup {
 }
 
 fn setup(repo: &str) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let flake = FixtureFlake::prepare();
-    let env = NixEnv::new();
-    let manifest = dir.path().join("Cargo.toml");
-    std::fs::write(
-        &manifest,
-        format!(
-            "[package]\nname = \"fixture\"\nversion = \"0.1.0\"\n\n[workspace]\n\n\
-             [workspace.metadata.ship]\nbinary = \"fixture\"\nimage = \"{repo}\"\n"
-        ),
-    )
-    .unwrap();
+    let ReleaseWorkspace {
+        dir,
+        flake,
+        env,
+        manifest,
+    } = ReleaseWorkspace::new(repo);
     Setup {
         dir,
         flake,
