@@ -63,23 +63,24 @@ let
   };
   shipVersion = (builtins.fromTOML (builtins.readFile (root + "/crates/ship/Cargo.toml"))).package.version;
 
+  # What either builder is given for one profile and target: the same source and settings.
+  builderArgs = cross: profile: {
+    inherit
+      src
+      profile
+      rev
+      cross
+      shipVersion
+      ;
+    inherit (config) binary;
+    inherit (config.byProfile.${profile}) build;
+    inherit (config.byProfile.${profile}.runtime) binaries;
+    lookup = shipLib.packages config;
+  };
   # callPackage, as in crane's cross example, so inputs added to crate.nix get spliced.
   buildsFor =
     p: crane': cross: profile:
-    p.callPackage ./crate.nix {
-      craneLib = crane';
-      inherit
-        src
-        profile
-        rev
-        cross
-        shipVersion
-        ;
-      inherit (config) binary;
-      inherit (config.byProfile.${profile}) build;
-      inherit (config.byProfile.${profile}.runtime) binaries;
-      lookup = shipLib.packages config;
-    };
+    p.callPackage ./crate.nix (builderArgs cross profile // { craneLib = crane'; });
   # builder = "naersk": the packages come from nix/builders/naersk.nix, crate.nix's result
   # shape, with the same toolchain, source and settings. naersk ignores rust-toolchain.toml and
   # interpolates `${rustc}/bin/rustc` and `${cargo}` (build.nix:131,144), where a spliced
@@ -92,24 +93,16 @@ let
     let
       overlayToolchain = rustToolchainFor p.pkgsBuildHost;
     in
-    p.callPackage ./builders/naersk.nix {
-      naersk = p.callPackage naersk {
-        cargo = if overlayToolchain == null then p.pkgsBuildHost.cargo else overlayToolchain;
-        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;
-        zstd = p.pkgsBuildBuild.zstd;
-      };
-      inherit
-        src
-        profile
-        rev
-        cross
-        shipVersion
-        ;
-      inherit (config) binary;
-      inherit (config.byProfile.${profile}) build;
-      inherit (config.byProfile.${profile}.runtime) binaries;
-      lookup = shipLib.packages config;
-    };
+    p.callPackage ./builders/naersk.nix (
+      builderArgs cross profile
+      // {
+        naersk = p.callPackage naersk {
+          cargo = if overlayToolchain == null then p.pkgsBuildHost.cargo else overlayToolchain;
+          rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;
+          zstd = p.pkgsBuildBuild.zstd;
+        };
+      }
+    );
   selectedBuildsFor =
     p: crane': cross: profile:
     if config.builder == "naersk" then naerskBuildsFor p cross profile else buildsFor p crane' cross profile;

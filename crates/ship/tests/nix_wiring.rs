@@ -857,15 +857,15 @@ const NAERSK_MISTAKES: &[(&str, &[Edit], &str)] = &[
         (
             "nix/per-system.nix",
             &[(
-                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
-                "        rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+                "          rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+                "          rustC = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
             )],
             "unexpected argument 'rustC'",
         ),
         (
             "nix/per-system.nix",
             &[(
-                "        rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
+                "          rustc = if overlayToolchain == null then p.pkgsBuildHost.rustc else overlayToolchain;\n",
                 "",
             )],
             "the toolchain rust-toolchain.toml names",
