@@ -209,6 +209,23 @@ pub fn run(cmd: &mut std::process::Command) -> (bool, String, String) {
     )
 }
 
+/// `ship push-image IMAGE --to REPO --format json EXTRA…` with [`ship_in`]`(home)`: its JSON
+/// report, after asserting it succeeded.
+pub fn push_image_json(
+    home: &std::path::Path,
+    image: &std::path::Path,
+    repo: &str,
+    extra: &[&str],
+) -> serde_json::Value {
+    run_json(
+        ship_in(home)
+            .arg("push-image")
+            .arg(image)
+            .args(["--to", repo, "--format", "json"])
+            .args(extra),
+    )
+}
+
 /// Run `cmd` and parse its stdout as JSON, panicking with its stderr if it failed.
 pub fn run_json(cmd: &mut std::process::Command) -> serde_json::Value {
     let (ok, stdout, stderr) = run(cmd);

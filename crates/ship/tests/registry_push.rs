@@ -4,22 +4,10 @@
 
 use ship_test_support as support;
 
-use std::path::Path;
-
 use serde_json::Value;
 use support::image::{expected_layer_blob, write_archive, write_stream_script, ImageSpec};
 use support::registry::{parse_listen_addr, Registry};
-use support::{require_tool, run, run_json, ship_in};
-
-fn push(home: &Path, image: &Path, repo: &str, extra: &[&str]) -> Value {
-    run_json(
-        ship_in(home)
-            .arg("push-image")
-            .arg(image)
-            .args(["--to", repo, "--format", "json"])
-            .args(extra),
-    )
-}
+use support::{push_image_json as push, require_tool, run, ship_in};
 
 fn fresh_home() -> tempfile::TempDir {
     tempfile::Builder::new()

@@ -12,17 +12,7 @@ use serde_json::Value;
 use support::image::{write_archive, ImageSpec, Layer};
 use support::proxy::{Action, FaultProxy, RequestHead};
 use support::registry::Registry;
-use support::{run_json, ship_in};
-
-fn push(home: &Path, image: &Path, repo: &str, extra: &[&str]) -> Value {
-    run_json(
-        ship_in(home)
-            .arg("push-image")
-            .arg(image)
-            .args(["--to", repo, "--format", "json"])
-            .args(extra),
-    )
-}
+use support::{push_image_json as push, ship_in};
 
 /// The pushed blobs are whole: a direct push of the same image finds every one.
 fn assert_all_present(home: &Path, image: &Path, reg: &Registry, pushed: &Value) {
