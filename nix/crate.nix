@@ -42,10 +42,11 @@ let
     buildInputs = map (lookup pkgsHostTarget build.keys.buildInputs) build.buildInputs;
     inherit (build) env;
   };
-  # The deps derivations' arguments: the cargo source without `include`. crane's mkDummySrc
-  # keeps only Cargo.lock, .cargo/config* and the Cargo.tomls of what it is given
-  # (lib/mkDummySrc.nix:41-46, 109-131), so giving it the cargo source alone keeps it so even
-  # where an included directory holds a Cargo.toml or .cargo/config.
+  # The deps derivations' arguments: the cargo source, without `include`. crane's mkDummySrc
+  # already drops all but Cargo.lock, .cargo/config* and the Cargo.tomls of what it is given
+  # (lib/mkDummySrc.nix:41-46, 104-131); given the cargo source alone, not even an included
+  # Cargo.toml or .cargo/config can reach the deps, whose hash is then the same with or without
+  # `include`.
   depsArgs = commonArgs // {
     src = cargoSrc;
   };
