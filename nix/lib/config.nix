@@ -99,6 +99,7 @@ let
       "tests"
       "build"
       "runtime"
+      "include"
     ];
     variant = [
       "profile"
@@ -147,6 +148,7 @@ let
       fail "${key}.${name}" (expected "a boolean" attrs.${name});
 
   settings = import ./settings.nix { inherit fail knownKeys expected; };
+  workspaceSource = import ./source.nix { inherit fail; };
 
   table =
     key: kind: value:
@@ -335,6 +337,7 @@ let
       profiles = builtins.sort builtins.lessThan (u.unique (map (n: variants.${n}.profile) variantNames));
       toolchain = settings.toolchain raw;
       tests = settings.tests raw;
+      include = workspaceSource.include (dirOf path) raw;
       variantSettings = u.genAttrs variantNames (n: settings.forVariant binary raw n rawVariants.${n});
       # The flake builds one deps, app and image per profile: variants sharing one must agree.
       checkSharedProfiles = u.seqAll (genList (
@@ -487,6 +490,7 @@ let
         (validateBuilder builder)
         toolchain
         tests
+        include
         (settings.checkTop binary raw)
         checkVariants
         checkSharedProfiles
@@ -511,7 +515,12 @@ let
           name = packageName;
           version = packageField "version";
         };
-        inherit profiles toolchain tests;
+        inherit
+          profiles
+          toolchain
+          tests
+          include
+          ;
         # Per profile (variants sharing one agree, see checkSharedProfiles): what its builds
         # and image need.
         byProfile = u.genAttrs profiles (
