@@ -31,6 +31,8 @@ let
         # crane's stand-in records them; naersk's does not (null).
         cargoCommands = p.standin.cargoCommands or null;
         args = drv.sanitize p.standin.args;
+        # A lib.fileset source's files (absolute paths); null for other sources.
+        sourceFiles = p.standin.args.src._standinFiles or null;
       };
 in
 {

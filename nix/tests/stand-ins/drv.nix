@@ -15,8 +15,8 @@ let
     ;
 
   # Arguments as plain data for hashing: derivations become their outPath, functions a marker,
-  # paths their name (toString, never copied to the store), a lib.fileset source its directory
-  # and the hash of its files' contents (lib.nix), which a real store path would be of.
+  # paths their name (toString, never copied to the store), a lib.fileset source the store path
+  # its files' contents would get (lib.nix), wherever the directory is.
   sanitize =
     v:
     let
@@ -25,7 +25,7 @@ let
     if t == "set" then
       (
         if v ? _standinContent then
-          "${toString v.outPath}#${v._standinContent}"
+          "/nix/store/${substring 0 32 v._standinContent}-source"
         else if v ? outPath then
           toString v.outPath
         else

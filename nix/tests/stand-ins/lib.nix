@@ -11,8 +11,9 @@
 # lib/fileset/default.nix (read at 006b28f2a8c66b951af691da5f9bc3f426b60a8f). As there, `root`
 # must be an existing directory given as a path, and every file set element an existing path
 # under it; unlike there nothing is copied to the store (outPath is the directory itself). What
-# the store path would hash, the contents of exactly those files, is `_standinContent`, and a
-# stand-in derivation given the source hashes it (drv.nix), as a real one would.
+# the store path would hash, the contents of exactly those files under their paths relative to
+# root, is `_standinContent`; a stand-in derivation given the source hashes that and not where
+# the directory is (drv.nix), as a real one would.
 let
   inherit (builtins) pathExists typeOf;
   # A file's or directory's contents as one hash (file names and their sha256s; symlinks by
@@ -77,8 +78,14 @@ in
           {
             outPath = toString root;
             _standinFiles = map toString paths;
+            # Where the checkout is plays no part, as in a store path.
             _standinContent = builtins.hashString "sha256" (
-              builtins.toJSON (map (p: [ (toString p) (contentOf p) ]) paths)
+              builtins.toJSON (
+                map (p: [
+                  (builtins.substring (builtins.stringLength (toString root)) (-1) (toString p))
+                  (contentOf p)
+                ]) paths
+              )
             );
           };
     unions =
