@@ -22,15 +22,7 @@ let
     rev = "f00d";
   };
   fixtures = ../../crates/ship/tests/fixtures;
-  shipFlakeLib = import ../flake-lib.nix {
-    inherit (inputs)
-      nixpkgs
-      crane
-      rust-overlay
-      naersk
-      ;
-    shipSource = ../..;
-  };
+  shipFlakeLib = import ./ship-lib.nix;
 
   shape =
     name:
