@@ -305,6 +305,16 @@ h.run "workspaces" (
   }
   ++ singleCases
   ++ [
+    # mkFlake's root, when the workspace is not the flake's own directory.
+    (h.eq "root given apart from self: the same packages" (
+      let
+        byRoot = shipFlakeLib.mkFlake {
+          inherit (inputs) self;
+          inherit (single) root;
+        };
+      in
+      map (s: builtins.mapAttrs (_: p: p.outPath) s.packages.x86_64-linux) [ byRoot single.flake ]
+    ) (builtins.genList (_: builtins.mapAttrs (_: p: p.outPath) single.flake.packages.x86_64-linux) 2))
     (h.eq "the test arguments, written out" (map (s: s.flake.checks.x86_64-linux.tests.standin.args.cargoTestExtraArgs) [
       single
       channel

@@ -554,6 +554,25 @@ const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
             "nativeBuildInputs = testInputs;",
             "the tests also the tests key's tools",
         ),
+        // packages.ship (nix/ship.nix): its own deps, from ship's files only.
+        (
+            "nix/ship.nix",
+            "    inherit cargoArtifacts;\n",
+            "    cargoArtifactsCross = cargoArtifacts;\n",
+            "unknown argument `cargoArtifactsCross`",
+        ),
+        (
+            "nix/ship.nix",
+            "    cargoExtraArgs = \"--locked --package ship\";\n",
+            "    cargoExtraArgs = \"--locked --workspace\";\n",
+            "ship's deps run `cargo build` of ship only",
+        ),
+        (
+            "nix/ship.nix",
+            "      (shipRoot + \"/Cargo.lock\")\n",
+            "      (shipRoot + \"/Cargo.lock\")\n      (shipRoot + \"/src\")\n",
+            "ship's source is ship's manifests and sources, not the demo's",
+        ),
         // Unknown nixpkgs attributes and a missing file, named with the key they came from.
         (
             "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
