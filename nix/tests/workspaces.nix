@@ -1,5 +1,5 @@
-# The flake applied to other workspaces (crates/ship/tests/fixtures/adopt-*), as an adopter's
-# flake calls nix/outputs.nix: `import ./nix/outputs.nix inputs { }` with nix/ in their tree.
+# The flake library applied to other workspaces (crates/ship/tests/fixtures/adopt-*), as an
+# adopter's flake calls it: `ship.lib.mkFlake { inherit self; }`, ship's source this repository.
 # Every attribute of checks.<system> evaluates and names only what that workspace has; the test
 # arguments, the toolchain, build inputs (in the right splice) and the image's contents and
 # config come from that workspace's configuration, never from this repository's.
@@ -22,6 +22,7 @@ let
     rev = "f00d";
   };
   fixtures = ../../crates/ship/tests/fixtures;
+  shipFlakeLib = import ./ship-lib.nix;
 
   shape =
     name:
@@ -30,7 +31,11 @@ let
     in
     {
       inherit name root;
-      flake = import ../outputs.nix inputs { inherit root; };
+      flake = shipFlakeLib.mkFlake {
+        self = inputs.self // {
+          outPath = toString root;
+        };
+      };
       config = shipLib.config { path = root + "/Cargo.toml"; };
     };
   single = shape "single-crate";
@@ -297,13 +302,12 @@ let
       (h.eq "database: the packages build from the cargo source and `include`" (
         keeps appSrc ++ [ (appSrc.filter "${r}/src/main.rs" "regular") (appSrc.filter "${r}/configuration/base.toml" "regular") ]
       ) [ true true true false ])
-      (h.eq "database: ship, clippy and the tests build from the packages' source" (
+      (h.eq "database: clippy and the tests build from the packages' source" (
         map (x: h.show x.standin.args.src) [
-          p.ship
           c.clippy
           c.tests
         ]
-      ) (builtins.genList (_: h.show appSrc) 3))
+      ) (builtins.genList (_: h.show appSrc) 2))
       (h.eq "database: both sources unpack to the same directory name" appSrc.name src.name)
     ];
 in
@@ -328,6 +332,16 @@ h.run "workspaces" (
   }
   ++ singleCases
   ++ [
+    # mkFlake's root, when the workspace is not the flake's own directory.
+    (h.eq "root given apart from self: the same packages" (
+      let
+        byRoot = shipFlakeLib.mkFlake {
+          inherit (inputs) self;
+          inherit (single) root;
+        };
+      in
+      map (s: builtins.mapAttrs (_: p: p.outPath) s.packages.x86_64-linux) [ byRoot single.flake ]
+    ) (builtins.genList (_: builtins.mapAttrs (_: p: p.outPath) single.flake.packages.x86_64-linux) 2))
     (h.eq "the test arguments, written out" (map (s: s.flake.checks.x86_64-linux.tests.standin.args.cargoTestExtraArgs) [
       single
       channel

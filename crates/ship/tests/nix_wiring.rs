@@ -42,8 +42,13 @@ fn names(v: &Value) -> BTreeSet<String> {
 /// Every build (system, attribute names, platform, cross) the flake must have for the repo's
 /// configuration, by `ship::plan::attrs`, the naming `ship plan` uses.
 fn expected_builds() -> Vec<(String, [String; 3], Platform, bool)> {
+    builds_for(&support::repo().join("Cargo.toml"))
+}
+
+/// `expected_builds` for the workspace of `manifest`.
+fn builds_for(manifest: &Path) -> Vec<(String, [String; 3], Platform, bool)> {
     let config =
-        ship::config::load(&support::repo().join("Cargo.toml")).expect("repo configuration");
+        ship::config::load(manifest).unwrap_or_else(|e| panic!("{}: {e}", manifest.display()));
     let profiles: BTreeSet<String> = config
         .variants
         .values()
@@ -68,9 +73,8 @@ fn expected_builds() -> Vec<(String, [String; 3], Platform, bool)> {
     builds
 }
 
-#[test]
-fn flake_structure_matches_ship_naming() {
-    let show = show();
+/// The packages, per system, the flake must have for the workspace of `manifest`.
+fn expected_packages(manifest: &Path) -> BTreeMap<String, BTreeSet<String>> {
     let mut expected: BTreeMap<String, BTreeSet<String>> = SYSTEMS
         .iter()
         .map(|s| {
@@ -85,12 +89,19 @@ fn flake_structure_matches_ship_naming() {
             )
         })
         .collect();
-    for (system, attrs, _, _) in expected_builds() {
+    for (system, attrs, _, _) in builds_for(manifest) {
         expected
             .get_mut(&system)
             .unwrap_or_else(|| panic!("ship names a system the flake lacks: {system}"))
             .extend(attrs);
     }
+    expected
+}
+
+#[test]
+fn flake_structure_matches_ship_naming() {
+    let show = show();
+    let expected = expected_packages(&support::repo().join("Cargo.toml"));
     for system in SYSTEMS {
         assert_eq!(
             names(&show["packages"][system]),
@@ -201,9 +212,15 @@ fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
             ship["args"].get("SHIP_GIT_REV").is_none(),
             "{system}: ship would rebuild on every commit"
         );
-        assert_eq!(
-            ship["cargoArtifacts"], show["builds"][system]["deps-release"]["path"],
-            "{system}: ship reuses the release deps"
+        // Its own deps (nix/ship.nix), none of the workspace's packages.
+        let packages = show["builds"][system].as_object().expect("builds");
+        assert!(
+            ship["cargoArtifacts"].is_string()
+                && packages
+                    .values()
+                    .all(|p| p.get("path") != Some(&ship["cargoArtifacts"])),
+            "{system}: ship builds on the workspace's deps {}",
+            ship["cargoArtifacts"]
         );
     }
 }
@@ -371,7 +388,9 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         "flake.lock",
         "Cargo.toml",
         "rust-toolchain.toml",
+        "Cargo.lock",
         "crates/ship/Cargo.toml",
+        "crates/ship-test-support/Cargo.toml",
         "tests/http.rs",
         "crates/ship/tests/plan_cli.rs",
     ] {
@@ -380,10 +399,14 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         std::fs::copy(root.join(file), &target).expect("copy");
     }
     support::copy_dir(&root.join("nix"), &dir.path().join("nix"));
-    support::copy_dir(
-        &root.join("configuration"),
-        &dir.path().join("configuration"),
-    );
+    // ship's own source (nix/ship.nix hashes it as a store path would).
+    for src in ["crates/ship/src", "crates/ship-test-support/src"] {
+        support::copy_dir(&root.join(src), &dir.path().join(src));
+    }
+    // The demo: in the evaluation only as what must stay out of ship's source.
+    for demo in ["configuration", "src"] {
+        support::copy_dir(&root.join(demo), &dir.path().join(demo));
+    }
     support::copy_dir(
         &root.join("crates/ship/tests/fixtures"),
         &dir.path().join("crates/ship/tests/fixtures"),
@@ -407,8 +430,8 @@ const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
         ),
         (
             "nix/crate.nix",
-            "cargoBuildExtraArgs = \"--bin ${name}\";",
-            "cargoExtraArgs = \"--locked --package ${name}\";",
+            "      cargoBuildExtraArgs = builtins.concatStringsSep",
+            "      cargoExtraArgs = \"--locked --package ${binary}\";\n      cargoBuildExtraArgs = builtins.concatStringsSep",
             "deps and package get identical shared arguments",
         ),
         (
@@ -508,7 +531,7 @@ const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
             "tests run exactly the tests key's selection",
         ),
         (
-            "nix/per-system.nix",
+            "nix/rust.nix",
             "p'.rust-bin.fromRustupToolchainFile toolchain.file",
             "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
             "built with 1.90.0",
@@ -530,6 +553,25 @@ const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
             "nativeBuildInputs = commonArgs.nativeBuildInputs ++ testInputs;",
             "nativeBuildInputs = testInputs;",
             "the tests also the tests key's tools",
+        ),
+        // packages.ship (nix/ship.nix): its own deps, from ship's files only.
+        (
+            "nix/ship.nix",
+            "    inherit cargoArtifacts;\n",
+            "    cargoArtifactsCross = cargoArtifacts;\n",
+            "unknown argument `cargoArtifactsCross`",
+        ),
+        (
+            "nix/ship.nix",
+            "    cargoExtraArgs = \"--locked --package ship\";\n",
+            "    cargoExtraArgs = \"--locked --workspace\";\n",
+            "ship's deps run `cargo build` of ship only",
+        ),
+        (
+            "nix/ship.nix",
+            "      (shipRoot + \"/Cargo.lock\")\n",
+            "      (shipRoot + \"/Cargo.lock\")\n      (shipRoot + \"/src\")\n",
+            "ship's source is ship's manifests and sources, not the demo's",
         ),
         // Unknown nixpkgs attributes and a missing file, named with the key they came from.
         (
@@ -1034,13 +1076,198 @@ fn the_toolchain_key_and_nixpkgs_rust_reach_both_builders() {
     }
 }
 
+/// The flake.nix an adopting workspace gets (nix/template, `ship init`): ship's library alone,
+/// its inputs pinned by ship's flake.lock.
+const ADOPTER_FLAKE: &str = r#"{
+  description = "NAME: OCI images built with ship";
+
+  inputs.ship.url = "github:ship-rs/ship";
+
+  outputs = { self, ship }: ship.lib.mkFlake { inherit self; };
+}
+"#;
+
+/// A copy of fixture `name` with the adopter's flake.nix.
+fn adopting_workspace(name: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    support::copy_dir(
+        &support::ship_crate().join("tests/fixtures").join(name),
+        dir.path(),
+    );
+    std::fs::write(
+        dir.path().join("flake.nix"),
+        ADOPTER_FLAKE.replace("NAME", name),
+    )
+    .expect("write flake.nix");
+    dir
+}
+
+/// `workspace`'s flake evaluated by `checkout`'s nix/tests/adopt.nix, ship's source `checkout`.
+fn adopt(checkout: &Path, workspace: &Path) -> Result<Value, String> {
+    support::output_json(
+        support::nix_instantiate()
+            .args(["--eval", "--strict", "--json"])
+            .arg(checkout.join("nix/tests/adopt.nix"))
+            .arg("--arg")
+            .arg("workspace")
+            .arg(workspace),
+    )
+}
+
+#[test]
+fn the_flake_exports_the_library_and_the_template() {
+    let show = show();
+    assert_eq!(names(&show["lib"]), BTreeSet::from(["mkFlake".to_owned()]));
+    let template = &show["templates"]["default"];
+    let templates: Vec<&String> = show["templates"]
+        .as_object()
+        .expect("templates")
+        .keys()
+        .collect();
+    assert_eq!(templates, ["default"], "templates");
+    assert_eq!(
+        template["path"],
+        support::repo().join("nix/template").display().to_string()
+    );
+    assert!(
+        template["description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "templates.default needs a description: {template}"
+    );
+}
+
+#[test]
+fn a_workspace_without_ship_gets_every_output_and_ship_from_ships_source() {
+    let workspace = adopting_workspace("adopt-single-crate");
+    assert!(
+        !workspace.path().join("crates/ship").exists(),
+        "the fixture must not carry ship"
+    );
+    let adopted = adopt(&support::repo(), workspace.path())
+        .unwrap_or_else(|e| panic!("nix/tests/adopt.nix on adopt-single-crate: {e}"));
+    let own = show();
+    let expected = expected_packages(&workspace.path().join("Cargo.toml"));
+    for system in SYSTEMS {
+        assert_eq!(
+            names(&adopted["packages"][system]),
+            expected[system],
+            "packages.{system}: left the adopted flake, right ship::plan::attrs"
+        );
+        for output in ["apps", "devShells"] {
+            assert_eq!(
+                names(&adopted[output][system]),
+                names(&own[output][system]),
+                "{output}.{system}: as ship's own flake has"
+            );
+        }
+        // This repository's own Nix test suites are its extraChecks, no one else's.
+        let mut checks = names(&own["checks"][system]);
+        checks.remove("nix-tests");
+        assert_eq!(names(&adopted["checks"][system]), checks, "checks.{system}");
+        assert_eq!(adopted["formatter"][system], "nixfmt-tree");
+
+        // ship is ship's own derivation, the one ship's flake builds, from ship's source.
+        let ship = &adopted["builds"][system]["ship"];
+        assert_eq!(
+            ship["path"], own["builds"][system]["ship"]["path"],
+            "{system}: the adopted flake's ship is ship's own"
+        );
+        assert_eq!(
+            ship["args"]["src"], own["builds"][system]["ship"]["args"]["src"],
+            "{system}: ship's source is ship's"
+        );
+    }
+}
+
+/// packages.ship's path on each system, for `workspace` with ship's source `checkout`.
+fn ship_paths(checkout: &Path, workspace: &Path) -> Vec<Value> {
+    let adopted = adopt(checkout, workspace)
+        .unwrap_or_else(|e| panic!("adopt.nix with ship's source {checkout:?}: {e}"));
+    SYSTEMS
+        .iter()
+        .map(|s| adopted["builds"][*s]["ship"]["path"].clone())
+        .collect()
+}
+
+/// Changes to the demo (its code, test, configuration) in a copy of ship's repository.
+fn change_the_demo(checkout: &Path) {
+    for (file, line) in [
+        ("src/main.rs", "\n// a change to the demo\n"),
+        ("tests/http.rs", "\n// a change to the demo's test\n"),
+        ("configuration/service.json", "\n"),
+    ] {
+        let path = checkout.join(file);
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text + line).expect("write");
+    }
+}
+
+#[test]
+fn ships_derivation_follows_ships_source_and_ignores_the_demo() {
+    let workspace = adopting_workspace("adopt-single-crate");
+    let control = copy_of_the_flake();
+    let base = ship_paths(control.path(), workspace.path());
+    assert!(base.iter().all(Value::is_string), "{base:?}");
+
+    let demo = copy_of_the_flake();
+    change_the_demo(demo.path());
+    assert_eq!(
+        ship_paths(demo.path(), workspace.path()),
+        base,
+        "a change to the demo changed ship's derivation"
+    );
+
+    for file in [
+        "crates/ship/src/main.rs",
+        "crates/ship-test-support/src/lib.rs",
+    ] {
+        let changed = copy_of_the_flake();
+        let path = changed.path().join(file);
+        let text = std::fs::read_to_string(&path).expect("read");
+        std::fs::write(&path, text + "\n// a change to ship\n").expect("write");
+        assert_ne!(
+            ship_paths(changed.path(), workspace.path()),
+            base,
+            "a change to {file} left ship's derivation as it was"
+        );
+    }
+
+    // The comparison can fail: with the demo's src/ in ship's source, the same change shows.
+    let leaky = copy_of_the_flake();
+    let ship_nix = leaky.path().join("nix/ship.nix");
+    let text = std::fs::read_to_string(&ship_nix).expect("read");
+    let entry = "      (shipRoot + \"/Cargo.lock\")\n";
+    assert_eq!(
+        text.matches(entry).count(),
+        1,
+        "nix/ship.nix lists Cargo.lock once"
+    );
+    std::fs::write(
+        &ship_nix,
+        text.replace(entry, &format!("{entry}      (shipRoot + \"/src\")\n")),
+    )
+    .expect("write");
+    let leaky_base = ship_paths(leaky.path(), workspace.path());
+    change_the_demo(leaky.path());
+    assert_ne!(
+        ship_paths(leaky.path(), workspace.path()),
+        leaky_base,
+        "with src/ in ship's source a demo change must show"
+    );
+}
+
 /// The outPaths of what the flake (`nix_dir`'s wiring, against the stand-ins) builds for the
 /// workspace at `root`: the deps derivations, the packages, an image and the checks.
 fn outputs_of(nix_dir: &Path, root: &Path) -> BTreeMap<String, String> {
     let expr = format!(
         r#"let
-             inputs = import {standins} {{ envVars = [ "SHIP_GIT_REV" ]; rev = "f00d"; }};
-             flake = import {outputs} inputs {{ root = /. + {root}; }};
+             inputs = import {standins} {{ envVars = [ "SHIP_GIT_REV" ]; rev = null; }};
+             library = import {library} {{
+               inherit (inputs) nixpkgs crane rust-overlay naersk;
+               shipSource = /. + {ship};
+             }};
+             flake = library.mkFlake {{ self = {{ outPath = {root}; rev = "f00d"; }}; }};
              p = flake.packages.x86_64-linux;
              c = flake.checks.x86_64-linux;
            in builtins.mapAttrs (_: d: d.outPath) {{
@@ -1048,7 +1275,8 @@ fn outputs_of(nix_dir: &Path, root: &Path) -> BTreeMap<String, String> {
              inherit (c) clippy tests;
            }}"#,
         standins = serde_json::to_string(&nix_dir.join("tests/stand-ins")).expect("path"),
-        outputs = serde_json::to_string(&nix_dir.join("outputs.nix")).expect("path"),
+        library = serde_json::to_string(&nix_dir.join("flake-lib.nix")).expect("path"),
+        ship = serde_json::to_string(&support::repo()).expect("path"),
         root = serde_json::to_string(root).expect("path"),
     );
     let value = support::output_json(

@@ -15,8 +15,9 @@ let
     ;
 
   # Arguments as plain data for hashing: derivations become their outPath, functions a marker,
-  # paths their name (toString, never copied to the store), a filtered source (stand-ins/lib.nix)
-  # its path and what its filter keeps, as its real store path would.
+  # paths their name (toString, never copied to the store), a filtered source (cleanSourceWith
+  # or lib.fileset, stand-ins/lib.nix) the store path its name and kept files' contents would
+  # get, wherever the directory is.
   sanitize =
     v:
     let
@@ -25,7 +26,7 @@ let
     if t == "set" then
       (
         if v ? _standinContent then
-          "${toString v.outPath}#${v._standinContent}"
+          "/nix/store/${substring 0 32 (hashString "sha256" "${v.name or "source"}:${v._standinContent}")}-${v.name or "source"}"
         else if v ? outPath then
           toString v.outPath
         else
