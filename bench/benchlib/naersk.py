@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 import tomllib
 from pathlib import Path
 
@@ -174,14 +175,18 @@ def naersk_split(src: Path, files: list[str], tmp: Path, *, profile: str, binary
     res["archive"] = {"zstd_bytes": archive.stat().st_size, "wall_s": round(t.wall_s, 2),
                       "cpu_s": round(t.cpu_s, 2)}
 
-    # The top-level build's directory: the real source only (no stub is left over), then the
-    # archive. Nix unpacks mtime 1 over sources it touched, and the registry's files are mtime 1
-    # in the store: the target is older than the workspace's sources and not older than the
-    # registry's. `tar --touch` after the copy would invert the first, so the archive is unpacked
-    # first (with --touch: the registry here is newer than mtime 1) and the source copied after.
+    # The top-level build's directory: the real source only (no stub is left over), and the
+    # archive unpacked into it. In Nix every unpacked file has mtime 1 (the tar's --mtime=@1),
+    # the sources were touched just before (build.nix:222), and the registry's files are mtime 1
+    # in the store: the target's files all equal, newer than no registry file, older than every
+    # workspace source. Here the registry's files are newer than 1, so the unpacked files all
+    # get one time after them instead; `tar --touch` would not do, its times follow the
+    # archive's name order, and cargo then takes a unit's dependency for newer than the unit.
     shutil.rmtree(ws)
     ws.mkdir()
-    t = run(["sh", "-c", f"cd {ws} && zstd -q -d {archive} --stdout | tar -x --touch"], nice=nice)
+    unpacked = int(time.time()) - 1
+    t = run(["sh", "-c", f"cd {ws} && zstd -q -d {archive} --stdout | tar -x && "
+                         f"find target -exec touch -h -d @{unpacked} {{}} +"], nice=nice)
     res["unpack"] = {"wall_s": round(t.wall_s, 2), "cpu_s": round(t.cpu_s, 2)}
     archive.unlink()
     copy_real(src, files, ws)
