@@ -118,8 +118,12 @@ def write_dummy(src: Path, files: list[str], dest: Path) -> int:
     for rel in manifests:
         d = dest / Path(rel).parent
         (d / "src").mkdir(parents=True, exist_ok=True)
-        manifest = tomllib.loads((src / rel).read_text(encoding="utf-8"))
-        (d / "Cargo.toml").write_text(to_toml(fixup_manifest(manifest)), encoding="utf-8")
+        fixed = fixup_manifest(tomllib.loads((src / rel).read_text(encoding="utf-8")))
+        text = to_toml(fixed)
+        if tomllib.loads(text) != fixed:
+            raise ValueError(f"bench: {rel} does not read back the same once rewritten by "
+                             "bench/benchlib/naersk.py to_toml")
+        (d / "Cargo.toml").write_text(text, encoding="utf-8")
         (d / "build.rs").write_text(STUB_BUILD_RS, encoding="utf-8")
         (d / "src/lib.rs").write_text(STUB_LIB_RS, encoding="utf-8")
     shutil.copy(src / "Cargo.lock", dest / "Cargo.lock")
