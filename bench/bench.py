@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import builds, crane, image, model, registry  # noqa: E402
+from benchlib import builds, crane, image, model, naersk, registry  # noqa: E402
 from benchlib.report import markdown  # noqa: E402
 from benchlib.measure import log, loadavg, machine, repeat, run, wait_for_quiet  # noqa: E402
 
@@ -53,9 +53,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--worktree", action="store_true",
                    help="measure the work tree with its uncommitted changes, not HEAD")
     p.add_argument("--runs", type=int, help="runs per helper-overhead figure (20 full, 5 quick)")
-    p.add_argument("--only", default="split,profile,push,helper",
-                   help="comma-separated parts to run (default all): split,profile,push,helper;\n"
-                        "profile and push need split (they use its builds)")
+    p.add_argument("--only", default="split,naersk,profile,push,helper",
+                   help="comma-separated parts to run (default all):\n"
+                        "split,naersk,profile,push,helper; profile and push need split (they\n"
+                        "use its builds); naersk (1c) measures crane's and naersk's split alone")
     p.add_argument("--report", type=Path, metavar="RESULTS_JSON",
                    help="measure nothing: print the report of an earlier run's results.json,\n"
                         "with the model recomputed (e.g. under other --assume values)")
@@ -166,10 +167,10 @@ def main() -> int:
         print(markdown(results))
         return 0
     parts = set(args.only.split(","))
-    unknown = parts - {"split", "profile", "push", "helper"}
+    unknown = parts - {"split", "naersk", "profile", "push", "helper"}
     if unknown or ("split" not in parts and parts & {"profile", "push"}):
-        print(f"bench: --only {args.only}: parts are split, profile, push, helper, and profile "
-              "and push need split", file=sys.stderr)
+        print(f"bench: --only {args.only}: parts are split, naersk, profile, push, helper, and "
+              "profile and push need split", file=sys.stderr)
         return 2
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ship-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -198,10 +199,13 @@ def main() -> int:
         files = builds.snapshot(ROOT, src, args.worktree, results["git_rev"])
         results["source"] = "work tree" if args.worktree else "the commit (git archive)"
         results["crates"] = builds.crate_count(src, PACKAGE)
-        log("building ship")
-        ship = ship_binary(ROOT if args.quick else src,
-                           None if args.quick else workdir / "target-ship")
-        results["ship_profile"] = "dev" if args.quick else "release"
+        # Only parts 3 and 4 run `ship`; its release build is minutes of the full mode.
+        ship = None
+        if parts & {"push", "helper"}:
+            log("building ship")
+            ship = ship_binary(ROOT if args.quick else src,
+                               None if args.quick else workdir / "target-ship")
+            results["ship_profile"] = "dev" if args.quick else "release"
 
         # Part 1: crane's split.
         profiles = ["dev"] if args.quick else ["dev", "release"]
@@ -219,6 +223,23 @@ def main() -> int:
                 crane.crane_split(src, files, workdir, profile=p, binary=BINARY, nice=args.nice,
                                   log_to=log_to,
                                   which=("after",) if args.quick else ("before", "after"))
+                for p in profiles
+            ]
+
+        # Part 1c: naersk's split beside crane's image split, measured one right after the
+        # other. Quick mode runs it on the dependency-free smoke crate (seconds, so the code
+        # cannot rot); its figures say nothing about the demo.
+        if "naersk" in parts:
+            if args.quick:
+                subject = workdir / "smoke-builders"
+                builds.write_smoke_crate(src, subject)
+                subject_files, name = naersk.smoke_files(subject), "bench-smoke"
+            else:
+                subject, subject_files, name = src, files, BINARY
+            results["builders"] = [
+                naersk.builders_split(subject, subject_files, workdir, profile=p, binary=name,
+                                      nice=args.nice, log_to=log_to,
+                                      subject="bench-smoke (quick)" if args.quick else PACKAGE)
                 for p in profiles
             ]
 
@@ -277,7 +298,8 @@ def main() -> int:
             for p in workdir.iterdir():
                 if p.is_dir() and p.name.startswith(("target-", "ws-", "push", "smoke", "fixture-flake", "xdg-cache", "source", "binaries")):
                     shutil.rmtree(p, ignore_errors=True)
-            for p in [*workdir.glob("image-*.tar"), *workdir.glob("marker-*")]:
+            for p in [*workdir.glob("image-*.tar"), *workdir.glob("marker-*"),
+                      *workdir.glob("naersk-*.tar.zst")]:
                 p.unlink()
         log(f"results in {out} ({results['duration_s']} s)")
 

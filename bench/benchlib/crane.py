@@ -119,6 +119,15 @@ def cargo_argv(command: str, profile: str) -> list[str]:
 
 
 _UNIT = re.compile(r"^\s*(Compiling|Checking) ", re.M)
+# cargo's status line names a path or git package's source after its version, a registry
+# package's not: `Compiling demo-service v0.1.0 (/src)` vs `Compiling serde v1.0.219`.
+_DEP_UNIT = re.compile(r"^\s*(Compiling|Checking) \S+ v\S+$", re.M)
+
+
+def count_units(stderr: str) -> tuple[int, int]:
+    """Packages cargo compiled (or checked), and how many of them are registry dependencies."""
+    return len(_UNIT.findall(stderr)), len(_DEP_UNIT.findall(stderr))
+
 
 def run_layout(src: Path, files: list[str], tmp: Path, *, profile: str, layout: str,
                drvs: dict[str, dict], nice: int, log_to: Path) -> dict:
@@ -150,13 +159,15 @@ def run_layout(src: Path, files: list[str], tmp: Path, *, profile: str, layout: 
             argv = cargo_argv(c, profile)
             log(f"[crane {profile} {layout}] {name}: {' '.join(argv)}")
             t = run(argv, cwd=ws, env=clean_env(target), nice=nice, log_to=log_to)
+            units, deps = count_units(t.stderr)
             steps.append({"command": " ".join(argv), "wall_s": round(t.wall_s, 3),
-                          "cpu_s": round(t.cpu_s, 3), "units_compiled": len(_UNIT.findall(t.stderr)),
-                          "load_before": t.load_before})
+                          "cpu_s": round(t.cpu_s, 3), "units_compiled": units,
+                          "deps_compiled": deps, "load_before": t.load_before})
         res = {**d, "steps": steps,
                "wall_s": round(sum(s["wall_s"] for s in steps), 3),
                "cpu_s": round(sum(s["cpu_s"] for s in steps), 3),
-               "units_compiled": sum(s["units_compiled"] for s in steps)}
+               "units_compiled": sum(s["units_compiled"] for s in steps),
+               "deps_compiled": sum(s["deps_compiled"] for s in steps)}
         # What the derivation's archive is or would be; `installs` says whether crane makes it.
         res["archive"] = compressed_size(target, nice, marker if d["inherits"] else None)
         if not d["inherits"]:

@@ -104,6 +104,34 @@ def markdown(r: dict) -> str:
                            f"{_mib(tot('after', 'size'))} installed after.")
         out.append("")
 
+    for b in r.get("builders") or []:
+        out.append(f"### 1c. crane's and naersk's dependency split, {b['profile']} profile ({b['subject']})\n")
+        out.append("crane: part 1b's `after` deps and app derivations (crane's commands, the app on a copy of "
+                   "the deps' target dir, `CARGO_BUILD_INCREMENTAL=false`). naersk: its dummy source (every "
+                   "Cargo.toml without targets, a stub `build.rs` and `src/lib.rs` beside each), its one deps "
+                   "command, its `target.tar.zst` (whole target dir, `zstd` defaults), unpacked under the real "
+                   "source for its top-level command. Measured one right after the other; \"deps\" counts the "
+                   "registry packages among those compiled.\n")
+        out.append("| builder | step | cargo command | wall | CPU | packages compiled | deps among them | load before |")
+        out.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for name in ("crane", "naersk"):
+            d = b[name]
+            for step in ("deps", "app"):
+                for st in (d[step]["steps"] if name == "crane" else [d[step]]):
+                    out.append(f"| {name} | {step} | `{st['command']}` | {_s(st['wall_s'])} | {_s(st['cpu_s'])} | "
+                               f"{st['units_compiled']} | {st['deps_compiled']} | {_load(st['load_before'])} |")
+        ca, na = b["crane"]["deps"]["archive"], b["naersk"]["archive"]
+        out.append(f"\n- deps archive: crane {_mib(ca['zstd_bytes'])} (`zstd -T<cores>`, {_s(ca['wall_s'])} wall, "
+                   f"{_s(ca['cpu_s'])} CPU to make); naersk {_mib(na['zstd_bytes'])} (`zstd`, {_s(na['wall_s'])} wall, "
+                   f"{_s(na['cpu_s'])} CPU to make; unpacking it, with the imitation's one-mtime pass, "
+                   f"{_s(b['naersk']['unpack']['wall_s'])} wall, {_s(b['naersk']['unpack']['cpu_s'])} CPU); target dir {_mib(b['crane']['deps']['target_bytes'])} "
+                   f"/ {_mib(b['naersk']['target_bytes'])}.")
+        cd, nd = b["crane"]["deps"], b["naersk"]["deps"]
+        cp_, np_ = b["crane"]["app"], b["naersk"]["app"]
+        out.append(f"- naersk / crane: deps step {nd['cpu_s'] / cd['cpu_s']:.2f} CPU, "
+                   f"{nd['wall_s'] / cd['wall_s']:.2f} wall; app step {np_['cpu_s'] / cp_['cpu_s']:.2f} CPU; "
+                   f"archive {na['zstd_bytes'] / ca['zstd_bytes']:.2f}.\n")
+
     rp = r.get("release_profile")
     if rp:
         out.append(f"### 2. Release profile ({rp['subject']})\n")
