@@ -99,6 +99,7 @@ let
       "tests"
       "build"
       "runtime"
+      "include"
     ];
     variant = [
       "profile"
@@ -147,6 +148,7 @@ let
       fail "${key}.${name}" (expected "a boolean" attrs.${name});
 
   settings = import ./settings.nix { inherit fail knownKeys expected; };
+  workspaceSource = import ./source.nix { inherit fail expected; };
 
   table =
     key: kind: value:
@@ -236,6 +238,7 @@ let
             u.seqAll (genList (i: shapeOfRule i (elemAt raw.rules i)) (length raw.rules)) true
         )
         (settings.shapeTop raw)
+        (workspaceSource.shape raw)
       ] true;
 
   # --- meaning (the checks config/parse.rs makes after deserializing) ---------------------------
@@ -335,6 +338,7 @@ let
       profiles = builtins.sort builtins.lessThan (u.unique (map (n: variants.${n}.profile) variantNames));
       toolchain = settings.toolchain raw;
       tests = settings.tests raw;
+      include = workspaceSource.include (dirOf path) raw;
       variantSettings = u.genAttrs variantNames (n: settings.forVariant binary raw n rawVariants.${n});
       # The flake builds one deps, app and image per profile: variants sharing one must agree.
       checkSharedProfiles = u.seqAll (genList (
@@ -487,6 +491,7 @@ let
         (validateBuilder builder)
         toolchain
         tests
+        include
         (settings.checkTop binary raw)
         checkVariants
         checkSharedProfiles
@@ -511,7 +516,12 @@ let
           name = packageName;
           version = packageField "version";
         };
-        inherit profiles toolchain tests;
+        inherit
+          profiles
+          toolchain
+          tests
+          include
+          ;
         # Per profile (variants sharing one agree, see checkSharedProfiles): what its builds
         # and image need.
         byProfile = u.genAttrs profiles (

@@ -220,6 +220,26 @@ h.run "config" [
     [workspace.metadata.ship.builders."linux/amd64"]
     cross = true
   ''))
+  (h.eq "adopt-database: include, in the order given" (fixture "adopt-database").include [
+    "migrations"
+    ".sqlx"
+  ])
+  (h.eq "repo: nothing included" repo.include [ ])
+  (h.fails "inline: include outside the workspace" (inline ''
+    [workspace.metadata.ship]
+    include = ["../shared"]
+  ''))
+  (h.fails "inline: include per variant" (inline ''
+    [workspace.metadata.ship.variants.dev]
+    include = ["migrations"]
+  ''))
+  (h.fails "adopt-database: an include path the workspace lacks" (shipLib.config {
+    path = ../../crates/ship/tests/fixtures/adopt-database/Cargo.toml;
+    manifest = {
+      workspace.metadata.ship.include = [ "proto" ];
+      package.name = "billing";
+    };
+  }))
   (h.fails "inline: image with a tag" (inline ''
     [workspace.metadata.ship]
     image = "ghcr.io/me/app:1.0"

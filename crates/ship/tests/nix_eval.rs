@@ -205,7 +205,7 @@ fn nix_and_ship_plan_agree_on_the_sample_manifests() {
     }
 }
 
-/// The `toolchain`, `tests`, `build` and `runtime` keys as ship reads them (`ship::config`), in
+/// The `toolchain`, `tests`, `include`, `build` and `runtime` keys as ship reads them (`ship::config`), in
 /// the shape nix/lib/config.nix gives them, to compare the two.
 fn ship_settings(manifest: &Path) -> Value {
     let c = ship::config::load(manifest).unwrap_or_else(|e| panic!("{manifest:?}: {e}"));
@@ -246,6 +246,7 @@ fn ship_settings(manifest: &Path) -> Value {
             "skip": c.tests.skip,
             "nativeBuildInputs": c.tests.native_build_inputs,
         },
+        "include": c.include,
         "variants": variants,
     })
 }
@@ -257,7 +258,7 @@ fn nix_settings(manifest: &Path) -> Value {
              c = (import {lib}).config {{ path = {manifest}; }};
              strip = s: builtins.removeAttrs s [ "keys" ];
            in {{
-             inherit (c) toolchain tests;
+             inherit (c) toolchain tests include;
              variants = builtins.mapAttrs (_: v: {{
                build = strip v.build;
                runtime = strip v.runtime;
@@ -270,7 +271,7 @@ fn nix_settings(manifest: &Path) -> Value {
 }
 
 #[test]
-fn nix_and_ship_read_the_build_runtime_tests_and_toolchain_keys_alike() {
+fn nix_and_ship_read_the_build_runtime_tests_toolchain_and_include_keys_alike() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut manifests = vec![repo().join("Cargo.toml")];
     for name in [
@@ -289,6 +290,16 @@ fn nix_and_ship_read_the_build_runtime_tests_and_toolchain_keys_alike() {
          [workspace.metadata.ship.variants.dev]\nprofile = \"dev\"\nbuild = { build-inputs = [], env = { B = \"3\" } }\n\
          runtime = { files = { data = \"/data\" }, ports = [\"8080/tcp\"], working-dir = \"/srv\", binaries = [\"tool\"] }\n\
          [workspace.metadata.ship.variants.production]\n",
+    ));
+    // Files and directories, nested or not, kept in the order given.
+    for dir_name in ["migrations", "assets/templates"] {
+        std::fs::create_dir_all(dir.path().join(dir_name)).expect("mkdir");
+    }
+    std::fs::write(dir.path().join("schema.graphql"), "type Q { a: Int }\n").expect("write");
+    manifests.push(write_manifest(
+        dir.path(),
+        "include",
+        "[workspace.metadata.ship]\ninclude = [\"schema.graphql\", \"migrations\", \"assets/templates\"]\n",
     ));
     for manifest in manifests {
         assert_eq!(
@@ -617,6 +628,46 @@ const BAD_INLINE: &[(&str, &str, &[&str])] = &[
         "variant-runtime-port",
         "[workspace.metadata.ship.variants.dev]\nruntime = { ports = [\"0\"] }\n",
         &["1-65535"],
+    ),
+    (
+        "include-absolute",
+        "[workspace.metadata.ship]\ninclude = [\"/etc/ssl\"]\n",
+        &["`/etc/ssl`", "relative to the workspace root"],
+    ),
+    (
+        "include-dot-dot",
+        "[workspace.metadata.ship]\ninclude = [\"../shared\"]\n",
+        &["`../shared`", "without a leading or trailing `/`, `.` or `..`"],
+    ),
+    (
+        "include-trailing-slash",
+        "[workspace.metadata.ship]\ninclude = [\"migrations/\"]\n",
+        &["`migrations/`", "not a workspace path"],
+    ),
+    (
+        "include-duplicate",
+        "[workspace.metadata.ship]\ninclude = [\"Cargo.lock\", \"Cargo.lock\"]\n",
+        &["duplicate `Cargo.lock`"],
+    ),
+    (
+        "include-missing",
+        "[workspace.metadata.ship]\ninclude = [\"no-such-migrations\"]\n",
+        &["`no-such-migrations` does not exist in the workspace"],
+    ),
+    (
+        "include-type",
+        "[workspace.metadata.ship]\ninclude = \"migrations\"\n",
+        &["invalid type"],
+    ),
+    (
+        "include-element-type",
+        "[workspace.metadata.ship]\ninclude = [true]\n",
+        &["invalid type"],
+    ),
+    (
+        "variant-include",
+        "[workspace.metadata.ship.variants.dev]\ninclude = [\"migrations\"]\n",
+        &["include", "profile, platforms"],
     ),
     (
         "variants-share-a-profile",

@@ -7,6 +7,7 @@ mod parse;
 mod problem;
 mod raw;
 mod runtime;
+mod source;
 
 pub use build::Build;
 pub use checks::{Tests, Toolchain};
@@ -103,6 +104,9 @@ pub struct Config {
     pub builder: NixBuilder,
     pub toolchain: Toolchain,
     pub tests: Tests,
+    /// Workspace paths added to the workspace crates' source (never to the deps'), in the
+    /// order given.
+    pub include: Vec<String>,
 }
 
 impl Config {
@@ -159,6 +163,7 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     })?;
     let config = parse(path, &text)?;
     checks::toolchain_file_conflict(path, &config.toolchain).map_err(|p| invalid_at(path, p))?;
+    source::include_exists(path, &config.include).map_err(|p| invalid_at(path, p))?;
     Ok(config)
 }
 

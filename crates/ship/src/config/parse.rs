@@ -8,7 +8,8 @@ use super::build::RawBuild;
 use super::raw::{default_rules, default_variants, RawBuilder, RawRule, RawShip, RawVariant};
 use super::runtime::RawRuntime;
 use super::{
-    checks, default_builder, Builder, Config, ConfigError, NixBuilder, Problem, Rule, Variant,
+    checks, default_builder, source, Builder, Config, ConfigError, NixBuilder, Problem, Rule,
+    Variant,
 };
 use crate::cache::BinaryCache;
 use crate::platform::{Platform, PLATFORMS};
@@ -74,6 +75,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         .unwrap_or_default()
         .resolve()
         .map_err(|p| keys.problem(p))?;
+    let include = source::include(raw.include).map_err(|p| keys.problem(p))?;
     let base = BaseSettings {
         build: raw.build.unwrap_or_default(),
         runtime: raw.runtime.unwrap_or_default(),
@@ -113,6 +115,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         builder,
         toolchain,
         tests,
+        include,
     })
 }
 

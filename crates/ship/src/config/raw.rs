@@ -27,6 +27,7 @@ pub(super) struct RawShip {
     pub tests: Option<RawTests>,
     pub build: Option<RawBuild>,
     pub runtime: Option<RawRuntime>,
+    pub include: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -1,0 +1,72 @@
+# `include` of [workspace.metadata.ship]: workspace paths the crates read at compile time besides
+# what crane's cleanCargoSource keeps (sqlx's `.sqlx/`, `migrations/`, `include_str!` assets).
+# The same rules and keys in errors as crates/ship/src/config/source.rs; nix/per-system.nix adds
+# the paths to the workspace crates' source only. Top level only: the source is one for every
+# variant and the checks build from it too. builtins only.
+{
+  # config.nix's: fail KEY MESSAGE throws naming the manifest; expected as there.
+  fail,
+  expected,
+}:
+let
+  u = import ./util.nix;
+  inherit (builtins)
+    elem
+    elemAt
+    genList
+    isList
+    isString
+    length
+    pathExists
+    ;
+
+  # `a/b`: non-empty components, none `.` or `..`, so one path has one spelling.
+  workspacePath = p: builtins.all (c: c != "" && c != "." && c != "..") (u.splitOn "/" p);
+in
+{
+  # serde's types: a sequence of strings.
+  shape =
+    raw:
+    if !(raw ? include) then
+      true
+    else if !isList raw.include then
+      fail "include" (expected "a sequence" raw.include)
+    else
+      u.seqAll (genList (
+        i:
+        let
+          p = elemAt raw.include i;
+        in
+        if isString p then true else fail "include[${toString i}]" (expected "a string" p)
+      ) (length raw.include)) true;
+
+  # The checked list, in the order given. `root`: the directory the manifest is in. Every
+  # entry's form first, then their existence, in the order ship checks them (parse, then load).
+  include =
+    root: raw:
+    let
+      include = raw.include or [ ];
+      key = i: "include[${toString i}]";
+      form =
+        i:
+        let
+          p = elemAt include i;
+        in
+        if !workspacePath p then
+          fail (key i) "`${p}` is not a workspace path; accepted: a path relative to the workspace root such as `migrations` or `.sqlx`, without a leading or trailing `/`, `.` or `..`"
+        else if elem p (genList (elemAt include) i) then
+          fail (key i) "duplicate `${p}`"
+        else
+          true;
+      exists =
+        i:
+        let
+          p = elemAt include i;
+        in
+        if pathExists (root + "/${p}") then
+          true
+        else
+          fail (key i) "`${p}` does not exist in the workspace (${toString root})";
+    in
+    u.seqAll (genList form (length include) ++ genList exists (length include)) include;
+}
