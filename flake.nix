@@ -20,13 +20,37 @@
     };
   };
 
-  # The wiring lives in nix/outputs.nix so the tests can evaluate exactly what the flake does
-  # against stand-ins of these inputs (see nix/tests).
-  # This repository's own Nix test suites are a check of this repository only: another
-  # workspace's flake passes `{ }` here.
+  # ship's flake is a user of its own library (nix/flake-lib.nix), as an adopting workspace's
+  # flake is (`ship.lib.mkFlake { inherit self; }`), plus the library and the template.
   outputs =
-    inputs:
-    import ./nix/outputs.nix inputs {
+    {
+      self,
+      nixpkgs,
+      crane,
+      rust-overlay,
+      naersk,
+    }:
+    let
+      lib = import ./nix/flake-lib.nix {
+        inherit
+          nixpkgs
+          crane
+          rust-overlay
+          naersk
+          ;
+        shipSource = self;
+      };
+    in
+    lib.mkFlake {
+      inherit self;
+      # This repository's own Nix test suites: a check of ship's repository only.
       extraChecks = pkgs: { nix-tests = pkgs.callPackage ./nix/nix-tests.nix { root = ./.; }; };
+    }
+    // {
+      inherit lib;
+      templates.default = {
+        path = ./nix/template;
+        description = "A Rust workspace released as OCI images by ship";
+      };
     };
 }

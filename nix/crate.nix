@@ -1,5 +1,5 @@
 # One cargo profile of the workspace for one target, the crane way: the dependencies in their
-# own derivation (`deps`), and the service (`app`) and `ship` built on top of it.
+# own derivation (`deps`) and the service (`app`) built on top of it.
 {
   craneLib,
   src,
@@ -10,7 +10,6 @@
   cross,
   # The binary the image runs ([workspace.metadata.ship] binary).
   binary,
-  shipVersion,
   # The profile's `build` settings (nix/lib/settings.nix) and nix/lib/packages.nix bound to the
   # configuration, for their nixpkgs attribute paths.
   build,
@@ -71,39 +70,24 @@ let
     }
   );
 
-  binaryArgs =
-    name:
-    commonArgs
-    // {
-      inherit cargoArtifacts;
-      # Only `cargo build` gets it (crane's cargoBuildExtraArgs): the feature resolution stays
-      # that of the deps derivation.
-      cargoBuildExtraArgs = "--bin ${name}";
-      # The tests run once, in checks.tests.
-      doCheck = false;
-      meta.mainProgram = name;
-    };
 in
 {
   inherit commonArgs;
   deps = cargoArtifacts;
   checkDeps = if cross then null else checkDeps;
   app = craneLib.buildPackage (
-    binaryArgs binary
+    commonArgs
     // {
+      inherit cargoArtifacts;
+      # Only `cargo build` gets it (crane's cargoBuildExtraArgs): the feature resolution stays
+      # that of the deps derivation.
+      cargoBuildExtraArgs = builtins.concatStringsSep " " (map (b: "--bin ${b}") ([ binary ] ++ binaries));
+      # The tests run once, in checks.tests.
+      doCheck = false;
+      meta.mainProgram = binary;
       # Here and never in commonArgs: in the deps derivation every commit would rebuild all
       # the dependencies. build.rs reads it at build time.
       SHIP_GIT_REV = rev;
-      cargoBuildExtraArgs = builtins.concatStringsSep " " (map (b: "--bin ${b}") ([ binary ] ++ binaries));
-    }
-  );
-  # `ship` shares the deps: with `--workspace` everywhere its dependencies are already built
-  # there, so a separate deps derivation would only repeat that work.
-  ship = craneLib.buildPackage (
-    binaryArgs "ship"
-    // {
-      pname = "ship";
-      version = shipVersion;
     }
   );
 }

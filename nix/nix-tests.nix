@@ -17,7 +17,12 @@ runCommand "ship-nix-tests"
         (root + "/Cargo.toml")
         (root + "/configuration")
         (root + "/rust-toolchain.toml")
+        # ship's own source (nix/ship.nix), which packages.ship is evaluated from.
+        (root + "/Cargo.lock")
         (root + "/crates/ship/Cargo.toml")
+        (root + "/crates/ship/src")
+        (root + "/crates/ship-test-support/Cargo.toml")
+        (root + "/crates/ship-test-support/src")
         # The test targets [workspace.metadata.ship.tests] names (nix/lib/targets.nix).
         (root + "/tests/http.rs")
         (root + "/crates/ship/tests/plan_cli.rs")

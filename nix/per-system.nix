@@ -10,6 +10,8 @@
   config,
   rev,
   root,
+  # ship's own repository (a path), where packages.ship is built from (nix/ship.nix).
+  shipRoot,
   extraChecks,
 }:
 let
@@ -30,28 +32,16 @@ let
   # The workspace's toolchain file, else its `toolchain` channel, else crane's default:
   # nixpkgs' rustc (nix/lib/toolchain.nix).
   toolchain = shipLib.toolchain { inherit config root; };
-  # The toolchain is a function of the package set so crane can splice it: under
-  # cross-compilation cargo and rustc run on the build machine and rust-overlay adds the
-  # target's standard library (its targetPlatform) by itself. null: nixpkgs' own.
-  rustToolchainFor =
-    p':
-    if toolchain.kind == "file" then
-      p'.rust-bin.fromRustupToolchainFile toolchain.file
-    else if toolchain.kind == "channel" then
-      p'.rust-bin.fromRustupToolchain {
-        inherit (toolchain) channel;
-        profile = "minimal";
-        # What checks.clippy and checks.fmt run.
-        components = [
-          "clippy"
-          "rustfmt"
-        ];
-      }
-    else
-      null;
-  craneLibFor =
-    p: if toolchain.kind == "nixpkgs" then crane.mkLib p else (crane.mkLib p).overrideToolchain rustToolchainFor;
+  inherit (import ./rust.nix { inherit crane toolchain; }) rustToolchainFor craneLibFor;
   craneLib = craneLibFor pkgs;
+  # ship's Rust is the one ship's repository names, the same rules applied to it.
+  shipRust = import ./rust.nix {
+    inherit crane;
+    toolchain = shipLib.toolchain {
+      config = shipLib.config { path = shipRoot + "/Cargo.toml"; };
+      root = shipRoot;
+    };
+  };
   # Workspace files the image carries (`runtime.files`) stay out of the cargo source, so a change
   # to one rebuilds only the image: cleanCargoSource keeps every *.toml, configuration included.
   runtimeFiles = map (f: "${toString root}/${f}") (
@@ -61,8 +51,6 @@ let
     src = craneLib.cleanCargoSource root;
     filter = path: _type: !(builtins.any (f: path == f || util.hasPrefix "${f}/" path) runtimeFiles);
   };
-  shipVersion = (builtins.fromTOML (builtins.readFile (root + "/crates/ship/Cargo.toml"))).package.version;
-
   # What either builder is given for one profile and target: the same source and settings.
   builderArgs = cross: profile: {
     inherit
@@ -70,7 +58,6 @@ let
       profile
       rev
       cross
-      shipVersion
       ;
     inherit (config) binary;
     inherit (config.byProfile.${profile}) build;
@@ -157,7 +144,7 @@ let
     map (named native nativePlatform false) config.profiles ++ crossPackages
   );
 
-  # `ship` and the default package use the release profile's deps when a variant uses it.
+  # The default package is the release profile's build when a variant uses it.
   mainProfile = if builtins.elem "release" config.profiles then "release" else builtins.head config.profiles;
   # Tests and clippy use the dev profile's deps when a variant uses it (faster to build).
   checkProfile = if builtins.elem "dev" config.profiles then "dev" else builtins.head config.profiles;
@@ -170,7 +157,11 @@ let
 
   packages = profilePackages // {
     default = native.${mainProfile}.app;
-    ship = native.${mainProfile}.ship;
+    # From ship's own source and toolchain, whatever the workspace and its builder.
+    ship = pkgs.callPackage ./ship.nix {
+      inherit shipRoot;
+      craneLib = shipRust.craneLibFor pkgs;
+    };
     # A package of its own so CI can build and push it like the image's deps.
     ${attrs.checksDeps} = checkBuilds.checkDeps;
   };

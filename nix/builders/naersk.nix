@@ -1,6 +1,6 @@
 # One cargo profile of the workspace for one target, the naersk way (`builder = "naersk"`):
-# the same result as nix/crate.nix (`deps`, `app`, `ship`), so the images, the cache pushes and
-# `ship` do not care which builder made the binaries. naersk (the revision flake.lock pins)
+# the same result as nix/crate.nix (`deps`, `app`), so the images and the cache pushes do not
+# care which builder made the binaries. naersk (the revision flake.lock pins)
 # builds the dependencies in their own derivation from a dummy source and hands it to the
 # package as `builtDependencies` (default.nix:46-74), exposed as `passthru.builtDependencies`
 # (build.nix:371-374).
@@ -19,7 +19,6 @@
   cross,
   # The binary the image runs ([workspace.metadata.ship] binary).
   binary,
-  shipVersion,
   # As in crate.nix: the profile's `build` settings (nix/lib/settings.nix), nix/lib/packages.nix
   # bound to the configuration, and the other binaries the image carries (`runtime.binaries`).
   build,
@@ -111,12 +110,6 @@ let
 in
 {
   inherit commonArgs app;
-  # The one deps derivation app and ship unpack; pushed to the cache like crane's.
+  # The one deps derivation app unpacks; pushed to the cache like crane's.
   deps = builtins.head app.passthru.builtDependencies;
-  # Its name and version through overrideMain too: as naersk options they would rename (and
-  # so duplicate) the deps derivation.
-  ship = package [ "ship" ] {
-    name = "ship-${shipVersion}";
-    version = shipVersion;
-  };
 }

@@ -1,4 +1,4 @@
-# The flake itself (flake.nix -> nix/outputs.nix and everything it calls) evaluated against
+# The flake itself (flake.nix -> nix/flake-lib.nix and everything it calls) evaluated against
 # the stand-ins of its inputs, and what must hold of the result: the structure `nix flake show`
 # would list, deps and package sharing their arguments, the git revision only where it
 # belongs, each image running its own variant's binary, arm64 from the cross build.
@@ -345,6 +345,8 @@ let
     ++ builtins.attrValues flake.checks.${system}
     ++ filter (x: x != null) [ (checksDevDeps system) ];
   releaseDeps = system: (packagesOf system).deps-release.outPath;
+  # What packages.ship builds on (nix/ship.nix), which is no package of its own.
+  shipDeps = system: (packagesOf system).ship.standin.args.cargoArtifacts;
 
   perSystemCases =
     system:
@@ -373,20 +375,47 @@ let
       ) (h.show apps))
       (h.eq "${system}: apps.ship runs the ship package" apps.ship.program "${p.ship.outPath}/bin/ship")
       (h.eq "${system}: default is the release build of the service" p.default.outPath p.app-release.outPath)
-      (h.eq "${system}: ship is built on the release deps" p.ship.standin.cargoArtifacts (releaseDeps system))
+      # Whatever builds the workspace: crane, from ship's own source (nix/ship.nix).
+      (h.eq "${system}: ship is crane's package on ship's own deps" [
+        p.ship.standin.fn
+        (shipDeps system).standin.fn
+        p.ship.standin.cargoArtifacts
+      ] [ "crane.buildPackage" "crane.buildDepsOnly" (shipDeps system).outPath ])
+      (h.that "${system}: ship's deps are not the workspace's" (
+        !elem (shipDeps system).outPath (map (x: x.outPath) (builtins.attrValues p))
+      ) "ship builds on a deps package of the workspace")
+      (h.eq "${system}: ship builds the ship binary" [ (p.ship.standin.args.cargoBuildExtraArgs or null) (p.ship.standin.args.pname or null) ] [
+        "--bin ship"
+        "ship"
+      ])
+      (h.eq "${system}: ship's deps run `cargo build` of ship only" (shipDeps system).standin.cargoCommands [
+        "cargoWithProfile build --locked --package ship"
+      ])
       (
-        if naersk then
-          h.eq "${system}: ship builds the ship binary" [ (toString p.ship.standin.attrs.cargo_build_options) p.ship.name ] [
-            "${toString p.deps-release.standin.attrs.cargo_build_options} --bin ship"
-            "ship-${p.ship.standin.attrs.version}"
-          ]
-        else
-          h.eq "${system}: ship builds the ship binary" [ (p.ship.standin.args.cargoBuildExtraArgs or null) (p.ship.standin.args.pname or null) ] [
-            "--bin ship"
-            "ship"
-          ]
+        let
+          d = (shipDeps system).standin.args;
+          shared = filter (n: !elem n depsOnly) (attrNames d);
+        in
+        h.eq "${system}: ship gets every argument of its deps (commonArgs)" (map (n: h.show (p.ship.standin.args.${n} or null)) shared) (
+          map (n: h.show d.${n}) shared
+        )
       )
-      (h.that "${system}: ship does not change with every commit" (!(envOf p.ship ? SHIP_GIT_REV)) "ship has SHIP_GIT_REV")
+      (h.eq "${system}: ship's source is ship's manifests and sources, not the demo's" p.ship.standin.args.src._standinFiles (map toString [
+        ../../Cargo.toml
+        ../../Cargo.lock
+        ../../crates/ship/Cargo.toml
+        ../../crates/ship/src
+        ../../crates/ship-test-support/Cargo.toml
+        ../../crates/ship-test-support/src
+      ]))
+      # This repository is ship's: ship gets the Rust the workspace gets.
+      (h.eq "${system}: ship is built with the Rust ship's repository names" (
+        let
+          t = p.ship.standin.toolchain;
+        in
+        if t == null then null else t.standin.channel
+      ) (if overlayToolchain == null then null else overlayToolchain.channel))
+      (h.that "${system}: ship does not change with every commit" (!(p.ship.standin.args ? SHIP_GIT_REV)) "ship has SHIP_GIT_REV")
       # With crane the checks' deps build on the images' dev deps; with naersk on crane's own
       # dev deps (naersk's deps derivation holds no crane archive), which run `cargo build` only
       # too and share the images' source and profile.
@@ -449,6 +478,9 @@ let
           ../../tests/http.rs
           ../../crates/ship/tests/plan_cli.rs
         ]
+      ) (h.show (c.nix-tests.standin.args.src._standinFiles or [ ])))
+      (h.that "${system}: nix-tests' source holds ship's, which the suites evaluate packages.ship from" (
+        builtins.all (f: elem f (c.nix-tests.standin.args.src._standinFiles or [ ])) p.ship.standin.args.src._standinFiles
       ) (h.show (c.nix-tests.standin.args.src._standinFiles or [ ])))
       (h.that "${system}: nix-tests runs nix/tests" (
         u.hasInfix "nix-instantiate" (c.nix-tests.standin.args.buildCommand or "") && u.hasInfix "/nix/tests" (c.nix-tests.standin.args.buildCommand or "")

@@ -1,5 +1,5 @@
-# The flake applied to other workspaces (crates/ship/tests/fixtures/adopt-*), as an adopter's
-# flake calls nix/outputs.nix: `import ./nix/outputs.nix inputs { }` with nix/ in their tree.
+# The flake library applied to other workspaces (crates/ship/tests/fixtures/adopt-*), as an
+# adopter's flake calls it: `ship.lib.mkFlake { inherit self; }`, ship's source this repository.
 # Every attribute of checks.<system> evaluates and names only what that workspace has; the test
 # arguments, the toolchain, build inputs (in the right splice) and the image's contents and
 # config come from that workspace's configuration, never from this repository's.
@@ -22,6 +22,15 @@ let
     rev = "f00d";
   };
   fixtures = ../../crates/ship/tests/fixtures;
+  shipFlakeLib = import ../flake-lib.nix {
+    inherit (inputs)
+      nixpkgs
+      crane
+      rust-overlay
+      naersk
+      ;
+    shipSource = ../..;
+  };
 
   shape =
     name:
@@ -30,7 +39,11 @@ let
     in
     {
       inherit name root;
-      flake = import ../outputs.nix inputs { inherit root; };
+      flake = shipFlakeLib.mkFlake {
+        self = inputs.self // {
+          outPath = toString root;
+        };
+      };
       config = shipLib.config { path = root + "/Cargo.toml"; };
     };
   single = shape "single-crate";

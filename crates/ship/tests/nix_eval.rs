@@ -135,7 +135,7 @@ fn every_nix_file_parses() {
     walk(&root, &mut files);
     for must in [
         "flake.nix",
-        "nix/outputs.nix",
+        "nix/flake-lib.nix",
         "nix/lib/config.nix",
         "nix/tests/wiring.nix",
     ] {

@@ -201,9 +201,15 @@ fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
             ship["args"].get("SHIP_GIT_REV").is_none(),
             "{system}: ship would rebuild on every commit"
         );
-        assert_eq!(
-            ship["cargoArtifacts"], show["builds"][system]["deps-release"]["path"],
-            "{system}: ship reuses the release deps"
+        // Its own deps (nix/ship.nix), none of the workspace's packages.
+        let packages = show["builds"][system].as_object().expect("builds");
+        assert!(
+            ship["cargoArtifacts"].is_string()
+                && packages
+                    .values()
+                    .all(|p| p.get("path") != Some(&ship["cargoArtifacts"])),
+            "{system}: ship builds on the workspace's deps {}",
+            ship["cargoArtifacts"]
         );
     }
 }
@@ -371,7 +377,9 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         "flake.lock",
         "Cargo.toml",
         "rust-toolchain.toml",
+        "Cargo.lock",
         "crates/ship/Cargo.toml",
+        "crates/ship-test-support/Cargo.toml",
         "tests/http.rs",
         "crates/ship/tests/plan_cli.rs",
     ] {
@@ -380,6 +388,10 @@ fn copy_of_the_flake() -> tempfile::TempDir {
         std::fs::copy(root.join(file), &target).expect("copy");
     }
     support::copy_dir(&root.join("nix"), &dir.path().join("nix"));
+    // ship's own source (nix/ship.nix hashes it as a store path would).
+    for src in ["crates/ship/src", "crates/ship-test-support/src"] {
+        support::copy_dir(&root.join(src), &dir.path().join(src));
+    }
     support::copy_dir(
         &root.join("configuration"),
         &dir.path().join("configuration"),
@@ -407,8 +419,8 @@ const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
         ),
         (
             "nix/crate.nix",
-            "cargoBuildExtraArgs = \"--bin ${name}\";",
-            "cargoExtraArgs = \"--locked --package ${name}\";",
+            "      cargoBuildExtraArgs = builtins.concatStringsSep",
+            "      cargoExtraArgs = \"--locked --package ${binary}\";\n      cargoBuildExtraArgs = builtins.concatStringsSep",
             "deps and package get identical shared arguments",
         ),
         (
@@ -508,7 +520,7 @@ const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
             "tests run exactly the tests key's selection",
         ),
         (
-            "nix/per-system.nix",
+            "nix/rust.nix",
             "p'.rust-bin.fromRustupToolchainFile toolchain.file",
             "p'.rust-bin.fromRustupToolchainFile ../rust-toolchain.toml",
             "built with 1.90.0",

@@ -15,14 +15,22 @@ let
     ;
 
   # Arguments as plain data for hashing: derivations become their outPath, functions a marker,
-  # paths their name (toString, never copied to the store).
+  # paths their name (toString, never copied to the store), a lib.fileset source its directory
+  # and the hash of its files' contents (lib.nix), which a real store path would be of.
   sanitize =
     v:
     let
       t = typeOf v;
     in
     if t == "set" then
-      (if v ? outPath then toString v.outPath else mapAttrs (_: sanitize) v)
+      (
+        if v ? _standinContent then
+          "${toString v.outPath}#${v._standinContent}"
+        else if v ? outPath then
+          toString v.outPath
+        else
+          mapAttrs (_: sanitize) v
+      )
     else if t == "list" then
       map sanitize v
     else if t == "lambda" then

@@ -10,9 +10,26 @@
 # lib.fileset.toSource { root, fileset } and lib.fileset.unions [ ... ]: nixpkgs
 # lib/fileset/default.nix (read at 006b28f2a8c66b951af691da5f9bc3f426b60a8f). As there, `root`
 # must be an existing directory given as a path, and every file set element an existing path
-# under it; unlike there nothing is copied to the store (outPath is the directory itself).
+# under it; unlike there nothing is copied to the store (outPath is the directory itself). What
+# the store path would hash, the contents of exactly those files, is `_standinContent`, and a
+# stand-in derivation given the source hashes it (drv.nix), as a real one would.
 let
   inherit (builtins) pathExists typeOf;
+  # A file's or directory's contents as one hash (file names and their sha256s; symlinks by
+  # what they point at).
+  contentOf =
+    p:
+    let
+      type = (builtins.readDir (dirOf p)).${baseNameOf p};
+    in
+    if type == "directory" then
+      builtins.hashString "sha256" (
+        builtins.toJSON (builtins.mapAttrs (n: _: contentOf (p + "/${n}")) (builtins.readDir p))
+      )
+    else if pathExists p then
+      builtins.hashFile "sha256" p
+    else
+      "dangling";
   underRoot =
     root: p:
     let
@@ -60,6 +77,9 @@ in
           {
             outPath = toString root;
             _standinFiles = map toString paths;
+            _standinContent = builtins.hashString "sha256" (
+              builtins.toJSON (map (p: [ (toString p) (contentOf p) ]) paths)
+            );
           };
     unions =
       filesets:
