@@ -347,10 +347,29 @@ fn dispatch_variants_are_the_configured_ones_and_tag_triggers_cover_the_rules() 
     }
 }
 
-/// The bootstrap reader in .github/nix/cachix-name.nix gives the name `ship plan`'s `cache`
-/// gives, for a cachix cache, a `nix copy` cache and no cache at all.
+/// The `nix eval` expression a workflow's "Cache name" step runs (between `--expr '` and the
+/// closing `'`), for jobs that have not built `ship` yet.
+fn bootstrap_expression(wf: &str) -> String {
+    let text = workflow_text(wf);
+    let (_, rest) = text
+        .split_once("nix eval --impure --raw --expr '")
+        .unwrap_or_else(|| panic!("{wf}: no `nix eval --impure --raw --expr '...'` step"));
+    let (expr, _) = rest.split_once('\'').expect("closing quote");
+    expr.to_owned()
+}
+
+/// The bootstrap reader in the workflows (an inline `nix eval` over ./Cargo.toml, so an
+/// adopting workspace needs no file besides the two workflows) gives the name `ship plan`'s
+/// `cache` gives, for a cachix cache, a `nix copy` cache and no cache at all, run as the step
+/// runs it: from the workspace root.
 #[test]
 fn bootstrap_cache_name_agrees_with_ship_plan() {
+    let expr = bootstrap_expression("ci.yml");
+    assert_eq!(
+        bootstrap_expression("release.yml"),
+        expr,
+        "ci.yml and release.yml read the cache name alike"
+    );
     for manifest in [
         repo().join("Cargo.toml"),
         fixture("custom"),
@@ -360,13 +379,10 @@ fn bootstrap_cache_name_agrees_with_ship_plan() {
         let run = plan_run(&manifest, "refs/tags/v1.2.3", "push", None);
         let cache = &run.outputs["cache"];
         let want = cache.strip_prefix("cachix:").unwrap_or("");
-        // The command the workflows run, with the manifest made explicit.
-        let expr = format!(
-            "import {} {{ manifest = {}; }}",
-            repo().join(".github/nix/cachix-name.nix").display(),
-            manifest.display()
-        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(&manifest, dir.path().join("Cargo.toml")).expect("copy manifest");
         let out = tool("nix", "apt-get install nix-bin")
+            .current_dir(dir.path())
             .args([
                 "--extra-experimental-features",
                 "nix-command",
@@ -390,14 +406,34 @@ fn bootstrap_cache_name_agrees_with_ship_plan() {
             manifest.display()
         );
     }
-    for wf in ["ci.yml", "release.yml"] {
-        assert!(
-            workflow_text(wf).contains(
-                "nix eval --impure --raw --expr 'import ./.github/nix/cachix-name.nix { }'"
-            ),
-            "{wf} reads the bootstrap cache name some other way than this test checks"
-        );
-    }
+}
+
+/// This repository's workflows are what `ship init` writes for its Cargo.toml, ci.yml plus
+/// its repo-only `test` job at the end, so the workflows ship gives adopters are the ones
+/// this repository runs and cannot drift from them.
+#[test]
+fn the_repository_workflows_are_what_ship_init_writes() {
+    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo Cargo.toml");
+    assert_eq!(
+        workflow_text("release.yml"),
+        ship::init::templates::release(&config),
+        "release.yml differs from `ship init`'s (crates/ship/src/init/templates/release.yml)"
+    );
+    let ci = workflow_text("ci.yml");
+    let generated = ship::init::templates::ci();
+    let repo_only = ci.strip_prefix(&generated).unwrap_or_else(|| {
+        panic!("ci.yml does not start with `ship init`'s ci.yml (crates/ship/src/init/templates/ci.yml)")
+    });
+    let extra = YamlLoader::load_from_str(&format!("jobs:\n{repo_only}"))
+        .expect("the repo-only part is YAML")
+        .remove(0);
+    let jobs: Vec<&str> = extra["jobs"]
+        .as_hash()
+        .expect("jobs")
+        .keys()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(jobs, ["test"], "ci.yml adds only its `test` job to ship init's");
 }
 
 /// Third-party code runs with the job's token: every action is pinned to a full commit SHA,
