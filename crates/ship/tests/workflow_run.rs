@@ -411,7 +411,8 @@ fn assert_report_and_cache(
         .expect("read the cache")
         .filter_map(|e| {
             let path = e.expect("cache entry").path();
-            (path.extension()? == "narinfo").then(|| std::fs::read_to_string(path).expect("narinfo"))
+            (path.extension()? == "narinfo")
+                .then(|| std::fs::read_to_string(path).expect("narinfo"))
         })
         .collect();
     assert!(

@@ -13,11 +13,10 @@ use std::path::Path;
 use std::process::Command;
 
 use workflow::{
-    parse_github_output, ship_invocations, system_of_runner, Packages, PlanRun, Workflow,
+    ci_runs, flake_packages, plan_run, ship_invocations, system_of_runner, Packages, PlanRun,
+    Workflow,
 };
 use yaml_rust2::{Yaml, YamlLoader};
-
-const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 use support::{fixture, repo};
 
@@ -44,89 +43,12 @@ fn tool(name: &str, install: &str) -> Command {
     Command::new(support::require_tool(&[name], install))
 }
 
-/// `ship plan --format github` exactly as a workflow step runs it: the GitHub context only
-/// through the environment GitHub sets, GITHUB_OUTPUT a fresh file.
-fn plan_run(manifest: &Path, git_ref: &str, event: &str, variant: Option<&str>) -> PlanRun {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let output = dir.path().join("github_output");
-    let mut cmd = support::ship();
-    cmd.env("GITHUB_REF", git_ref)
-        .env("GITHUB_EVENT_NAME", event)
-        .env("GITHUB_SHA", SHA)
-        .env("GITHUB_OUTPUT", &output)
-        .arg("plan")
-        .arg("--manifest")
-        .arg(manifest)
-        .args(["--format", "github"]);
-    if let Some(v) = variant {
-        cmd.args(["--variant", v]);
-    }
-    let out = cmd.output().expect("run ship");
-    assert!(
-        out.status.success(),
-        "ship plan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let outputs = parse_github_output(&read(&output)).unwrap_or_else(|e| panic!("{e}"));
-    let label = match variant {
-        Some(v) => format!("{event} of {git_ref} with --variant {v}"),
-        None => format!("{event} of {git_ref}"),
-    };
-    PlanRun { label, outputs }
-}
-
-/// Every run release.yml can start with: both tag kinds, and a manual run of each variant.
 fn release_runs(manifest: &Path) -> Vec<PlanRun> {
-    let mut runs = vec![
-        plan_run(manifest, "refs/tags/v1.2.3", "push", None),
-        plan_run(manifest, "refs/tags/dev-3", "push", None),
-    ];
-    for v in dispatch_variants() {
-        runs.push(plan_run(
-            manifest,
-            "refs/heads/main",
-            "workflow_dispatch",
-            Some(&v),
-        ));
-    }
-    runs
-}
-
-fn ci_runs(manifest: &Path) -> Vec<PlanRun> {
-    vec![
-        plan_run(manifest, "refs/pull/42/merge", "pull_request", None),
-        plan_run(manifest, "refs/heads/main", "push", None),
-    ]
-}
-
-/// `packages.<system>` names of the flake for a manifest's configuration, from
-/// nix/lib/attrs.nix (the names flake.nix exposes), evaluated by Nix itself.
-fn flake_packages(manifest: &Path) -> Packages {
-    let expr = format!(
-        "let lib = import {}; in lib.attrs.packageNames (lib.config {{ path = {}; }})",
-        repo().join("nix/lib").display(),
-        manifest.display()
-    );
-    let out = support::output_ok(
-        support::nix_instantiate().args(["--eval", "--strict", "--json", "-E", &expr]),
-    );
-    let names: BTreeMap<String, BTreeSet<String>> =
-        serde_json::from_slice(&out.stdout).expect("packageNames is {system: [name]}");
-    assert!(
-        names.contains_key("x86_64-linux") && names.contains_key("aarch64-linux"),
-        "packageNames covers both systems: {names:?}"
-    );
-    names
+    workflow::release_runs(manifest, &workflow_text("release.yml"))
 }
 
 fn dispatch_variants() -> Vec<String> {
-    let doc = yaml("release.yml");
-    doc["on"]["workflow_dispatch"]["inputs"]["variant"]["options"]
-        .as_vec()
-        .expect("release.yml: workflow_dispatch.inputs.variant.options")
-        .iter()
-        .map(|o| o.as_str().expect("option is a string").to_owned())
-        .collect()
+    workflow::dispatch_variants(&workflow_text("release.yml"))
 }
 
 fn assert_agrees(name: &str, runs: &[PlanRun], packages: &Packages) {
@@ -433,7 +355,11 @@ fn the_repository_workflows_are_what_ship_init_writes() {
         .keys()
         .filter_map(Yaml::as_str)
         .collect();
-    assert_eq!(jobs, ["test"], "ci.yml adds only its `test` job to ship init's");
+    assert_eq!(
+        jobs,
+        ["test"],
+        "ci.yml adds only its `test` job to ship init's"
+    );
 }
 
 /// Third-party code runs with the job's token: every action is pinned to a full commit SHA,
