@@ -597,17 +597,32 @@ fn the_template_is_what_ship_init_writes() {
         .iter()
         .any(|w| path == Path::new(w));
         if path == Path::new("Cargo.toml") {
-            std::fs::write(&dest, format!("{package}\n")).expect("write");
+            std::fs::write(&dest, package).expect("write");
         } else if !written {
             std::fs::write(&dest, bytes).expect("write");
         }
     }
     init_ok(dir.path(), &[]);
+    let text = |files: BTreeMap<PathBuf, Vec<u8>>| -> BTreeMap<PathBuf, String> {
+        files
+            .into_iter()
+            .map(|(p, b)| (p, String::from_utf8_lossy(&b).into_owned()))
+            .collect()
+    };
+    let (got, want) = (text(snapshot(dir.path())), text(files));
     assert_eq!(
-        snapshot(dir.path()),
-        files,
-        "ship init's output differs from nix/template"
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>(),
+        "the same files"
     );
+    for (path, want) in &want {
+        assert_eq!(
+            &got[path],
+            want,
+            "{}: ship init's output differs from nix/template's",
+            path.display()
+        );
+    }
 
     let copy = tempfile::tempdir().expect("tempdir");
     support::copy_dir(&template, copy.path());
