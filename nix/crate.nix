@@ -2,7 +2,10 @@
 # own derivation (`deps`) and the service (`app`) built on top of it.
 {
   craneLib,
+  # The workspace crates' source (the cargo source and `include`), and the cargo source alone,
+  # which is all the deps derivations see (nix/per-system.nix).
   src,
+  cargoSrc,
   profile,
   # The commit the flake was built from, or "dirty".
   rev,
@@ -38,12 +41,20 @@ let
     buildInputs = map (lookup pkgsHostTarget build.keys.buildInputs) build.buildInputs;
     inherit (build) env;
   };
+  # The deps derivations' arguments: the cargo source, without `include`. crane's mkDummySrc
+  # already drops all but Cargo.lock, .cargo/config* and the Cargo.tomls of what it is given
+  # (lib/mkDummySrc.nix:41-46, 104-131); given the cargo source alone, not even an included
+  # Cargo.toml or .cargo/config can reach the deps, whose hash is then the same with or without
+  # `include`.
+  depsArgs = commonArgs // {
+    src = cargoSrc;
+  };
 
   # What the binaries need and nothing more: `cargo build` alone. crane's buildDepsOnly runs
   # `cargo check` first (its artifacts serve clippy only) and, with doCheck, `cargo test
   # --no-run`; the checks get those from `checkDeps` instead, so an image never waits for them.
   cargoArtifacts = craneLib.buildDepsOnly (
-    commonArgs
+    depsArgs
     // {
       buildPhaseCargoCommand = "cargoWithProfile build ${commonArgs.cargoExtraArgs}";
       doCheck = false;
@@ -59,8 +70,8 @@ let
     builtins.removeAttrs commonArgs [ "cargoExtraArgs" ]
     // {
       inherit cargoArtifacts;
-      src = craneLib.mkDummySrc commonArgs;
-      cargoVendorDir = craneLib.vendorCargoDeps commonArgs;
+      src = craneLib.mkDummySrc depsArgs;
+      cargoVendorDir = craneLib.vendorCargoDeps depsArgs;
       inherit (craneLib.crateNameFromCargoToml commonArgs) pname version;
       pnameSuffix = "-checks-deps";
       buildPhaseCargoCommand = ''

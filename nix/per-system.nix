@@ -47,14 +47,38 @@ let
   runtimeFiles = map (f: "${toString root}/${f}") (
     util.unique (builtins.concatMap (p: builtins.attrNames config.byProfile.${p}.runtime.files) config.profiles)
   );
-  src = pkgs.lib.cleanSourceWith {
+  under = paths: path: builtins.any (f: path == f || util.hasPrefix "${f}/" path) paths;
+  # What the deps derivations build from.
+  cargoSrc = pkgs.lib.cleanSourceWith {
     src = craneLib.cleanCargoSource root;
-    filter = path: _type: !(builtins.any (f: path == f || util.hasPrefix "${f}/" path) runtimeFiles);
+    filter = path: _type: !(under runtimeFiles path);
   };
+  # What the workspace crates build from: the cargo source and the `include` paths (`.sqlx/`,
+  # `migrations/`, assets). Only the packages and the checks get it, never a deps derivation, so
+  # a change to an included file rebuilds the workspace crates and no dependency. A path in both
+  # `include` and `runtime.files` is in both the build and the image. One filter over the same
+  # origin, under cargoSrc's name: both unpack to the same directory, which crane's deps
+  # fingerprints rely on (mkDummySrc.nix's sourceName).
+  includePaths = map (p: "${toString root}/${p}") config.include;
+  src =
+    if config.include == [ ] then
+      cargoSrc
+    else
+      pkgs.lib.cleanSourceWith {
+        inherit (cargoSrc) name;
+        src = cargoSrc.origSrc;
+        filter =
+          path: type:
+          cargoSrc.filter path type
+          || under includePaths path
+          || (type == "directory" && builtins.any (f: util.hasPrefix "${path}/" f) includePaths);
+      };
+
   # What either builder is given for one profile and target: the same source and settings.
   builderArgs = cross: profile: {
     inherit
       src
+      cargoSrc
       profile
       rev
       cross

@@ -10,8 +10,10 @@
   naersk,
   stdenv,
   pkgsBuildBuild,
-  # The cleaned workspace source, the same crane builds from.
+  # The workspace crates' source (the cargo source and `include`) and the cargo source alone,
+  # the same crane builds from (nix/per-system.nix).
   src,
+  cargoSrc,
   profile,
   # The commit the flake was built from, or "dirty".
   rev,
@@ -54,6 +56,11 @@ let
   # argument but overrideMain (default.nix:54,76), so anything per binary goes there.
   commonArgs = {
     inherit src;
+    # Where naersk reads Cargo.toml, Cargo.lock and .cargo/config from (config.nix:234-262,
+    # 356-413) to make the deps derivation's dummy source (default.nix:46-53, lib.nix:146-235):
+    # that derivation is built from `root` and never sees `src` (only with [patch] paths,
+    # config.nix:376-397), so `include` stays out of it.
+    root = cargoSrc;
     strictDeps = true;
     # naersk knows `--release` or nothing (a debug build); any other profile is `--profile X`.
     release = profile == "release";

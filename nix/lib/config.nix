@@ -148,7 +148,7 @@ let
       fail "${key}.${name}" (expected "a boolean" attrs.${name});
 
   settings = import ./settings.nix { inherit fail knownKeys expected; };
-  workspaceSource = import ./source.nix { inherit fail expected; };
+  workspaceSource = import ./source.nix { inherit fail; };
 
   table =
     key: kind: value:
@@ -238,7 +238,6 @@ let
             u.seqAll (genList (i: shapeOfRule i (elemAt raw.rules i)) (length raw.rules)) true
         )
         (settings.shapeTop raw)
-        (workspaceSource.shape raw)
       ] true;
 
   # --- meaning (the checks config/parse.rs makes after deserializing) ---------------------------

@@ -1,5 +1,6 @@
 # The keys of [workspace.metadata.ship] that say what the builds, the image and the checks need
-# besides cargo: `toolchain`, `tests`, `build` and `runtime` (the last two also per variant).
+# besides cargo: `toolchain`, `tests`, `build` and `runtime` (the last two also per variant), and
+# the shape of `include`.
 # The same shapes, checks and keys in errors as crates/ship/src/config/{checks,build,runtime}.rs;
 # config.nix calls these and nix/*.nix use the results. builtins only.
 {
@@ -61,6 +62,8 @@ let
       build-inputs = stringList;
       env = stringMap;
     };
+    # Its meaning: nix/lib/source.nix.
+    include = stringList;
     runtime = tableOf {
       files = stringMap;
       packages = stringList;
@@ -311,6 +314,7 @@ in
       "tests"
       "build"
       "runtime"
+      "include"
     ]) true;
   shapeVariant =
     key: v:

@@ -4,9 +4,8 @@
 # the paths to the workspace crates' source only. Top level only: the source is one for every
 # variant and the checks build from it too. builtins only.
 {
-  # config.nix's: fail KEY MESSAGE throws naming the manifest; expected as there.
+  # config.nix's: fail KEY MESSAGE throws naming the manifest. Its shape is settings.nix's.
   fail,
-  expected,
 }:
 let
   u = import ./util.nix;
@@ -14,8 +13,6 @@ let
     elem
     elemAt
     genList
-    isList
-    isString
     length
     pathExists
     ;
@@ -24,22 +21,6 @@ let
   workspacePath = p: builtins.all (c: c != "" && c != "." && c != "..") (u.splitOn "/" p);
 in
 {
-  # serde's types: a sequence of strings.
-  shape =
-    raw:
-    if !(raw ? include) then
-      true
-    else if !isList raw.include then
-      fail "include" (expected "a sequence" raw.include)
-    else
-      u.seqAll (genList (
-        i:
-        let
-          p = elemAt raw.include i;
-        in
-        if isString p then true else fail "include[${toString i}]" (expected "a string" p)
-      ) (length raw.include)) true;
-
   # The checked list, in the order given. `root`: the directory the manifest is in. Every
   # entry's form first, then their existence, in the order ship checks them (parse, then load).
   include =

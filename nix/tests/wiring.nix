@@ -334,6 +334,9 @@ let
 
   packagesOf = system: flake.packages.${system};
   devDeps = system: (packagesOf system).deps-dev.outPath;
+  # The source a deps derivation is made from: crane's buildDepsOnly takes it as `src`, naersk's
+  # deps derivation builds a dummy source made from `root` (stand-ins/naersk.nix).
+  depsSource = d: h.show (if naersk then d.standin.args.src.standin.args.root else d.standin.args.src);
   # The deps the checks' deps build on, by the argument crane gets: with naersk, crane's dev
   # deps, which are no package of their own.
   checksDevDeps = system: (packagesOf system).deps-checks.standin.args.cargoArtifacts or null;
@@ -435,10 +438,10 @@ let
         "cargoWithProfile check --locked --workspace --all-targets"
         "cargoWithProfile test --locked --workspace --no-run"
       ])
-      (h.eq "${system}: the checks' deps build from crane's dummy source of the same src" [
+      (h.eq "${system}: the checks' deps build from crane's dummy source of the deps' source" [
         (p.deps-checks.standin.args.src.standin.fn or null)
         (h.show (p.deps-checks.standin.args.src.standin.args.src or null))
-      ] [ "crane.mkDummySrc" (h.show (p.deps-dev.standin.args.src or null)) ])
+      ] [ "crane.mkDummySrc" (depsSource p.deps-dev) ])
       (h.eq "${system}: the checks' deps share the dev deps' profile" (p.deps-checks.standin.args.CARGO_PROFILE or null) "dev")
       (h.that "${system}: the only check pass is the checks' deps'" (
         let
@@ -466,11 +469,11 @@ let
       (h.eq "${system}: tests get the tests key's tools after the builds' own" (map (x: x.name) (c.tests.standin.args.nativeBuildInputs or [ ])) (
         map (x: x.name) (p.deps-dev.standin.args.nativeBuildInputs or [ ]) ++ config.tests.nativeBuildInputs
       ))
-      (h.eq "${system}: clippy and tests share the dev deps' arguments" [
+      (h.eq "${system}: clippy and tests share the dev build's arguments" [
         (c.clippy.standin.args.CARGO_PROFILE or null)
         (c.tests.standin.args.CARGO_PROFILE or null)
         (h.show (c.tests.standin.args.src or null))
-      ] [ "dev" "dev" (h.show (p.deps-dev.standin.args.src or null)) ])
+      ] [ "dev" "dev" (h.show (p.app-dev.standin.args.src or null)) ])
       (h.eq "${system}: the image check is the dev image" c.image-dev.outPath p.image-dev.outPath)
       (h.eq "${system}: fmt is crane's cargoFmt" c.fmt.standin.fn "crane.cargoFmt")
       (h.that "${system}: nix-tests' source holds the test targets the tests key names" (

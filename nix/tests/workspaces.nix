@@ -277,11 +277,21 @@ let
   ];
 
   # configuration/ is the image's: out of the cargo source (cleanCargoSource would keep its
-  # *.toml), so a change there rebuilds only the image.
+  # *.toml), so a change there rebuilds only the image. migrations/ and .sqlx/ (`include`) are
+  # in the workspace crates' source, and only there: never in a deps derivation's.
   sourceCases =
     let
-      src = database.flake.packages.x86_64-linux.deps-release.standin.args.src;
+      p = database.flake.packages.x86_64-linux;
+      c = database.flake.checks.x86_64-linux;
+      src = p.deps-release.standin.args.src;
+      appSrc = p.app-release.standin.args.src;
       r = toString database.root;
+      # Files: crane's filter keeps every directory (lib/filterCargoSources.nix).
+      included = [
+        "${r}/migrations/20240101000000_invoices.sql"
+        "${r}/.sqlx/query-5d1f0b3c.json"
+      ];
+      keeps = s: map (f: s.filter f "regular") included;
     in
     [
       (h.eq "database: runtime files stay out of the cargo source" [
@@ -290,6 +300,24 @@ let
         (src.filter "${r}/configurations.toml" "regular")
         (src.filter "${r}/src/main.rs" "regular")
       ] [ false false true true ])
+      (h.eq "database: the deps build from the cargo source, without `include`" (keeps src) [
+        false
+        false
+      ])
+      (h.eq "database: the checks' deps too" (
+        keeps p.deps-checks.standin.args.src.standin.args.src ++ keeps p.deps-checks.standin.args.cargoVendorDir.standin.args.src
+      ) [ false false false false ])
+      (h.eq "database: the packages build from the cargo source and `include`" (
+        keeps appSrc ++ [ (appSrc.filter "${r}/src/main.rs" "regular") (appSrc.filter "${r}/configuration/base.toml" "regular") ]
+      ) [ true true true false ])
+      (h.eq "database: ship, clippy and the tests build from the packages' source" (
+        map (x: h.show x.standin.args.src) [
+          p.ship
+          c.clippy
+          c.tests
+        ]
+      ) (builtins.genList (_: h.show appSrc) 3))
+      (h.eq "database: both sources unpack to the same directory name" appSrc.name src.name)
     ];
 in
 h.run "workspaces" (

@@ -572,9 +572,23 @@ const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
         // Two toolchains named: refused rather than one silently ignored.
         (
             "crates/ship/tests/fixtures/adopt-database/Cargo.toml",
-            "[workspace]\n\n[workspace.metadata.ship.tests]",
-            "[workspace]\n\n[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\n\n[workspace.metadata.ship.tests]",
+            "[workspace.metadata.ship]\ninclude = ",
+            "[workspace.metadata.ship]\ntoolchain = \"1.94.0\"\ninclude = ",
             "[workspace.metadata.ship] toolchain: `1.94.0` given, but rust-toolchain.toml names the toolchain too",
+        ),
+        // `include` reaches the deps derivations: a change to a migration would rebuild them.
+        (
+            "nix/crate.nix",
+            "  depsArgs = commonArgs // {\n    src = cargoSrc;\n  };\n",
+            "  depsArgs = commonArgs;\n",
+            "database: the deps build from the cargo source, without `include`",
+        ),
+        // `include` never reaches the packages: sqlx's offline data missing, the build fails.
+        (
+            "nix/per-system.nix",
+            "    if config.include == [ ] then\n",
+            "    if true then\n",
+            "database: the packages build from the cargo source and `include`",
         ),
 ];
 
@@ -1029,5 +1043,133 @@ fn the_toolchain_key_and_nixpkgs_rust_reach_both_builders() {
             ),
             "failed, but not for the cross build's rustc:\n{e}"
         ),
+    }
+}
+
+/// The outPaths of what the flake (`nix_dir`'s wiring, against the stand-ins) builds for the
+/// workspace at `root`: the deps derivations, the packages, an image and the checks.
+fn outputs_of(nix_dir: &Path, root: &Path) -> BTreeMap<String, String> {
+    let expr = format!(
+        r#"let
+             inputs = import {standins} {{ envVars = [ "SHIP_GIT_REV" ]; rev = "f00d"; }};
+             flake = import {outputs} inputs {{ root = /. + {root}; }};
+             p = flake.packages.x86_64-linux;
+             c = flake.checks.x86_64-linux;
+           in builtins.mapAttrs (_: d: d.outPath) {{
+             inherit (p) deps-release deps-dev deps-checks app-release app-dev image-release;
+             inherit (c) clippy tests;
+           }}"#,
+        standins = serde_json::to_string(&nix_dir.join("tests/stand-ins")).expect("path"),
+        outputs = serde_json::to_string(&nix_dir.join("outputs.nix")).expect("path"),
+        root = serde_json::to_string(root).expect("path"),
+    );
+    let value = support::output_json(
+        support::nix_instantiate().args(["--eval", "--strict", "--json", "-E", &expr]),
+    )
+    .unwrap_or_else(|e| panic!("the flake for {root:?}: {e}"));
+    serde_json::from_value(value).expect("outPaths")
+}
+
+/// Which of [`outputs_of`] change when `file` (relative to the workspace) gets a line more.
+fn changed_by_editing(nix_dir: &Path, root: &Path, file: &str) -> BTreeSet<String> {
+    let before = outputs_of(nix_dir, root);
+    let path = root.join(file);
+    let mut text = std::fs::read_to_string(&path).expect("read");
+    text.push_str("\n-- edited\n");
+    std::fs::write(&path, text).expect("write");
+    let after = outputs_of(nix_dir, root);
+    before
+        .iter()
+        .filter(|(name, out)| after[*name] != **out)
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The adopt-database fixture (its `include` = migrations/ and .sqlx/) in a directory of its
+/// own, built by `builder`.
+fn database_workspace(builder: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = support::fixture("adopt-database");
+    support::copy_dir(fixture.parent().expect("fixture dir"), dir.path());
+    let manifest = dir.path().join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).expect("read");
+    let table = "[workspace.metadata.ship]\n";
+    assert_eq!(text.matches(table).count(), 1, "one `{table}`");
+    std::fs::write(
+        &manifest,
+        text.replace(table, &format!("{table}builder = \"{builder}\"\n")),
+    )
+    .expect("write");
+    dir
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+#[test]
+fn an_included_file_rebuilds_the_workspace_crates_and_no_deps_derivation() {
+    let nix = support::repo().join("nix");
+    let packages = ["app-release", "app-dev", "image-release", "clippy", "tests"];
+    for builder in ["crane", "naersk"] {
+        let ws = database_workspace(builder);
+        for file in [
+            "migrations/20240101000000_invoices.sql",
+            ".sqlx/query-5d1f0b3c.json",
+        ] {
+            assert_eq!(
+                changed_by_editing(&nix, ws.path(), file),
+                set(&packages),
+                "{builder}: editing {file} (in `include`)"
+            );
+        }
+        // The image's own files stay out of every cargo build (the stand-ins do not follow
+        // the image's copy of them: it is a store path in a shell command there).
+        assert_eq!(
+            changed_by_editing(&nix, ws.path(), "configuration/base.yaml"),
+            set(&[]),
+            "{builder}: editing configuration/base.yaml (in `runtime.files`)"
+        );
+        // The stand-ins see into the sources: an edit to a file the deps' source keeps changes
+        // them (crane's mkDummySrc would drop this one; the stand-ins keep the whole source).
+        assert!(
+            changed_by_editing(&nix, ws.path(), "src/main.rs").contains("deps-release"),
+            "{builder}: the deps' outPath does not follow their source, so the cases above prove nothing"
+        );
+    }
+}
+
+#[test]
+fn without_the_split_an_included_file_would_rebuild_the_deps() {
+    for (builder, file, text, replacement) in [
+        (
+            "crane",
+            "crate.nix",
+            "  depsArgs = commonArgs // {\n    src = cargoSrc;\n  };\n",
+            "  depsArgs = commonArgs;\n",
+        ),
+        (
+            "naersk",
+            "builders/naersk.nix",
+            "    root = cargoSrc;\n",
+            "",
+        ),
+    ] {
+        let nix = tempfile::tempdir().expect("tempdir");
+        support::copy_dir(&support::repo().join("nix"), nix.path());
+        let path = nix.path().join(file);
+        let source = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(source.matches(text).count(), 1, "{file}: one `{text}`");
+        std::fs::write(&path, source.replace(text, replacement)).expect("write");
+        let ws = database_workspace(builder);
+        let changed = changed_by_editing(
+            nix.path(),
+            ws.path(),
+            "migrations/20240101000000_invoices.sql",
+        );
+        assert!(
+            changed.contains("deps-release") && changed.contains("deps-dev"),
+            "{builder} with {file} broken: the deps should follow the migration, changed only {changed:?}"
+        );
     }
 }

@@ -290,15 +290,34 @@ let
           # The toolchain that runs the build: the one made in the build-host spliced set.
           scope pkgs (toolchainFn pkgs.pkgsBuildHost);
 
-      cleanCargoSource = src: {
-        # lib.cleanSourceWith's shape: outPath, and origSrc where crane reads Cargo.toml from.
-        outPath = toString src;
-        origSrc = src;
-        _isLibCleanSourceWith = true;
-        standin = {
-          fn = "crane.cleanCargoSource";
+      # lib/cleanCargoSource.nix: lib.cleanSourceWith over lib.cleanSource src (here only its
+      # version-control and `result` link exclusions) with lib/filterCargoSources.nix's filter:
+      # every directory, *.rs, *.toml, Cargo.lock and .cargo/config. The result has
+      # lib.cleanSourceWith's shape (origSrc, where crane reads Cargo.toml from; filter; name).
+      cleanCargoSource =
+        src:
+        pkgs.lib.cleanSourceWith {
+          inherit src;
+          filter =
+            path: type:
+            let
+              base = baseNameOf path;
+              cleanSource =
+                !(type == "directory" && elem base [ ".git" ".svn" ".hg" "CVS" ])
+                && !(type == "symlink" && builtins.match "result.*" base != null);
+              cargoFile =
+                type == "directory"
+                || builtins.match ".*\\.(rs|toml)" base != null
+                || base == "Cargo.lock"
+                || (baseNameOf (dirOf path) == ".cargo" && base == "config");
+            in
+            cleanSource && cargoFile;
+        }
+        // {
+          standin = {
+            fn = "crane.cleanCargoSource";
+          };
         };
-      };
 
       # Its own doInstallCargoArtifacts is overridden with true: the stand-in refuses it.
       buildDepsOnly =

@@ -15,8 +15,8 @@ let
     ;
 
   # Arguments as plain data for hashing: derivations become their outPath, functions a marker,
-  # paths their name (toString, never copied to the store), a lib.fileset source its directory
-  # and the hash of its files' contents (lib.nix), which a real store path would be of.
+  # paths their name (toString, never copied to the store), a lib.fileset source or a filtered
+  # source (stand-ins/lib.nix) its path and what it keeps, as its real store path would be of.
   sanitize =
     v:
     let

@@ -4,8 +4,12 @@
 # lib.cleanSourceWith { filter ? _path: _type: true, src, name ? null }: nixpkgs lib/sources.nix
 # (formals and the composition `filter path type && orig.filter path type` as read in a recent
 # master copy through the search index; its revision was not recorded). The result keeps
-# `origSrc` and the composed `filter` (called with the path as a string and its type), which the
-# tests call directly; nothing is copied.
+# `origSrc`, `name` and the composed `filter` (called with the path as a string and its type),
+# which the tests call directly; nothing is copied. As a real store path's hash does, its
+# `_standinContent` follows what the filter keeps: the names and contents of the files it
+# accepts, in directories it accepts (builtins.path descends only into those). stand-ins/drv.nix
+# puts it into the hash of every derivation that takes the source, so a change to a kept file
+# changes those derivations and a change to a dropped one none.
 #
 # lib.fileset.toSource { root, fileset } and lib.fileset.unions [ ... ]: nixpkgs
 # lib/fileset/default.nix (read at 006b28f2a8c66b951af691da5f9bc3f426b60a8f). As there, `root`
@@ -30,6 +34,34 @@ let
       builtins.hashFile "sha256" p
     else
       "dangling";
+  # [ "relative/path" "sha256 of its contents" ... ] for what `filter` keeps under `dir`.
+  kept =
+    filter: dir: rel:
+    let
+      entries = builtins.readDir dir;
+    in
+    builtins.concatMap (
+      name:
+      let
+        type = entries.${name};
+        path = "${toString dir}/${name}";
+        r = if rel == "" then name else "${rel}/${name}";
+      in
+      if !(filter path type) then
+        [ ]
+      else if type == "directory" then
+        kept filter path r
+      else if type == "regular" then
+        [
+          r
+          (builtins.hashFile "sha256" path)
+        ]
+      else
+        [
+          r
+          type
+        ]
+    ) (builtins.attrNames entries);
   underRoot =
     root: p:
     let
@@ -47,13 +79,16 @@ in
     }:
     let
       inner = src.filter or (_: _: true);
+      origSrc = src.origSrc or src;
+      composed = path: type: inner path type && filter path type;
     in
     {
-      outPath = toString (src.origSrc or src);
-      origSrc = src.origSrc or src;
-      filter = path: type: inner path type && filter path type;
+      outPath = toString origSrc;
+      inherit origSrc;
+      filter = composed;
       _isLibCleanSourceWith = true;
       name = if name == null then src.name or "source" else name;
+      _standinContent = builtins.hashString "sha256" (builtins.toJSON (kept composed origSrc ""));
     };
 
   fileset = {

@@ -180,7 +180,7 @@ let
     args0:
     let
       args = check args0;
-      manifestDir = args.root or (args.src.origSrc or args.src);
+      manifestDir = if args ? root then args.root.origSrc or args.root else args.src.origSrc or args.src;
       manifest = fromTOML (readFile (manifestDir + "/Cargo.toml"));
       # config.nix:421-432.
       packageName = args.name or manifest.package.name or "rust-workspace";
@@ -228,10 +228,33 @@ let
       };
 
       depsAttrs = checkEnv (attrsOf "${packageName}-deps" [ ]);
+      # default.nix:46-53: the deps derivation builds lib.nix's dummySrc, made from what `root`
+      # holds (config.nix:239-262: `root` defaults to `src`; Cargo.tomls, Cargo.lock and
+      # .cargo/config read from it, config.nix:356-413, default.nix:32-37), and takes `src`
+      # only to copy [patch] paths from (copySourcesFrom, config.nix:376-397). Recorded whole:
+      # a change anywhere in `root` counts as a change of the deps here.
+      patchPaths = builtins.any (r: builtins.any (d: builtins.isAttrs d && d ? path) (builtins.attrValues r)) (
+        builtins.attrValues (manifest.patch or { })
+      );
+      dummySrc = drv.mk {
+        fn = "naersk.dummySrc";
+        name = "dummy-src";
+        args = {
+          root = args.root or args.src;
+        }
+        // (if patchPaths then { copySourcesFrom = args.src; } else { });
+      };
       deps = drv.mk {
         fn = "naersk.buildPackage.deps";
         name = depsAttrs.name;
-        args = removeAttrs args [ "overrideMain" ];
+        args = removeAttrs args [
+          "overrideMain"
+          "src"
+          "root"
+        ]
+        // {
+          src = dummySrc;
+        };
         info = info depsAttrs [ ];
       };
       singleStep = args.singleStep or false;
