@@ -195,10 +195,10 @@ fn eval_json(args: &[&str]) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("JSON")
 }
 
-/// The generated flake.nix against the stand-ins: the attributes the README names for the
-/// configuration (nix/lib/attrs.nix), the binary built, and the toolchain.
-fn check_flake(ws: &Path, expect: &Expect<'_>) {
-    let shown = eval_json(&[
+/// nix/tests/adopt.nix: the workspace's flake.nix evaluated against the stand-ins, as `nix
+/// flake show` lists it plus each build's facts.
+fn adopt_eval(ws: &Path) -> serde_json::Value {
+    eval_json(&[
         "--eval",
         "--strict",
         "--json",
@@ -209,7 +209,13 @@ fn check_flake(ws: &Path, expect: &Expect<'_>) {
         "--arg",
         "workspace",
         &ws.display().to_string(),
-    ]);
+    ])
+}
+
+/// The generated flake.nix against the stand-ins: the attributes the README names for the
+/// configuration (nix/lib/attrs.nix), the binary built, and the toolchain.
+fn check_flake(ws: &Path, expect: &Expect<'_>) {
+    let shown = adopt_eval(ws);
     let names = workflow::flake_packages(&ws.join("Cargo.toml"));
     for (system, want) in &names {
         let got: Vec<&str> = shown["packages"][system]
@@ -480,6 +486,30 @@ fn migrations_and_sqlx_data_read_at_compile_time() {
         },
     );
     check_split(ws.path(), "ledger");
+    // `include` keeps them out of the dependencies' builds: editing one changes the app and
+    // the image, never a deps derivation.
+    let paths = || {
+        let shown = adopt_eval(ws.path());
+        let builds = &shown["builds"]["x86_64-linux"];
+        ["deps-dev", "deps-release", "app-dev", "image-dev"].map(|a| (a, builds[a].to_string()))
+    };
+    let before = paths();
+    let migration = ws.path().join("migrations/0001_accounts.sql");
+    let mut text = std::fs::read_to_string(&migration).expect("read");
+    text.push_str("CREATE INDEX accounts_id ON accounts (id);\n");
+    std::fs::write(&migration, text).expect("write");
+    let after = paths();
+    let changed: Vec<&str> = before
+        .iter()
+        .zip(&after)
+        .filter(|(b, a)| b.1 != a.1)
+        .map(|(b, _)| b.0)
+        .collect();
+    assert_eq!(
+        changed,
+        ["app-dev", "image-dev"],
+        "what an edit of an included file rebuilds"
+    );
 }
 
 #[test]
