@@ -336,10 +336,14 @@ fn check_split(ws: &Path, binary: &str) {
 
 const ITOA: &str = "[dependencies]\nitoa = \"1\"\n";
 
+/// A package's manifest with itoa as its one dependency.
+fn package_with_itoa(name: &str, version: &str) -> String {
+    format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nedition = \"2021\"\n\n{ITOA}")
+}
+
 #[test]
 fn a_package_with_a_build_script() {
-    let manifest =
-        format!("[package]\nname = \"gauge\"\nversion = \"0.2.0\"\nedition = \"2021\"\n\n{ITOA}");
+    let manifest = package_with_itoa("gauge", "0.2.0");
     let ws = workspace(&[
         ("Cargo.toml", &manifest),
         TOOLCHAIN_FILE,
@@ -376,7 +380,7 @@ fn a_virtual_workspace_with_the_binary_in_a_member() {
         TOOLCHAIN_FILE,
         (
             "crates/fleet-core/Cargo.toml",
-            &format!("[package]\nname = \"fleet-core\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{ITOA}"),
+            &package_with_itoa("fleet-core", "0.1.0"),
         ),
         (
             "crates/fleet-core/src/lib.rs",
@@ -408,8 +412,7 @@ fn a_virtual_workspace_with_the_binary_in_a_member() {
 
 #[test]
 fn several_binaries_one_chosen_by_flag() {
-    let manifest =
-        format!("[package]\nname = \"toolbox\"\nversion = \"1.0.0\"\nedition = \"2021\"\n\n{ITOA}");
+    let manifest = package_with_itoa("toolbox", "1.0.0");
     let main = "fn main() {\n    println!(\"{}\", itoa::Buffer::new().format(1));\n}\n";
     let ws = workspace(&[
         ("Cargo.toml", &manifest),
@@ -444,8 +447,7 @@ fn several_binaries_one_chosen_by_flag() {
 
 #[test]
 fn migrations_and_sqlx_data_read_at_compile_time() {
-    let manifest =
-        format!("[package]\nname = \"ledger\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{ITOA}");
+    let manifest = package_with_itoa("ledger", "0.1.0");
     let ws = workspace(&[
         ("Cargo.toml", &manifest),
         TOOLCHAIN_FILE,
@@ -514,8 +516,7 @@ fn migrations_and_sqlx_data_read_at_compile_time() {
 
 #[test]
 fn no_rust_toolchain_file_means_nixpkgs_rust() {
-    let manifest =
-        format!("[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{ITOA}");
+    let manifest = package_with_itoa("plain", "0.1.0");
     let ws = workspace(&[
         ("Cargo.toml", &manifest),
         (
