@@ -165,7 +165,9 @@ fn deps_and_package_share_their_arguments_and_the_revision_stays_out_of_deps() {
         assert_eq!(b[&deps]["fn"], "crane.buildDepsOnly", "{ctx}");
         assert_eq!(b[&app]["fn"], "crane.buildPackage", "{ctx}");
         for (key, value) in deps_args {
-            if key == "doCheck" || key == "buildPhaseCargoCommand" {
+            // This repository's `include` (ship init's templates) is in the packages' source
+            // only; nix/tests/wiring.nix checks what each source keeps.
+            if key == "doCheck" || key == "buildPhaseCargoCommand" || key == "src" {
                 continue;
             }
             assert_eq!(
@@ -581,14 +583,15 @@ const WIRING_MISTAKES: &[(&str, &str, &str, &str)] = &[
             "nix/crate.nix",
             "  depsArgs = commonArgs // {\n    src = cargoSrc;\n  };\n",
             "  depsArgs = commonArgs;\n",
-            "database: the deps build from the cargo source, without `include`",
+            // This repository's own `include` (ship init's templates) catches it first.
+            "an `include` file is in the package's source, not the deps'",
         ),
         // `include` never reaches the packages: sqlx's offline data missing, the build fails.
         (
             "nix/per-system.nix",
             "    if config.include == [ ] then\n",
             "    if true then\n",
-            "database: the packages build from the cargo source and `include`",
+            "an `include` file is in the package's source, not the deps'",
         ),
 ];
 
@@ -1052,7 +1055,11 @@ fn outputs_of(nix_dir: &Path, root: &Path) -> BTreeMap<String, String> {
     let expr = format!(
         r#"let
              inputs = import {standins} {{ envVars = [ "SHIP_GIT_REV" ]; rev = "f00d"; }};
-             flake = import {outputs} inputs {{ root = /. + {root}; }};
+             library = import {library} {{
+               inherit (inputs) nixpkgs crane rust-overlay naersk;
+               shipSource = /. + {ship};
+             }};
+             flake = library.mkFlake {{ self = {{ outPath = /. + {root}; rev = "f00d"; }}; }};
              p = flake.packages.x86_64-linux;
              c = flake.checks.x86_64-linux;
            in builtins.mapAttrs (_: d: d.outPath) {{
@@ -1060,7 +1067,8 @@ fn outputs_of(nix_dir: &Path, root: &Path) -> BTreeMap<String, String> {
              inherit (c) clippy tests;
            }}"#,
         standins = serde_json::to_string(&nix_dir.join("tests/stand-ins")).expect("path"),
-        outputs = serde_json::to_string(&nix_dir.join("outputs.nix")).expect("path"),
+        library = serde_json::to_string(&nix_dir.join("flake-lib.nix")).expect("path"),
+        ship = serde_json::to_string(&support::repo()).expect("path"),
         root = serde_json::to_string(root).expect("path"),
     );
     let value = support::output_json(
