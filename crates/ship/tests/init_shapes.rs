@@ -464,11 +464,12 @@ fn migrations_and_sqlx_data_read_at_compile_time() {
             "const MIGRATION: &str = include_str!(\"../migrations/0001_accounts.sql\");\nconst QUERY: &str = include_str!(\"../.sqlx/query-4f1b.json\");\n\nfn main() {\n    println!(\"{} {} {}\", MIGRATION.len(), QUERY.len(), itoa::Buffer::new().format(2));\n}\n",
         ),
     ]);
-    // A GitHub remote gives the image's owner.
+    // A GitHub remote gives the image's owner; a repository on `master` before its first push
+    // gets CI on pushes to `master`.
     support::output_ok(
         Command::new("git")
             .current_dir(ws.path())
-            .args(["init", "-q"]),
+            .args(["init", "-q", "-b", "master"]),
     );
     support::output_ok(Command::new("git").current_dir(ws.path()).args([
         "remote",
@@ -487,6 +488,8 @@ fn migrations_and_sqlx_data_read_at_compile_time() {
             toolchain: "file",
         },
     );
+    let ci = std::fs::read_to_string(ws.path().join(".github/workflows/ci.yml")).expect("ci.yml");
+    assert!(ci.contains("  push:\n    branches: [master]\n"), "{ci}");
     check_split(ws.path(), "ledger");
     // `include` keeps them out of the dependencies' builds: editing one changes the app and
     // the image, never a deps derivation.

@@ -99,13 +99,10 @@ pub fn find(manifest: &Path) -> Result<Found, InitError> {
         }
     }
     // No git, no repository or no origin: the image gets a placeholder owner.
-    let github_owner = Process::new("git")
-        .args(&["-C", &path_arg(&root), "remote", "get-url", "origin"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .and_then(|o| super::github_owner(&String::from_utf8_lossy(&o.stdout)));
+    let github_owner =
+        git_line(&root, &["remote", "get-url", "origin"]).and_then(|url| super::github_owner(&url));
     Ok(Found {
+        default_branch: default_branch(&root),
         members,
         manifest: text,
         toolchain_file,
@@ -113,6 +110,32 @@ pub fn find(manifest: &Path) -> Result<Found, InitError> {
         github_owner,
         existing,
     })
+}
+
+fn git_line(root: &Path, args: &[&str]) -> Option<String> {
+    let mut all = vec!["-C".to_owned(), path_arg(root)];
+    all.extend(args.iter().map(|a| (*a).to_owned()));
+    let out = Process::new("git").args(&all).output().ok()?;
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !line.is_empty()).then_some(line)
+}
+
+/// The default branch: the one `origin/HEAD` names, else the branch checked out when it is
+/// `main` or `master` (a repository before its first push), else unknown.
+fn default_branch(root: &Path) -> Option<String> {
+    if let Some(head) = git_line(
+        root,
+        &[
+            "symbolic-ref",
+            "--quiet",
+            "--short",
+            "refs/remotes/origin/HEAD",
+        ],
+    ) {
+        return head.strip_prefix("origin/").map(str::to_owned);
+    }
+    git_line(root, &["symbolic-ref", "--quiet", "--short", "HEAD"])
+        .filter(|b| b == "main" || b == "master")
 }
 
 /// Writes every file the plan changes; the plan was decided whole first, so a refusal

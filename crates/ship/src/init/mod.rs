@@ -23,6 +23,9 @@ pub const RELEASE: &str = ".github/workflows/release.yml";
 /// Every file `ship init` may write, besides the manifest.
 pub const WRITTEN: [&str; 3] = [FLAKE, CI, RELEASE];
 
+/// The branch ci.yml runs on pushes to when git does not say which is the default one.
+pub const DEFAULT_BRANCH: &str = "main";
+
 /// Paths a crate reads at compile time by convention, looked for in the workspace root and in
 /// every member's directory, and put into `include` when present: `migrations` (sqlx's
 /// `migrate!`, diesel's and refinery's `embed_migrations!`), `.sqlx` and `sqlx-data.json`
@@ -90,6 +93,8 @@ pub struct Found {
     pub compile_time: Vec<String>,
     /// The owner of the `origin` remote, when it is on GitHub.
     pub github_owner: Option<String>,
+    /// The repository's default branch, when git knows it (see [`DEFAULT_BRANCH`]).
+    pub default_branch: Option<String>,
     /// The current contents of the [`WRITTEN`] files that exist.
     pub existing: BTreeMap<String, String>,
 }
@@ -303,7 +308,10 @@ pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
     let mut files = vec![manifest_change];
     for (path, contents) in [
         (FLAKE, templates::flake(&config.binary)),
-        (CI, templates::ci()),
+        (
+            CI,
+            templates::ci(found.default_branch.as_deref().unwrap_or(DEFAULT_BRANCH)),
+        ),
         (RELEASE, templates::release(&config)),
     ] {
         let action = match found.existing.get(path) {

@@ -17,9 +17,10 @@ pub fn flake(name: &str) -> String {
     FLAKE.replace("@NAME@", name)
 }
 
-/// `.github/workflows/ci.yml`: nothing in it depends on the configuration.
-pub fn ci() -> String {
-    CI.to_owned()
+/// `.github/workflows/ci.yml`, run on pull requests and on pushes to `branch` (the default
+/// branch); nothing in it depends on the configuration.
+pub fn ci(branch: &str) -> String {
+    CI.replace("@BRANCH@", &yaml_scalar(branch))
 }
 
 /// `.github/workflows/release.yml` for a configuration: a manual run offers its variants
@@ -47,7 +48,7 @@ fn json_string(s: &str) -> String {
 }
 
 /// A plain YAML scalar when the name is a plain lowercase word YAML reads as a string, else
-/// double-quoted.
+/// double-quoted (a branch `release/2.x`, a variant `on`).
 fn yaml_scalar(s: &str) -> String {
     const SPECIAL: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
     let plain = s.starts_with(|c: char| c.is_ascii_lowercase())
@@ -90,6 +91,13 @@ mod tests {
         let config =
             test_config("binary = \"a\"\n[[rules]]\nbranch = \"main\"\nvariant = \"production\"\n");
         assert!(release(&config).contains("    tags: [\"v*\"]\n"));
+    }
+
+    #[test]
+    fn ci_runs_on_pushes_to_the_default_branch() {
+        assert!(ci("master").contains("  push:\n    branches: [master]\n"));
+        assert!(ci("release/2.x").contains("    branches: [\"release/2.x\"]\n"));
+        assert!(!ci("main").contains("@BRANCH@"), "placeholder left in");
     }
 
     #[test]

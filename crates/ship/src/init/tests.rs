@@ -21,6 +21,7 @@ fn found(manifest: &str, bins: &[&str]) -> Found {
         toolchain_file: None,
         compile_time: vec![],
         github_owner: Some("acme".into()),
+        default_branch: None,
         existing: BTreeMap::new(),
     }
 }
