@@ -224,7 +224,7 @@ h.run "config" [
     "migrations"
     ".sqlx"
   ])
-  (h.eq "repo: nothing included" repo.include [ ])
+  (h.eq "repo: ship init's templates included" repo.include [ "crates/ship/src/init/templates" ])
   (h.fails "inline: include outside the workspace" (inline ''
     [workspace.metadata.ship]
     include = ["../shared"]

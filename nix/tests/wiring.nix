@@ -102,14 +102,23 @@ let
     let
       d = b.deps.standin.args;
       a = b.app.standin.args;
-      shared = filter (n: a ? ${n} && !elem n depsOnly) (attrNames d);
+      # With `include`, the packages' source is the deps' plus the included paths (checked
+      # below); everything else is shared as is.
+      srcDiffers = config.include != [ ];
+      shared = filter (n: a ? ${n} && !elem n depsOnly && !(srcDiffers && n == "src")) (attrNames d);
       differing = filter (n: h.show d.${n} != h.show a.${n}) shared;
+      # One file of each `include` path (this repository's: ship init's templates).
+      includedFile = "${toString ../..}/crates/ship/src/init/templates/ci.yml";
       missingInApp = filter (n: !(a ? ${n}) && !elem n depsOnly) (attrNames d);
       extraInApp = filter (n: !(d ? ${n}) && !elem n appOnly) (attrNames a);
     in
     [
       (h.that "${b.label}: deps and package get identical shared arguments" (differing == [ ])
         "differ in ${h.show differing}"
+      )
+      (h.eq "${b.label}: an `include` file is in the package's source, not the deps'"
+        [ (d.src.filter includedFile "regular") (a.src.filter includedFile "regular") ]
+        [ false true ]
       )
       (h.that "${b.label}: every deps argument reaches the package" (missingInApp == [ ])
         "only in deps: ${h.show missingInApp}"

@@ -302,6 +302,7 @@ let
       (h.eq "database: the packages build from the cargo source and `include`" (
         keeps appSrc ++ [ (appSrc.filter "${r}/src/main.rs" "regular") (appSrc.filter "${r}/configuration/base.toml" "regular") ]
       ) [ true true true false ])
+      # (packages.ship builds from ship's own source, nix/ship.nix, never the workspace's.)
       (h.eq "database: clippy and the tests build from the packages' source" (
         map (x: h.show x.standin.args.src) [
           c.clippy

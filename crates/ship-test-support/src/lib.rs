@@ -10,8 +10,10 @@
 //! - [`sshd`]: a Nix remote builder behind OpenSSH on loopback, with a store of its own;
 //! - [`nix_fixture`]: the Nix 2.8 fixture flake and a test's own Nix client state;
 //! - [`workflow`]: reading the GitHub workflows, checking them against `ship plan` and the
-//!   flake, and running their jobs here.
+//!   flake, and running their jobs here;
+//! - [`cargo_split`]: crane's dependency split imitated with plain cargo on its dummy source.
 
+pub mod cargo_split;
 pub mod image;
 pub mod nix_fixture;
 pub mod proxy;

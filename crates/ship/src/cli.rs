@@ -21,6 +21,10 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum Command {
+    /// Adopt ship in this cargo workspace: append [workspace.metadata.ship] to its Cargo.toml
+    /// (nothing else in it changes), write flake.nix and .github/workflows/{ci,release}.yml,
+    /// and print the next steps. A second run changes nothing.
+    Init(InitArgs),
     /// Decide the variant, platforms, build matrix and image tags for this run.
     Plan(PlanArgs),
     /// Push an image the flake built to a registry as an OCI image, by digest (no tag), and
@@ -43,6 +47,27 @@ pub(crate) enum Command {
     /// image by digest, publish the index and tags, push the binary cache, and report. Refuses
     /// up front what nothing can build.
     Release(Box<ReleaseArgs>),
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct InitArgs {
+    /// The binary the image runs, when the workspace has several.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) binary: Option<String>,
+    /// Repository the images are pushed to (default: ghcr.io/OWNER/BINARY, OWNER from the
+    /// GitHub remote `origin`).
+    #[arg(long = "to", value_name = "REPO")]
+    pub(crate) to: Option<String>,
+    /// Binary cache shared by CI and releases: cachix:NAME or a nix copy store URL (default:
+    /// none; the table names how to add one).
+    #[arg(long = "cache", value_name = "CACHE")]
+    pub(crate) cache: Option<String>,
+    /// Overwrite flake.nix and the workflows when they differ from what ship init writes.
+    #[arg(long)]
+    pub(crate) force: bool,
+    /// Print each file and what would be written to it; write nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 #[derive(clap::Args, Debug)]

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 
-use ship::{cache, config, nix, registry, release};
+use ship::{cache, config, init, nix, registry, release};
 
 use crate::cli::{
-    BuildArgs, OutputFormat, PlanArgs, PlanFormat, PushCacheArgs, PushImageArgs, PushIndexArgs,
-    RegistryArgs, ReleaseArgs,
+    BuildArgs, InitArgs, OutputFormat, PlanArgs, PlanFormat, PushCacheArgs, PushImageArgs,
+    PushIndexArgs, RegistryArgs, ReleaseArgs,
 };
 
 fn load_config(manifest: Option<PathBuf>) -> anyhow::Result<config::Config> {
@@ -19,6 +19,24 @@ fn load_config(manifest: Option<PathBuf>) -> anyhow::Result<config::Config> {
         None => config::find_manifest(&std::env::current_dir()?)?,
     };
     Ok(config::load(&path)?)
+}
+
+pub(crate) fn init(args: InitArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {
+    let cwd = std::env::current_dir()?;
+    let manifest = init::io::workspace_manifest(manifest.as_deref(), &cwd)?;
+    let found = init::io::find(&manifest)?;
+    let options = init::Options {
+        binary: args.binary,
+        to: args.to,
+        cache: args.cache,
+        force: args.force,
+    };
+    let plan = init::plan(&found, &options)?;
+    if !args.dry_run {
+        init::io::write(&plan)?;
+    }
+    out!("{}", plan.summary(args.dry_run));
+    Ok(())
 }
 
 pub(crate) fn plan(args: PlanArgs, manifest: Option<PathBuf>) -> anyhow::Result<()> {

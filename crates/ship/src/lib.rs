@@ -7,6 +7,7 @@ pub mod cache;
 pub mod config;
 pub mod exec;
 pub mod human;
+pub mod init;
 pub mod nix;
 pub mod oci;
 pub mod plan;

@@ -104,6 +104,7 @@ fn exit_code(e: &anyhow::Error) -> std::process::ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Init(args) => commands::init(args, cli.manifest),
         Command::PushImage(args) => commands::push_image(args),
         Command::PushIndex(args) => commands::push_index(args),
         Command::Build(args) => commands::build(args),

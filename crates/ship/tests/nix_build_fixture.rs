@@ -371,7 +371,7 @@ fn every_fixture_attribute_evaluates_with_the_readme_names() {
             .copied()
             .filter(|a| system == "x86_64-linux" || !a.ends_with("-arm64"))
             .collect();
-        expected.push("default");
+        expected.extend(["default", "ship"]);
         expected.sort();
         assert_eq!(names, expected, "{system}");
         // Names and profiles agree with ship's own naming function.

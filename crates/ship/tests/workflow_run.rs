@@ -33,16 +33,9 @@ fn release_yml() -> Yaml {
 
 /// Makes the fixture flake's directory look like a checkout of a project using ship: a
 /// workspace manifest (its binary, the test registry, a file:// cache, arm64 by
-/// cross-compilation so both platforms build on this x86_64 machine) and the workflows' own
-/// files under .github/.
+/// cross-compilation so both platforms build on this x86_64 machine). The workflows need no
+/// other file: `ship init` writes only them.
 fn checkout(dir: &Path, image: &str, cache: &Path) {
-    let nix_dir = dir.join(".github/nix");
-    std::fs::create_dir_all(&nix_dir).expect("mkdir .github/nix");
-    std::fs::copy(
-        support::repo().join(".github/nix/cachix-name.nix"),
-        nix_dir.join("cachix-name.nix"),
-    )
-    .expect("copy cachix-name.nix");
     let path = dir.join("Cargo.toml");
     std::fs::write(
         &path,
@@ -413,4 +406,17 @@ fn assert_report_and_cache(
             );
         }
     }
+    // And `ship` itself, as every build job pushes it (`.#ship`, the fixture's stand-in).
+    let narinfos: Vec<String> = std::fs::read_dir(cache)
+        .expect("read the cache")
+        .filter_map(|e| {
+            let path = e.expect("cache entry").path();
+            (path.extension()? == "narinfo")
+                .then(|| std::fs::read_to_string(path).expect("narinfo"))
+        })
+        .collect();
+    assert!(
+        narinfos.iter().any(|n| n.contains("-ship-stand-in\n")),
+        "{git_ref}: ship is not in the binary cache"
+    );
 }

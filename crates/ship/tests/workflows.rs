@@ -13,11 +13,10 @@ use std::path::Path;
 use std::process::Command;
 
 use workflow::{
-    parse_github_output, ship_invocations, system_of_runner, Packages, PlanRun, Workflow,
+    ci_runs, flake_packages, plan_run, ship_invocations, system_of_runner, Packages, PlanRun,
+    Workflow,
 };
 use yaml_rust2::{Yaml, YamlLoader};
-
-const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 use support::{fixture, repo};
 
@@ -44,89 +43,12 @@ fn tool(name: &str, install: &str) -> Command {
     Command::new(support::require_tool(&[name], install))
 }
 
-/// `ship plan --format github` exactly as a workflow step runs it: the GitHub context only
-/// through the environment GitHub sets, GITHUB_OUTPUT a fresh file.
-fn plan_run(manifest: &Path, git_ref: &str, event: &str, variant: Option<&str>) -> PlanRun {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let output = dir.path().join("github_output");
-    let mut cmd = support::ship();
-    cmd.env("GITHUB_REF", git_ref)
-        .env("GITHUB_EVENT_NAME", event)
-        .env("GITHUB_SHA", SHA)
-        .env("GITHUB_OUTPUT", &output)
-        .arg("plan")
-        .arg("--manifest")
-        .arg(manifest)
-        .args(["--format", "github"]);
-    if let Some(v) = variant {
-        cmd.args(["--variant", v]);
-    }
-    let out = cmd.output().expect("run ship");
-    assert!(
-        out.status.success(),
-        "ship plan failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let outputs = parse_github_output(&read(&output)).unwrap_or_else(|e| panic!("{e}"));
-    let label = match variant {
-        Some(v) => format!("{event} of {git_ref} with --variant {v}"),
-        None => format!("{event} of {git_ref}"),
-    };
-    PlanRun { label, outputs }
-}
-
-/// Every run release.yml can start with: both tag kinds, and a manual run of each variant.
 fn release_runs(manifest: &Path) -> Vec<PlanRun> {
-    let mut runs = vec![
-        plan_run(manifest, "refs/tags/v1.2.3", "push", None),
-        plan_run(manifest, "refs/tags/dev-3", "push", None),
-    ];
-    for v in dispatch_variants() {
-        runs.push(plan_run(
-            manifest,
-            "refs/heads/main",
-            "workflow_dispatch",
-            Some(&v),
-        ));
-    }
-    runs
-}
-
-fn ci_runs(manifest: &Path) -> Vec<PlanRun> {
-    vec![
-        plan_run(manifest, "refs/pull/42/merge", "pull_request", None),
-        plan_run(manifest, "refs/heads/main", "push", None),
-    ]
-}
-
-/// `packages.<system>` names of the flake for a manifest's configuration, from
-/// nix/lib/attrs.nix (the names flake.nix exposes), evaluated by Nix itself.
-fn flake_packages(manifest: &Path) -> Packages {
-    let expr = format!(
-        "let lib = import {}; in lib.attrs.packageNames (lib.config {{ path = {}; }})",
-        repo().join("nix/lib").display(),
-        manifest.display()
-    );
-    let out = support::output_ok(
-        support::nix_instantiate().args(["--eval", "--strict", "--json", "-E", &expr]),
-    );
-    let names: BTreeMap<String, BTreeSet<String>> =
-        serde_json::from_slice(&out.stdout).expect("packageNames is {system: [name]}");
-    assert!(
-        names.contains_key("x86_64-linux") && names.contains_key("aarch64-linux"),
-        "packageNames covers both systems: {names:?}"
-    );
-    names
+    workflow::release_runs(manifest, &workflow_text("release.yml"))
 }
 
 fn dispatch_variants() -> Vec<String> {
-    let doc = yaml("release.yml");
-    doc["on"]["workflow_dispatch"]["inputs"]["variant"]["options"]
-        .as_vec()
-        .expect("release.yml: workflow_dispatch.inputs.variant.options")
-        .iter()
-        .map(|o| o.as_str().expect("option is a string").to_owned())
-        .collect()
+    workflow::dispatch_variants(&workflow_text("release.yml"))
 }
 
 fn assert_agrees(name: &str, runs: &[PlanRun], packages: &Packages) {
@@ -347,10 +269,29 @@ fn dispatch_variants_are_the_configured_ones_and_tag_triggers_cover_the_rules() 
     }
 }
 
-/// The bootstrap reader in .github/nix/cachix-name.nix gives the name `ship plan`'s `cache`
-/// gives, for a cachix cache, a `nix copy` cache and no cache at all.
+/// The `nix eval` expression a workflow's "Cache name" step runs (between `--expr '` and the
+/// closing `'`), for jobs that have not built `ship` yet.
+fn bootstrap_expression(wf: &str) -> String {
+    let text = workflow_text(wf);
+    let (_, rest) = text
+        .split_once("nix eval --impure --raw --expr '")
+        .unwrap_or_else(|| panic!("{wf}: no `nix eval --impure --raw --expr '...'` step"));
+    let (expr, _) = rest.split_once('\'').expect("closing quote");
+    expr.to_owned()
+}
+
+/// The bootstrap reader in the workflows (an inline `nix eval` over ./Cargo.toml, so an
+/// adopting workspace needs no file besides the two workflows) gives the name `ship plan`'s
+/// `cache` gives, for a cachix cache, a `nix copy` cache and no cache at all, run as the step
+/// runs it: from the workspace root.
 #[test]
 fn bootstrap_cache_name_agrees_with_ship_plan() {
+    let expr = bootstrap_expression("ci.yml");
+    assert_eq!(
+        bootstrap_expression("release.yml"),
+        expr,
+        "ci.yml and release.yml read the cache name alike"
+    );
     for manifest in [
         repo().join("Cargo.toml"),
         fixture("custom"),
@@ -360,13 +301,10 @@ fn bootstrap_cache_name_agrees_with_ship_plan() {
         let run = plan_run(&manifest, "refs/tags/v1.2.3", "push", None);
         let cache = &run.outputs["cache"];
         let want = cache.strip_prefix("cachix:").unwrap_or("");
-        // The command the workflows run, with the manifest made explicit.
-        let expr = format!(
-            "import {} {{ manifest = {}; }}",
-            repo().join(".github/nix/cachix-name.nix").display(),
-            manifest.display()
-        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::copy(&manifest, dir.path().join("Cargo.toml")).expect("copy manifest");
         let out = tool("nix", "apt-get install nix-bin")
+            .current_dir(dir.path())
             .args([
                 "--extra-experimental-features",
                 "nix-command",
@@ -390,14 +328,39 @@ fn bootstrap_cache_name_agrees_with_ship_plan() {
             manifest.display()
         );
     }
-    for wf in ["ci.yml", "release.yml"] {
-        assert!(
-            workflow_text(wf).contains(
-                "nix eval --impure --raw --expr 'import ./.github/nix/cachix-name.nix { }'"
-            ),
-            "{wf} reads the bootstrap cache name some other way than this test checks"
-        );
-    }
+}
+
+/// This repository's workflows are what `ship init` writes for its Cargo.toml, ci.yml plus
+/// its repo-only `test` job at the end, so the workflows ship gives adopters are the ones
+/// this repository runs and cannot drift from them.
+#[test]
+fn the_repository_workflows_are_what_ship_init_writes() {
+    let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo Cargo.toml");
+    assert_eq!(
+        workflow_text("release.yml"),
+        ship::init::templates::release(&config),
+        "release.yml differs from `ship init`'s (crates/ship/src/init/templates/release.yml)"
+    );
+    let ci = workflow_text("ci.yml");
+    // ci.yml runs on pushes to this repository's default branch, `main`.
+    let generated = ship::init::templates::ci("main");
+    let repo_only = ci.strip_prefix(&generated).unwrap_or_else(|| {
+        panic!("ci.yml does not start with `ship init`'s ci.yml (crates/ship/src/init/templates/ci.yml)")
+    });
+    let extra = YamlLoader::load_from_str(&format!("jobs:\n{repo_only}"))
+        .expect("the repo-only part is YAML")
+        .remove(0);
+    let jobs: Vec<&str> = extra["jobs"]
+        .as_hash()
+        .expect("jobs")
+        .keys()
+        .filter_map(Yaml::as_str)
+        .collect();
+    assert_eq!(
+        jobs,
+        ["test"],
+        "ci.yml adds only its `test` job to ship init's"
+    );
 }
 
 /// Third-party code runs with the job's token: every action is pinned to a full commit SHA,

@@ -209,10 +209,39 @@ let
           fromTOML (readFile (args.src.origSrc + "/Cargo.toml"))
         else
           throw "stand-in crane: unable to infer crate name and version: give src (a cleaned source) or pname and version";
-      crateName = args: {
-        pname = args.pname or (manifestOf args).package.name;
-        version = args.version or (manifestOf args).package.version;
-      };
+      # As crane v0.23.4 (lib/internalCrateNameFromCargoToml.nix, lib/crateNameFromCargoToml.nix):
+      # the package's name and version, else the workspace's, else placeholders (crane warns),
+      # so a virtual workspace's root manifest evaluates.
+      crateName =
+        args:
+        let
+          m = manifestOf args;
+          first = builtins.foldl' (found: v: if found == null && builtins.isString v then v else found) null;
+        in
+        {
+          pname =
+            args.pname or (
+              let
+                n = first [
+                  (m.package.metadata.crane.name or null)
+                  (m.package.name or null)
+                  (m.workspace.metadata.crane.name or null)
+                  (m.workspace.package.name or null)
+                ];
+              in
+              if n == null then "cargo-package" else n
+            );
+          version =
+            args.version or (
+              let
+                v = first [
+                  (m.package.version or null)
+                  (m.workspace.package.version or null)
+                ];
+              in
+              if v == null then "0.0.1" else v
+            );
+        };
 
       requireSrc =
         fn: args:

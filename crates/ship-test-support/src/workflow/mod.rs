@@ -6,8 +6,10 @@
 
 mod invocations;
 pub mod runner;
+mod runs;
 
 pub use invocations::ship_invocations;
+pub use runs::{ci_runs, dispatch_variants, flake_packages, plan_run, release_runs, SHA};
 
 use std::collections::{BTreeMap, BTreeSet};
 

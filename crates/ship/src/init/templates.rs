@@ -1,0 +1,109 @@
+//! The files `ship init` writes besides the table: the flake (the text the flake library's
+//! contract fixes) and the two workflows, embedded in the binary. The workflows are this
+//! repository's own (minus ci.yml's repo-only `test` job); crates/ship/tests/workflows.rs
+//! checks that the repository's files are what these render for its Cargo.toml.
+
+use crate::config::Config;
+
+const FLAKE: &str = include_str!("templates/flake.nix");
+const CI: &str = include_str!("templates/ci.yml");
+const RELEASE: &str = include_str!("templates/release.yml");
+
+/// Tag globs release.yml triggers on when no rule names a tag.
+const FALLBACK_TAGS: &[&str] = &["v*"];
+
+/// `flake.nix` for a workspace whose images are named after `name`.
+pub fn flake(name: &str) -> String {
+    FLAKE.replace("@NAME@", name)
+}
+
+/// `.github/workflows/ci.yml`, run on pull requests and on pushes to `branch` (the default
+/// branch); nothing in it depends on the configuration.
+pub fn ci(branch: &str) -> String {
+    CI.replace("@BRANCH@", &yaml_scalar(branch))
+}
+
+/// `.github/workflows/release.yml` for a configuration: a manual run offers its variants
+/// (default: `default-variant`), and a push of any tag a rule names starts a release.
+pub fn release(config: &Config) -> String {
+    let variants: Vec<String> = config.variants.keys().map(|v| yaml_scalar(v)).collect();
+    let mut tags: Vec<String> = Vec::new();
+    for tag in config.rules.iter().filter_map(|r| r.tag.as_deref()) {
+        let q = json_string(tag);
+        if !tags.contains(&q) {
+            tags.push(q);
+        }
+    }
+    if tags.is_empty() {
+        tags = FALLBACK_TAGS.iter().map(|t| json_string(t)).collect();
+    }
+    RELEASE
+        .replace("@TAGS@", &tags.join(", "))
+        .replace("@VARIANTS@", &variants.join(", "))
+        .replace("@DEFAULT_VARIANT@", &yaml_scalar(&config.default_variant))
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+/// A plain YAML scalar when the name is a plain lowercase word YAML reads as a string, else
+/// double-quoted (a branch `release/2.x`, a variant `on`).
+fn yaml_scalar(s: &str) -> String {
+    const SPECIAL: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null"];
+    let plain = s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && !SPECIAL.contains(&s);
+    if plain {
+        s.to_owned()
+    } else {
+        json_string(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_config;
+
+    #[test]
+    fn release_offers_the_variants_and_triggers_on_the_rules_tags() {
+        let config = test_config(
+            "binary = \"a\"\ndefault-variant = \"staging\"\n\
+             [variants.staging]\nprofile = \"release\"\n[variants.on]\nprofile = \"dev\"\n\
+             [[rules]]\ntag = \"release-*\"\nvariant = \"staging\"\n\
+             [[rules]]\nbranch = \"main\"\nvariant = \"on\"\n",
+        );
+        let text = release(&config);
+        assert!(text.contains("    tags: [\"release-*\"]\n"), "{text}");
+        assert!(
+            text.contains("        options: [\"on\", staging]\n        default: staging\n"),
+            "{text}"
+        );
+        for placeholder in ["@TAGS@", "@VARIANTS@", "@DEFAULT_VARIANT@"] {
+            assert!(!text.contains(placeholder), "{placeholder} left in");
+        }
+    }
+
+    #[test]
+    fn without_tag_rules_a_release_starts_from_a_v_tag() {
+        let config =
+            test_config("binary = \"a\"\n[[rules]]\nbranch = \"main\"\nvariant = \"production\"\n");
+        assert!(release(&config).contains("    tags: [\"v*\"]\n"));
+    }
+
+    #[test]
+    fn ci_runs_on_pushes_to_the_default_branch() {
+        assert!(ci("master").contains("  push:\n    branches: [master]\n"));
+        assert!(ci("release/2.x").contains("    branches: [\"release/2.x\"]\n"));
+        assert!(!ci("main").contains("@BRANCH@"), "placeholder left in");
+    }
+
+    #[test]
+    fn the_flake_is_the_library_call_with_the_name() {
+        let text = flake("orders");
+        assert!(text.starts_with("{\n  description = \"orders: OCI images built with ship\";\n"));
+        assert!(text.contains("outputs = { self, ship }: ship.lib.mkFlake { inherit self; };"));
+    }
+}
