@@ -17,6 +17,8 @@
   # configuration, for their nixpkgs attribute paths.
   build,
   lookup,
+  # { pname, version } of the derivations (nix/per-system.nix).
+  crateName,
   # Other binaries of the workspace the image carries (`runtime.binaries`).
   binaries,
   # The spliced package sets callPackage hands over: tools that run during the build come
@@ -29,6 +31,7 @@ let
   # cargo rebuild the dependencies inside the package derivation.
   commonArgs = {
     inherit src;
+    inherit (crateName) pname version;
     strictDeps = true;
     # "dev" is a debug build (crane passes `--profile dev`); each profile gets its own deps.
     CARGO_PROFILE = profile;
@@ -72,7 +75,6 @@ let
       inherit cargoArtifacts;
       src = craneLib.mkDummySrc depsArgs;
       cargoVendorDir = craneLib.vendorCargoDeps depsArgs;
-      inherit (craneLib.crateNameFromCargoToml commonArgs) pname version;
       pnameSuffix = "-checks-deps";
       buildPhaseCargoCommand = ''
         cargoWithProfile check ${commonArgs.cargoExtraArgs} --all-targets

@@ -91,7 +91,20 @@ let
   # callPackage, as in crane's cross example, so inputs added to crate.nix get spliced.
   buildsFor =
     p: crane': cross: profile:
-    p.callPackage ./crate.nix (builderArgs cross profile // { craneLib = crane'; });
+    p.callPackage ./crate.nix (
+      builderArgs cross profile
+      // {
+        craneLib = crane';
+        inherit crateName;
+      }
+    );
+  # The derivations' name and version. crane infers them from the root manifest only, which a
+  # virtual workspace's lacks: it would warn on every evaluation and name everything
+  # `cargo-package-0.0.1` (lib/crateNameFromCargoToml.nix). The binary names the service.
+  crateName = {
+    pname = if config.package.name != null then config.package.name else config.binary;
+    version = if config.package.version != null then config.package.version else "0.0.0";
+  };
   # builder = "naersk": the packages come from nix/builders/naersk.nix, crate.nix's result
   # shape, with the same toolchain, source and settings. naersk ignores rust-toolchain.toml and
   # interpolates `${rustc}/bin/rustc` and `${cargo}` (build.nix:131,144), where a spliced

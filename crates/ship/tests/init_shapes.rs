@@ -254,6 +254,16 @@ fn check_flake(ws: &Path, expect: &Expect<'_>) {
             format!("--bin {}", expect.binary),
             "{system}"
         );
+        // Named after the root package or, in a virtual workspace, the binary: never crane's
+        // placeholder (`cargo-package`, with a warning on every evaluation).
+        for build in ["deps-release", "app-release"] {
+            let args = &shown["builds"][system][build]["args"];
+            let pname = args["pname"].as_str().unwrap_or_default();
+            assert!(
+                !pname.is_empty() && pname != "cargo-package",
+                "{system}.{build} pname: {args}"
+            );
+        }
     }
     let x86: Vec<&str> = shown["packages"]["x86_64-linux"]
         .as_array()
