@@ -131,7 +131,7 @@ fn adopt(ws: &Path, from: &str, args: &[&str], expect: &Expect<'_>) {
     );
     for want in [
         "nix build .#image-dev",
-        "cachix create",
+        "https://app.cachix.org",
         "CACHIX_AUTH_TOKEN",
         "git tag v0.1.0",
         "toolchain: ",
@@ -141,6 +141,10 @@ fn adopt(ws: &Path, from: &str, args: &[&str], expect: &Expect<'_>) {
             "ship init does not say {want:?}:\n{said}"
         );
     }
+    assert!(
+        !said.contains("cachix create"),
+        "the cachix CLI has no create:\n{said}"
+    );
     let toolchain_said = if expect.toolchain == "nixpkgs" {
         "toolchain: nixpkgs' rustc"
     } else {

@@ -393,7 +393,7 @@ fn next_steps(config: &Config, files: &[FileChange]) -> Vec<String> {
     match config.cache.as_deref() {
         Some(c) if c.starts_with("cachix:") => {
             let name = &c["cachix:".len()..];
-            next.push(format!("cachix create {name}   (once; or pick a free name and change `cache`)"));
+            next.push(format!("create the cache {name} at https://app.cachix.org   (once; or pick a free name and change `cache`)"));
             next.push(format!(
                 "repository secret CACHIX_AUTH_TOKEN: a cachix auth token with write access to {name}"
             ));
@@ -402,7 +402,7 @@ fn next_steps(config: &Config, files: &[FileChange]) -> Vec<String> {
             "cache {c}: give release.yml's \"Push the binary cache\" step its credentials through env"
         )),
         None => next.push(
-            "cachix create NAME, set cache = \"cachix:NAME\" in [workspace.metadata.ship], and add the repository secret CACHIX_AUTH_TOKEN (write access to NAME)"
+            "create a cache NAME at https://app.cachix.org, set cache = \"cachix:NAME\" in [workspace.metadata.ship], and add the repository secret CACHIX_AUTH_TOKEN (write access to NAME)"
                 .to_owned(),
         ),
     }

@@ -142,7 +142,7 @@ fn flags_choose_binary_image_and_cache() {
     let next = p.next.join("\n");
     for want in [
         "nix build .#image-dev",
-        "cachix create acme",
+        "create the cache acme at https://app.cachix.org",
         "CACHIX_AUTH_TOKEN",
         "REGISTRY_USERNAME",
         "REGISTRY_PASSWORD",
@@ -150,6 +150,10 @@ fn flags_choose_binary_image_and_cache() {
     ] {
         assert!(next.contains(want), "next steps lack {want:?}:\n{next}");
     }
+    assert!(
+        !next.contains("cachix create"),
+        "the cachix CLI has no create:\n{next}"
+    );
     let e = plan(
         &f,
         &Options {
