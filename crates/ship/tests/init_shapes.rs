@@ -608,6 +608,40 @@ fn bad_input_is_refused_with_what_to_do_and_nothing_written() {
     let said = init_ok(ws.path(), &["--force"]);
     assert!(said.contains("overwrite flake.nix"), "{said}");
 
+    // A table already there is held to `ship plan`'s checks on loading it, before any write.
+    for (key, extra, want) in [
+        (
+            "include",
+            None,
+            "include[0]: `migrations` does not exist in the workspace",
+        ),
+        (
+            "toolchain = \"1.90.0\"",
+            Some(TOOLCHAIN_FILE),
+            "`1.90.0` given, but rust-toolchain.toml names the toolchain too",
+        ),
+    ] {
+        let line = if key == "include" {
+            "include = [\"migrations\"]"
+        } else {
+            key
+        };
+        let manifest = format!(
+            "{}\n[workspace.metadata.ship]\nbinary = \"kept\"\n{line}\n",
+            package_with_itoa("kept", "0.1.0")
+        );
+        let mut files = vec![
+            ("Cargo.toml", manifest.as_str()),
+            ("src/main.rs", "fn main() {}\n"),
+        ];
+        files.extend(extra);
+        let kept = workspace(&files);
+        let before = snapshot(kept.path());
+        let err = init_err(kept.path(), &[]);
+        assert!(err.contains(want) && err.contains("Cargo.toml"), "{err}");
+        assert_eq!(snapshot(kept.path()), before, "a refusal wrote something");
+    }
+
     let libs = workspace(&[
         (
             "Cargo.toml",

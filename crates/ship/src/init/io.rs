@@ -81,7 +81,13 @@ pub fn find(manifest: &Path) -> Result<Found, InitError> {
     let members = workspace::members(&out.stdout)?;
     let root = members.root.clone();
     let text = std::fs::read_to_string(manifest).map_err(io_error("read", manifest))?;
-    let toolchain_file = ["rust-toolchain.toml", "rust-toolchain"]
+    if super::manifest::has_table(&manifest.display().to_string(), &text)? {
+        // The table is kept as it is: the checks `ship plan` and the flake make on loading it
+        // (the paths `include` names exist, `toolchain` beside a toolchain file) refuse it here
+        // too, before anything is written.
+        crate::config::load(manifest)?;
+    }
+    let toolchain_file = crate::config::TOOLCHAIN_FILES
         .into_iter()
         .find(|f| root.join(f).is_file())
         .map(str::to_owned);

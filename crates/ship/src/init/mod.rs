@@ -8,7 +8,7 @@ pub mod templates;
 pub mod workspace;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use manifest::TableSettings;
 pub use workspace::{Binary, Members};
@@ -328,7 +328,11 @@ pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
         });
     }
     Ok(InitPlan {
-        toolchain: toolchain_sentence(found.toolchain_file.as_deref(), &config.toolchain),
+        toolchain: toolchain_sentence(
+            &manifest_path,
+            found.toolchain_file.as_deref(),
+            &config.toolchain,
+        )?,
         next: next_steps(&config, &files),
         root,
         files,
@@ -370,15 +374,21 @@ fn agrees_with_table(config: &Config, options: &Options) -> Result<(), InitError
 }
 
 /// Which Rust builds the workspace (nix/lib/toolchain.nix's order: the toolchain file, the
-/// `toolchain` key, nixpkgs' own).
-pub fn toolchain_sentence(file: Option<&str>, toolchain: &Toolchain) -> String {
-    match (file, toolchain) {
+/// `toolchain` key, nixpkgs' own); a `toolchain` channel beside a toolchain file is refused,
+/// as `ship plan` and nix/lib/toolchain.nix refuse it.
+pub fn toolchain_sentence(
+    manifest: &Path,
+    file: Option<&str>,
+    toolchain: &Toolchain,
+) -> Result<String, ConfigError> {
+    config::check_toolchain_file(manifest, file, toolchain)?;
+    Ok(match (file, toolchain) {
         (Some(f), _) => format!("toolchain: the one {f} names, from rust-overlay"),
         (None, Toolchain::Channel(c)) => format!(
             "toolchain: rust-overlay's `{c}` (the `toolchain` key; the workspace has no rust-toolchain.toml)"
         ),
         (None, Toolchain::Nixpkgs) => "toolchain: nixpkgs' rustc, cargo, clippy and rustfmt (the workspace has no rust-toolchain.toml and [workspace.metadata.ship] no `toolchain`); to pin one, add a rust-toolchain.toml or `toolchain = \"stable\"` (or a version such as \"1.95.0\")".to_owned(),
-    }
+    })
 }
 
 fn next_steps(config: &Config, files: &[FileChange]) -> Vec<String> {

@@ -225,18 +225,34 @@ fn a_dry_run_shows_each_file_and_writes_nothing() {
 
 #[test]
 fn the_toolchain_is_named_in_nix_lib_toolchain_nix_order() {
+    let m = Path::new("/ws/Cargo.toml");
+    let sentence = |file, toolchain| toolchain_sentence(m, file, &toolchain).expect("accepted");
     assert_eq!(
-        toolchain_sentence(
-            Some("rust-toolchain.toml"),
-            &Toolchain::Channel("stable".into())
-        ),
+        sentence(Some("rust-toolchain.toml"), Toolchain::Nixpkgs),
         "toolchain: the one rust-toolchain.toml names, from rust-overlay"
     );
-    assert!(
-        toolchain_sentence(None, &Toolchain::Channel("1.95.0".into()))
-            .contains("rust-overlay's `1.95.0`")
+    assert!(sentence(None, Toolchain::Channel("1.95.0".into())).contains("rust-overlay's `1.95.0`"));
+    assert!(sentence(None, Toolchain::Nixpkgs).contains("nixpkgs' rustc"));
+}
+
+#[test]
+fn a_toolchain_key_beside_a_toolchain_file_is_refused_as_ship_plan_refuses_it() {
+    let mut f = found(
+        &format!(
+            "{PACKAGE}\n[workspace.metadata.ship]\nbinary = \"orders\"\ntoolchain = \"1.90.0\"\n"
+        ),
+        &["orders"],
     );
-    assert!(toolchain_sentence(None, &Toolchain::Nixpkgs).contains("nixpkgs' rustc"));
+    f.toolchain_file = Some("rust-toolchain.toml".into());
+    let e = plan(&f, &Options::default())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        e.contains("/ws/Cargo.toml")
+            && e.contains("toolchain")
+            && e.contains("`1.90.0` given, but rust-toolchain.toml names the toolchain too"),
+        "{e}"
+    );
 }
 
 #[test]
