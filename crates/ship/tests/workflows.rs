@@ -338,12 +338,12 @@ fn the_repository_workflows_are_what_ship_init_writes() {
     let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo Cargo.toml");
     assert_eq!(
         workflow_text("release.yml"),
-        ship::init::templates::release(&config),
+        ship::init::templates::release(&config, None),
         "release.yml differs from `ship init`'s (crates/ship/src/init/templates/release.yml)"
     );
     let ci = workflow_text("ci.yml");
     // ci.yml runs on pushes to this repository's default branch, `main`.
-    let generated = ship::init::templates::ci("main");
+    let generated = ship::init::templates::ci("main", None);
     let repo_only = ci.strip_prefix(&generated).unwrap_or_else(|| {
         panic!("ci.yml does not start with `ship init`'s ci.yml (crates/ship/src/init/templates/ci.yml)")
     });

@@ -20,8 +20,19 @@ pub const FLAKE: &str = "flake.nix";
 pub const MANIFEST: &str = "Cargo.toml";
 pub const CI: &str = ".github/workflows/ci.yml";
 pub const RELEASE: &str = ".github/workflows/release.yml";
-/// Every file `ship init` may write, besides the manifest.
-pub const WRITTEN: [&str; 3] = [FLAKE, CI, RELEASE];
+
+/// Every file `ship init` may write besides the manifest, relative to the workspace root: the
+/// flake beside Cargo.toml, the workflows at the top of the repository, where GitHub reads
+/// them, when the workspace is in its subdirectory `subdir`.
+pub fn written(subdir: Option<&str>) -> [String; 3] {
+    let up = subdir.map_or(0, |d| d.split('/').count());
+    let top = "../".repeat(up);
+    [
+        FLAKE.to_owned(),
+        format!("{top}{CI}"),
+        format!("{top}{RELEASE}"),
+    ]
+}
 
 /// The branch ci.yml runs on pushes to when git does not say which is the default one.
 pub const DEFAULT_BRANCH: &str = "main";
@@ -95,7 +106,10 @@ pub struct Found {
     pub github_owner: Option<String>,
     /// The repository's default branch, when git knows it (see [`DEFAULT_BRANCH`]).
     pub default_branch: Option<String>,
-    /// The current contents of the [`WRITTEN`] files that exist.
+    /// The workspace root's directory relative to the top of its git repository, `/`-separated,
+    /// when it is not the top.
+    pub subdir: Option<String>,
+    /// The current contents of the [`written`] files that exist, by their path there.
     pub existing: BTreeMap<String, String>,
 }
 
@@ -306,22 +320,27 @@ pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
         (change, config)
     };
     let mut files = vec![manifest_change];
+    let subdir = found.subdir.as_deref();
+    let [flake, ci, release] = written(subdir);
     for (path, contents) in [
-        (FLAKE, templates::flake(&config.binary)),
+        (flake, templates::flake(&config.binary)),
         (
-            CI,
-            templates::ci(found.default_branch.as_deref().unwrap_or(DEFAULT_BRANCH)),
+            ci,
+            templates::ci(
+                found.default_branch.as_deref().unwrap_or(DEFAULT_BRANCH),
+                subdir,
+            ),
         ),
-        (RELEASE, templates::release(&config)),
+        (release, templates::release(&config, subdir)),
     ] {
-        let action = match found.existing.get(path) {
+        let action = match found.existing.get(&path) {
             None => Action::Create,
             Some(old) if *old == contents => Action::Unchanged,
             Some(_) if options.force => Action::Overwrite,
-            Some(_) => return Err(InitError::Exists { path: path.into() }),
+            Some(_) => return Err(InitError::Exists { path }),
         };
         files.push(FileChange {
-            path: path.into(),
+            path,
             action,
             shown: contents.clone(),
             contents,

@@ -22,6 +22,7 @@ fn found(manifest: &str, bins: &[&str]) -> Found {
         compile_time: vec![],
         github_owner: Some("acme".into()),
         default_branch: None,
+        subdir: None,
         existing: BTreeMap::new(),
     }
 }
@@ -265,4 +266,36 @@ fn github_owners_from_remote_urls() {
         assert_eq!(github_owner(url).as_deref(), Some("acme"), "{url}");
     }
     assert_eq!(github_owner("https://gitlab.com/acme/orders"), None);
+}
+
+#[test]
+fn a_workspace_below_the_repository_top_gets_the_workflows_at_the_top() {
+    let mut f = found(PACKAGE, &["orders"]);
+    f.subdir = Some("services/orders".into());
+    let p = plan(&f, &Options::default()).expect("plan");
+    let paths: Vec<&str> = p.files.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            MANIFEST,
+            FLAKE,
+            "../../.github/workflows/ci.yml",
+            "../../.github/workflows/release.yml"
+        ]
+    );
+    for wf in &p.files[2..] {
+        assert!(
+            wf.contents
+                .contains("    working-directory: \"services/orders\"\n"),
+            "{}",
+            wf.contents
+        );
+    }
+    assert!(
+        p.next[0].contains("../../.github/workflows/ci.yml"),
+        "{:?}",
+        p.next
+    );
+    let again = plan(&after(f, &p), &Options::default()).expect("plan");
+    assert!(!again.changes_anything(), "{:#?}", again.files);
 }
