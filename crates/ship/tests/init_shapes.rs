@@ -101,8 +101,8 @@ fn adopt(ws: &Path, from: &str, args: &[&str], expect: &Expect<'_>) {
     assert_eq!(snapshot(ws), before, "--dry-run wrote something");
     for want in [
         "would create flake.nix",
-        "would create .github/workflows/ci.yml",
-        "would create .github/workflows/release.yml",
+        "would create .github/workflows/ship.yml",
+        "would create .github/workflows/ship-release.yml",
         "would append [workspace.metadata.ship] to Cargo.toml",
         "--- flake.nix (create)\n{\n",
         "--dry-run: nothing written",
@@ -308,7 +308,10 @@ fn check_workflows(top: &Path, manifest: &Path) {
         Command::new(actionlint)
             .current_dir(top)
             .args(["-no-color", "-verbose"])
-            .args([".github/workflows/ci.yml", ".github/workflows/release.yml"]),
+            .args([
+                ".github/workflows/ship.yml",
+                ".github/workflows/ship-release.yml",
+            ]),
     );
     assert!(ok, "actionlint:\n{out}{err}");
     assert!(!err.contains("Rule \"shellcheck\" was disabled"), "{err}");
@@ -316,10 +319,13 @@ fn check_workflows(top: &Path, manifest: &Path) {
     let text = |name: &str| {
         std::fs::read_to_string(top.join(".github/workflows").join(name)).expect("workflow")
     };
-    let release = text("release.yml");
+    let release = text("ship-release.yml");
     for (name, runs) in [
-        ("release.yml", workflow::release_runs(manifest, &release)),
-        ("ci.yml", workflow::ci_runs(manifest)),
+        (
+            "ship-release.yml",
+            workflow::release_runs(manifest, &release),
+        ),
+        ("ship.yml", workflow::ci_runs(manifest)),
     ] {
         let problems = Workflow::parse(name, &text(name))
             .expect("parse")
@@ -507,7 +513,8 @@ fn migrations_and_sqlx_data_read_at_compile_time() {
             toolchain: "file",
         },
     );
-    let ci = std::fs::read_to_string(ws.path().join(".github/workflows/ci.yml")).expect("ci.yml");
+    let ci =
+        std::fs::read_to_string(ws.path().join(".github/workflows/ship.yml")).expect("ship.yml");
     assert!(ci.contains("  push:\n    branches: [master]\n"), "{ci}");
     check_split(ws.path(), "ledger");
     // `include` keeps them out of the dependencies' builds: editing one changes the app and
@@ -578,18 +585,18 @@ fn a_workspace_below_the_repository_top() {
     let shown = init_ok(&ws, &["--dry-run"]);
     for want in [
         "would create flake.nix",
-        "would create ../.github/workflows/ci.yml",
-        "would create ../.github/workflows/release.yml",
+        "would create ../.github/workflows/ship.yml",
+        "would create ../.github/workflows/ship-release.yml",
     ] {
         assert!(shown.contains(want), "dry run lacks {want:?}:\n{shown}");
     }
     let said = init_ok(&ws, &[]);
     assert!(
-        said.contains("git add Cargo.toml flake.nix ../.github/workflows/ci.yml"),
+        said.contains("git add Cargo.toml flake.nix ../.github/workflows/ship.yml"),
         "{said}"
     );
     assert!(!ws.join(".github").exists(), "workflows GitHub never reads");
-    for name in ["ci.yml", "release.yml"] {
+    for name in ["ship.yml", "ship-release.yml"] {
         let text = std::fs::read_to_string(repo.path().join(".github/workflows").join(name))
             .expect("workflow at the repository's top");
         assert!(
@@ -700,6 +707,35 @@ fn bad_input_is_refused_with_what_to_do_and_nothing_written() {
         assert_eq!(snapshot(kept.path()), before, "a refusal wrote something");
     }
 
+    // The repository's own CI and release workflows are none of ship's business.
+    let theirs = [
+        (".github/workflows/ci.yml", "name: CI\non: push\njobs: {}\n"),
+        (
+            ".github/workflows/release.yml",
+            "name: Release\non: push\njobs: {}\n",
+        ),
+    ];
+    let manifest = package_with_itoa("busy", "0.1.0");
+    let mut files = vec![
+        ("Cargo.toml", manifest.as_str()),
+        ("src/main.rs", "fn main() {}\n"),
+    ];
+    files.extend(theirs);
+    let busy = workspace(&files);
+    let said = init_ok(busy.path(), &[]);
+    assert!(
+        said.contains("create .github/workflows/ship.yml")
+            && said.contains("create .github/workflows/ship-release.yml"),
+        "{said}"
+    );
+    for (path, text) in theirs {
+        assert_eq!(
+            std::fs::read_to_string(busy.path().join(path)).expect("theirs"),
+            text,
+            "{path} changed"
+        );
+    }
+
     let libs = workspace(&[
         (
             "Cargo.toml",
@@ -731,8 +767,8 @@ fn the_template_is_what_ship_init_writes() {
         std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
         let written = [
             "flake.nix",
-            ".github/workflows/ci.yml",
-            ".github/workflows/release.yml",
+            ".github/workflows/ship.yml",
+            ".github/workflows/ship-release.yml",
         ]
         .iter()
         .any(|w| path == Path::new(w));

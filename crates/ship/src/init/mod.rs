@@ -18,8 +18,8 @@ use crate::config::{self, Config, ConfigError, Toolchain};
 
 pub const FLAKE: &str = "flake.nix";
 pub const MANIFEST: &str = "Cargo.toml";
-pub const CI: &str = ".github/workflows/ci.yml";
-pub const RELEASE: &str = ".github/workflows/release.yml";
+pub const CI: &str = ".github/workflows/ship.yml";
+pub const RELEASE: &str = ".github/workflows/ship-release.yml";
 
 /// Every file `ship init` may write besides the manifest, relative to the workspace root: the
 /// flake beside Cargo.toml, the workflows at the top of the repository, where GitHub reads
@@ -34,7 +34,7 @@ pub fn written(subdir: Option<&str>) -> [String; 3] {
     ]
 }
 
-/// The branch ci.yml runs on pushes to when git does not say which is the default one.
+/// The branch ship.yml runs on pushes to when git does not say which is the default one.
 pub const DEFAULT_BRANCH: &str = "main";
 
 /// Paths a crate reads at compile time by convention, looked for in the workspace root and in
@@ -428,7 +428,7 @@ fn next_steps(config: &Config, files: &[FileChange]) -> Vec<String> {
             ));
         }
         Some(c) => next.push(format!(
-            "cache {c}: give release.yml's \"Push the binary cache\" step its credentials through env"
+            "cache {c}: give ship-release.yml's \"Push the binary cache\" step its credentials through env"
         )),
         None => next.push(
             "create a cache NAME at https://app.cachix.org, set cache = \"cachix:NAME\" in [workspace.metadata.ship], and add the repository secret CACHIX_AUTH_TOKEN (write access to NAME)"

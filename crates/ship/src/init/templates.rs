@@ -1,15 +1,15 @@
 //! The files `ship init` writes besides the table: the flake (the text the flake library's
 //! contract fixes) and the two workflows, embedded in the binary. The workflows are this
-//! repository's own (minus ci.yml's repo-only `test` job); crates/ship/tests/workflows.rs
+//! repository's own (minus ship.yml's repo-only `test` job); crates/ship/tests/workflows.rs
 //! checks that the repository's files are what these render for its Cargo.toml.
 
 use crate::config::Config;
 
 const FLAKE: &str = include_str!("templates/flake.nix");
-const CI: &str = include_str!("templates/ci.yml");
-const RELEASE: &str = include_str!("templates/release.yml");
+const CI: &str = include_str!("templates/ship.yml");
+const RELEASE: &str = include_str!("templates/ship-release.yml");
 
-/// Tag globs release.yml triggers on when no rule names a tag.
+/// Tag globs ship-release.yml triggers on when no rule names a tag.
 const FALLBACK_TAGS: &[&str] = &["v*"];
 
 /// `flake.nix` for a workspace whose images are named after `name`.
@@ -17,7 +17,7 @@ pub fn flake(name: &str) -> String {
     FLAKE.replace("@NAME@", name)
 }
 
-/// `.github/workflows/ci.yml`, run on pull requests and on pushes to `branch` (the default
+/// `.github/workflows/ship.yml`, run on pull requests and on pushes to `branch` (the default
 /// branch); nothing in it depends on the configuration. `subdir`: see [`working_directory`].
 pub fn ci(branch: &str, subdir: Option<&str>) -> String {
     CI.replace("@BRANCH@", &yaml_scalar(branch))
@@ -37,7 +37,7 @@ fn working_directory(subdir: Option<&str>) -> String {
     }
 }
 
-/// `.github/workflows/release.yml` for a configuration: a manual run offers its variants
+/// `.github/workflows/ship-release.yml` for a configuration: a manual run offers its variants
 /// (default: `default-variant`), and a push of any tag a rule names starts a release.
 /// `subdir`: see [`working_directory`].
 pub fn release(config: &Config, subdir: Option<&str>) -> String {

@@ -215,7 +215,7 @@ fn a_dry_run_shows_each_file_and_writes_nothing() {
     for want in [
         "would append [workspace.metadata.ship] to Cargo.toml",
         "would create flake.nix",
-        "--- .github/workflows/release.yml (create)\n# The release",
+        "--- .github/workflows/ship-release.yml (create)\n# The release",
         "--- Cargo.toml (append [workspace.metadata.ship] to)\n\n# What ship builds",
         "--dry-run: nothing written",
         "toolchain: nixpkgs' rustc",
@@ -279,8 +279,8 @@ fn a_workspace_below_the_repository_top_gets_the_workflows_at_the_top() {
         [
             MANIFEST,
             FLAKE,
-            "../../.github/workflows/ci.yml",
-            "../../.github/workflows/release.yml"
+            "../../.github/workflows/ship.yml",
+            "../../.github/workflows/ship-release.yml"
         ]
     );
     for wf in &p.files[2..] {
@@ -292,7 +292,7 @@ fn a_workspace_below_the_repository_top_gets_the_workflows_at_the_top() {
         );
     }
     assert!(
-        p.next[0].contains("../../.github/workflows/ci.yml"),
+        p.next[0].contains("../../.github/workflows/ship.yml"),
         "{:?}",
         p.next
     );
