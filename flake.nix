@@ -51,6 +51,16 @@
       templates.default = {
         path = ./nix/template;
         description = "A Rust workspace released as OCI images by ship";
+        welcomeText = ''
+          # A Rust workspace released as OCI images by ship
+
+          Next:
+          - set `image` in Cargo.toml's [workspace.metadata.ship] to your registry repository;
+          - rename the package and binary `service` (Cargo.toml, and `binary` in the table);
+          - `git add -A && nix build .#image-dev`, then `git add flake.lock` and commit it.
+
+          Every key: https://github.com/ship-rs/ship#configuration
+        '';
       };
     };
 }

@@ -1138,6 +1138,14 @@ fn the_flake_exports_the_library_and_the_template() {
             .is_some_and(|d| !d.is_empty()),
         "templates.default needs a description: {template}"
     );
+    // `nix flake init` prints it: what a template user must change and commit.
+    let welcome = template["welcomeText"].as_str().unwrap_or_default();
+    for want in ["`image`", "rename", "flake.lock"] {
+        assert!(
+            welcome.contains(want),
+            "welcomeText lacks {want}: {welcome}"
+        );
+    }
 }
 
 #[test]

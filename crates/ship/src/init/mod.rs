@@ -34,6 +34,9 @@ pub fn written(subdir: Option<&str>) -> [String; 3] {
     ]
 }
 
+/// What `nix flake check` does, said where init tells what to run next.
+pub const CHECK_SENTENCE: &str = "what ship.yml runs: clippy -D warnings, rustfmt and the tests, in the Nix sandbox: no network, no database, only the cargo sources and `include`; adjust with `tests.skip`, `tests.targets` and `include` in [workspace.metadata.ship]";
+
 /// The branch ship.yml runs on pushes to when git does not say which is the default one.
 pub const DEFAULT_BRANCH: &str = "main";
 
@@ -414,9 +417,11 @@ fn next_steps(config: &Config, files: &[FileChange]) -> Vec<String> {
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let mut next = vec![
         format!(
-            "git add {} && nix build .#image-dev   (flakes see only files git knows; commit flake.lock too)",
+            "git add {} && nix build .#image-dev   (flakes see only files git knows)",
             paths.join(" ")
         ),
+        "git add flake.lock   (the first nix build writes it: it pins ship, nixpkgs and the toolchain inputs; commit it, CI needs it)".to_owned(),
+        format!("nix flake check   ({CHECK_SENTENCE})"),
         "ship plan   (what a release of this ref builds; nix run .#ship -- plan without ship installed)".to_owned(),
     ];
     match config.cache.as_deref() {

@@ -143,6 +143,9 @@ fn flags_choose_binary_image_and_cache() {
     let next = p.next.join("\n");
     for want in [
         "nix build .#image-dev",
+        "git add flake.lock",
+        "nix flake check   (what ship.yml runs: clippy -D warnings, rustfmt and the tests, in the Nix sandbox: no network, no database",
+        "`tests.skip`, `tests.targets` and `include`",
         "create the cache acme at https://app.cachix.org",
         "CACHIX_AUTH_TOKEN",
         "REGISTRY_USERNAME",
