@@ -96,6 +96,11 @@ pub fn find(manifest: &Path) -> Result<Found, InitError> {
         .filter(|p| root.join(p).exists())
         .map(|p| p.display().to_string())
         .collect();
+    let lock = root.join("Cargo.lock");
+    // No Cargo.lock yet (cargo writes it on the first build): no crate to look up.
+    let locked = std::fs::read_to_string(&lock)
+        .map(|text| super::native::locked_names(&text))
+        .unwrap_or_default();
     let subdir = repository_subdir(&root)?;
     let mut existing = BTreeMap::new();
     for path in super::written(subdir.as_deref()) {
@@ -115,6 +120,7 @@ pub fn find(manifest: &Path) -> Result<Found, InitError> {
         toolchain_file,
         compile_time,
         github_owner,
+        locked,
         subdir,
         existing,
     })

@@ -4,6 +4,7 @@
 
 pub mod io;
 pub mod manifest;
+pub mod native;
 pub mod templates;
 pub mod workspace;
 
@@ -107,6 +108,8 @@ pub struct Found {
     pub compile_time: Vec<String>,
     /// The owner of the `origin` remote, when it is on GitHub.
     pub github_owner: Option<String>,
+    /// The package names in the workspace's Cargo.lock (see [`native`]).
+    pub locked: Vec<String>,
     /// The repository's default branch, when git knows it (see [`DEFAULT_BRANCH`]).
     pub default_branch: Option<String>,
     /// The workspace root's directory relative to the top of its git repository, `/`-separated,
@@ -349,6 +352,13 @@ pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
             contents,
         });
     }
+    notes.extend(
+        native::missing(
+            found.locked.iter().map(String::as_str),
+            config.variants.values().map(|v| &v.build),
+        )
+        .note(),
+    );
     Ok(InitPlan {
         toolchain: toolchain_sentence(
             &manifest_path,

@@ -22,6 +22,7 @@ fn found(manifest: &str, bins: &[&str]) -> Found {
         compile_time: vec![],
         github_owner: Some("acme".into()),
         default_branch: None,
+        locked: vec![],
         subdir: None,
         existing: BTreeMap::new(),
     }
@@ -301,4 +302,24 @@ fn a_workspace_below_the_repository_top_gets_the_workflows_at_the_top() {
     );
     let again = plan(&after(f, &p), &Options::default()).expect("plan");
     assert!(!again.changes_anything(), "{:#?}", again.files);
+}
+
+#[test]
+fn locked_sys_crates_get_a_note_naming_the_build_inputs() {
+    let mut f = found(PACKAGE, &["orders"]);
+    f.locked = vec!["itoa".into(), "openssl-sys".into()];
+    let p = plan(&f, &Options::default()).expect("plan");
+    assert!(
+        p.notes.iter().any(|n| n.contains("openssl-sys")
+            && n.contains("[workspace.metadata.ship.build] native-build-inputs = [\"pkg-config\"] and build-inputs = [\"openssl\"]")),
+        "{:?}",
+        p.notes
+    );
+    f.locked = vec!["itoa".into()];
+    let p = plan(&f, &Options::default()).expect("plan");
+    assert!(
+        !p.notes.iter().any(|n| n.contains("build-inputs")),
+        "{:?}",
+        p.notes
+    );
 }
