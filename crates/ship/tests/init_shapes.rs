@@ -128,11 +128,8 @@ fn adopt(ws: &Path, from: &str, args: &[&str], expect: &Expect<'_>) {
     }
     assert_eq!(
         std::fs::read_to_string(ws.join("flake.nix")).expect("flake.nix"),
-        format!(
-            "{{\n  description = \"{}: OCI images built with ship\";\n\n  inputs.ship.url = \"github:ship-rs/ship\";\n\n  outputs = {{ self, ship }}: ship.lib.mkFlake {{ inherit self; }};\n}}\n",
-            expect.binary
-        ),
-        "flake.nix is the contract's text"
+        ship::init::templates::flake(expect.binary),
+        "flake.nix is the template's, named after the binary"
     );
     for want in [
         "nix build .#image-dev",

@@ -1079,17 +1079,6 @@ fn the_toolchain_key_and_nixpkgs_rust_reach_both_builders() {
     }
 }
 
-/// The flake.nix an adopting workspace gets (nix/template, `ship init`): ship's library alone,
-/// its inputs pinned by ship's flake.lock.
-const ADOPTER_FLAKE: &str = r#"{
-  description = "NAME: OCI images built with ship";
-
-  inputs.ship.url = "github:ship-rs/ship";
-
-  outputs = { self, ship }: ship.lib.mkFlake { inherit self; };
-}
-"#;
-
 /// A copy of fixture `name` with the adopter's flake.nix.
 fn adopting_workspace(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1099,7 +1088,9 @@ fn adopting_workspace(name: &str) -> tempfile::TempDir {
     );
     std::fs::write(
         dir.path().join("flake.nix"),
-        ADOPTER_FLAKE.replace("NAME", name),
+        // The flake.nix an adopting workspace gets (nix/template, `ship init`): ship's library
+        // alone, its inputs pinned by ship's flake.lock.
+        ship::init::templates::flake(name),
     )
     .expect("write flake.nix");
     dir
@@ -1278,7 +1269,7 @@ fn outputs_of(nix_dir: &Path, root: &Path) -> BTreeMap<String, String> {
                inherit (inputs) nixpkgs crane rust-overlay naersk;
                shipSource = /. + {ship};
              }};
-             flake = library.mkFlake {{ self = {{ outPath = {root}; rev = "f00d"; }}; }};
+             flake = library.mkFlake {{ self = {{ outPath = {root}; rev = "f00d"; }}; root = /. + {root}; }};
              p = flake.packages.x86_64-linux;
              c = flake.checks.x86_64-linux;
            in builtins.mapAttrs (_: d: d.outPath) {{

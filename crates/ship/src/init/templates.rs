@@ -142,6 +142,8 @@ mod tests {
     fn the_flake_is_the_library_call_with_the_name() {
         let text = flake("orders");
         assert!(text.starts_with("{\n  description = \"orders: OCI images built with ship\";\n"));
-        assert!(text.contains("outputs = { self, ship }: ship.lib.mkFlake { inherit self; };"));
+        // The source is a path (`./.`), never self's store path turned back into one.
+        assert!(text
+            .contains("outputs = { self, ship }: ship.lib.mkFlake { inherit self; root = ./.; };"));
     }
 }
