@@ -16,6 +16,7 @@ pub use workspace::{Binary, Members};
 
 use crate::cache::BinaryCache;
 use crate::config::{self, Config, ConfigError, Toolchain};
+use crate::registry::Repository;
 
 pub const FLAKE: &str = "flake.nix";
 pub const MANIFEST: &str = "Cargo.toml";
@@ -82,8 +83,12 @@ pub enum InitError {
         key: &'static str,
         have: String,
     },
-    #[error("--cache {given}: {message}")]
-    Cache { given: String, message: String },
+    #[error("{flag} {given}: {message}")]
+    Flag {
+        flag: &'static str,
+        given: String,
+        message: String,
+    },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -260,14 +265,24 @@ fn default_image(found: &Found, binary: &str) -> String {
 pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
     let root = found.members.root.clone();
     let manifest_path = root.join(MANIFEST);
+    // The flags first, so a bad one is named as the flag, not as the table it would go into.
     if let Some(c) = &options.cache {
-        BinaryCache::parse(c).map_err(|e| InitError::Cache {
+        BinaryCache::parse(c).map_err(|e| InitError::Flag {
+            flag: "--cache",
             given: c.clone(),
             message: e.to_string(),
         })?;
     }
+    if let Some(to) = &options.to {
+        Repository::parse(to).map_err(|e| InitError::Flag {
+            flag: "--to",
+            given: to.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    let manifest_name = manifest_path.display().to_string();
     let mut notes = Vec::new();
-    let (manifest_change, config) = if manifest::has_table(MANIFEST, &found.manifest)? {
+    let (manifest_change, config) = if manifest::has_table(&manifest_name, &found.manifest)? {
         let config = config::parse(&manifest_path, &found.manifest)?;
         agrees_with_table(&config, options)?;
         if !found
@@ -315,7 +330,7 @@ pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
             cache: options.cache.clone(),
             include: found.compile_time.clone(),
         });
-        let contents = manifest::with_table(MANIFEST, &found.manifest, &table)?;
+        let contents = manifest::with_table(&manifest_name, &found.manifest, &table)?;
         let config = config::parse(&manifest_path, &contents)?;
         let change = FileChange {
             path: MANIFEST.into(),

@@ -172,6 +172,28 @@ fn flags_choose_binary_image_and_cache() {
 }
 
 #[test]
+fn a_bad_flag_or_manifest_is_named_as_given() {
+    let f = found(PACKAGE, &["orders"]);
+    let e = plan(
+        &f,
+        &Options {
+            to: Some("Registry.Example.com/Team/Orders".into()),
+            ..Options::default()
+        },
+    )
+    .expect_err("not a repository")
+    .to_string();
+    assert!(
+        e.starts_with("--to Registry.Example.com/Team/Orders: ") && !e.contains("image"),
+        "{e}"
+    );
+    let e = plan(&found("[package\n", &["orders"]), &Options::default())
+        .expect_err("not TOML")
+        .to_string();
+    assert!(e.starts_with("/ws/Cargo.toml: not valid TOML"), "{e}");
+}
+
+#[test]
 fn without_a_github_remote_the_image_is_a_placeholder_and_said_so() {
     let mut f = found(PACKAGE, &["Orders"]);
     f.github_owner = None;
