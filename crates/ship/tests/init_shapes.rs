@@ -5,7 +5,8 @@
 //! no rust-toolchain.toml; a workspace below its git repository's top. For each: init (dry run
 //! first, then for real, then again to see it change nothing) -> `ship plan` -> the generated flake evaluated against the stand-ins
 //! (nix/tests/adopt.nix) -> the generated workflows through actionlint and the agreement check
-//! -> crane's dependency split imitated with cargo. Then the bad inputs, and the template.
+//! -> crane's dependency split imitated with cargo. Then the bad inputs, the template, and the
+//! README's adoption commands.
 
 use ship_test_support as support;
 
@@ -801,4 +802,50 @@ fn the_template_is_what_ship_init_writes() {
     support::copy_dir(&template, copy.path());
     let said = init_ok(copy.path(), &[]);
     assert!(said.contains("nothing to do"), "{said}");
+}
+
+/// The README's adoption commands need nothing but Nix (cargo comes with them, as `ship init`
+/// asks cargo about the workspace) and say which systems ship's flake has outputs for.
+#[test]
+fn the_readme_adoption_commands_are_self_contained() {
+    let readme = std::fs::read_to_string(support::repo().join("README.md")).expect("README.md");
+    let step = readme
+        .split_once("1. **Adopt.**")
+        .and_then(|(_, rest)| rest.split_once("2. **Build.**"))
+        .map(|(step, _)| step)
+        .expect("README's Adopt step");
+    let block = step
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block)
+        .expect("a sh block");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(!commands.is_empty(), "{step}");
+    for c in commands {
+        assert!(
+            c.starts_with("nix shell nixpkgs#cargo github:ship-rs/ship#ship -c ship init"),
+            "not self-contained: {c}"
+        );
+    }
+    let systems = eval_json(&[
+        "--eval",
+        "--strict",
+        "--json",
+        "-E",
+        &format!(
+            "(import {}).attrs.systems",
+            support::repo().join("nix/lib").display()
+        ),
+    ]);
+    for system in systems.as_array().expect("systems") {
+        let system = system.as_str().expect("a name");
+        assert!(
+            step.contains(&format!("`{system}`")),
+            "the Adopt step does not name {system}"
+        );
+    }
 }
