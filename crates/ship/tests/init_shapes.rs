@@ -3,10 +3,10 @@
 //! builds offline): a package with a build script; a virtual workspace whose binary is in a
 //! member; several binaries, one chosen by flag; migrations/ and .sqlx/ read at compile time;
 //! no rust-toolchain.toml; a workspace below its git repository's top. For each: init (dry run
-//! first, then for real, then again to see it change nothing) -> `ship plan` -> the generated flake evaluated against the stand-ins
-//! (nix/tests/adopt.nix) -> the generated workflows through actionlint and the agreement check
-//! -> crane's dependency split imitated with cargo. Then the bad inputs, the template, and the
-//! README's adoption commands.
+//! first, then for real, then again to see it change nothing) -> `ship plan` -> the generated
+//! flake evaluated against the stand-ins (nix/tests/adopt.nix) -> the generated workflows
+//! through actionlint and the agreement check -> crane's dependency split imitated with cargo.
+//! Then the bad inputs, the template, and the README's adoption commands.
 
 use ship_test_support as support;
 
