@@ -266,20 +266,8 @@ pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
     let root = found.members.root.clone();
     let manifest_path = root.join(MANIFEST);
     // The flags first, so a bad one is named as the flag, not as the table it would go into.
-    if let Some(c) = &options.cache {
-        BinaryCache::parse(c).map_err(|e| InitError::Flag {
-            flag: "--cache",
-            given: c.clone(),
-            message: e.to_string(),
-        })?;
-    }
-    if let Some(to) = &options.to {
-        Repository::parse(to).map_err(|e| InitError::Flag {
-            flag: "--to",
-            given: to.clone(),
-            message: e.to_string(),
-        })?;
-    }
+    check_flag("--cache", options.cache.as_deref(), BinaryCache::parse)?;
+    check_flag("--to", options.to.as_deref(), Repository::parse)?;
     let manifest_name = manifest_path.display().to_string();
     let mut notes = Vec::new();
     let (manifest_change, config) = if manifest::has_table(&manifest_name, &found.manifest)? {
@@ -386,6 +374,22 @@ pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
         config,
         notes,
     })
+}
+
+/// A flag's value that `parse` refuses, named as the flag.
+fn check_flag<T, E: std::fmt::Display>(
+    flag: &'static str,
+    given: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<(), InitError> {
+    match given {
+        Some(g) => parse(g).map(drop).map_err(|e| InitError::Flag {
+            flag,
+            given: g.to_owned(),
+            message: e.to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A flag that contradicts the table already there is an error, not silently ignored.
