@@ -21,7 +21,8 @@
   };
 
   # ship's flake is a user of its own library (nix/flake-lib.nix), as an adopting workspace's
-  # flake is (`ship.lib.mkFlake { inherit self; }`), plus the library and the template.
+  # flake is (`ship.lib.mkFlake { inherit self; root = ./.; }`), plus the library and the
+  # template. `self` gives the revision only; sources are paths (`./.`).
   outputs =
     {
       self,
@@ -38,11 +39,12 @@
           rust-overlay
           naersk
           ;
-        shipSource = self;
+        shipSource = ./.;
       };
     in
     lib.mkFlake {
       inherit self;
+      root = ./.;
       # This repository's own Nix test suites: a check of ship's repository only.
       extraChecks = pkgs: { nix-tests = pkgs.callPackage ./nix/nix-tests.nix { root = ./.; }; };
     }
@@ -51,6 +53,16 @@
       templates.default = {
         path = ./nix/template;
         description = "A Rust workspace released as OCI images by ship";
+        welcomeText = ''
+          # A Rust workspace released as OCI images by ship
+
+          Next:
+          - set `image` in Cargo.toml's [workspace.metadata.ship] to your registry repository;
+          - rename the package and binary `service` (Cargo.toml, and `binary` in the table);
+          - `git add -A && nix build .#image-dev`, then `git add flake.lock` and commit it.
+
+          Every key: https://github.com/ship-rs/ship#configuration
+        '';
       };
     };
 }

@@ -7,16 +7,19 @@
   crane,
   rust-overlay,
   naersk,
-  # ship's own repository (its flake's self, or a path): packages.ship is built from it.
+  # ship's own repository, a path (its flake's `./.`): packages.ship is built from it.
   shipSource,
 }:
 let
   shipLib = import ./lib;
-  # A flake's self is a set whose outPath is its store path; lib.fileset and cleanSourceWith
-  # take paths only (a string with store context is refused by builtins.path).
-  asPath =
-    source:
-    if builtins.isPath source then source else /. + builtins.unsafeDiscardStringContext (toString source);
+  # lib.fileset and cleanSourceWith take paths only; a flake's `./.` is one, with no store
+  # path's string context to discard as turning its self.outPath into a path would.
+  mustBePath =
+    name: value:
+    if builtins.isPath value then
+      value
+    else
+      throw "ship.lib.mkFlake: `${name}` must be a path, such as `${name} = ./.;` in flake.nix (got a ${builtins.typeOf value})";
 in
 {
   mkFlake =
@@ -24,13 +27,15 @@ in
       # The adopting flake's self. Its rev reaches the binaries through SHIP_GIT_REV (the
       # workspace's build.rs may read it); a dirty tree has none.
       self,
-      # The workspace: where the Cargo.toml with [workspace.metadata.ship] is.
-      root ? self,
+      # The workspace, a path: where the Cargo.toml with [workspace.metadata.ship] is (`./.`
+      # in the flake beside it).
+      root ? null,
       # pkgs -> checks the flake adds for its own repository (ship's: its Nix test suites).
       extraChecks ? _: { },
     }:
     let
-      config = shipLib.config { path = asPath root + "/Cargo.toml"; };
+      rootPath = mustBePath "root" root;
+      config = shipLib.config { path = rootPath + "/Cargo.toml"; };
       perSystem =
         system:
         import ./per-system.nix {
@@ -43,8 +48,8 @@ in
             config
             extraChecks
             ;
-          root = asPath root;
-          shipRoot = asPath shipSource;
+          root = rootPath;
+          shipRoot = mustBePath "shipSource" shipSource;
           rev = self.rev or "dirty";
         };
       bySystem = shipLib.util.genAttrs shipLib.attrs.systems perSystem;

@@ -47,7 +47,7 @@ in
         if pathExists (root + "/${p}") then
           true
         else
-          fail (key i) "`${p}` does not exist in the workspace (${toString root})";
+          fail (key i) "`${p}` does not exist in the workspace (${toString root}); a flake sees only files git tracks: git add ${p}";
     in
     u.seqAll (genList form (length include) ++ genList exists (length include)) include;
 }

@@ -3,5 +3,5 @@
 
   inputs.ship.url = "github:ship-rs/ship";
 
-  outputs = { self, ship }: ship.lib.mkFlake { inherit self; };
+  outputs = { self, ship }: ship.lib.mkFlake { inherit self; root = ./.; };
 }

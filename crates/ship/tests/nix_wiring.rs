@@ -1079,17 +1079,6 @@ fn the_toolchain_key_and_nixpkgs_rust_reach_both_builders() {
     }
 }
 
-/// The flake.nix an adopting workspace gets (nix/template, `ship init`): ship's library alone,
-/// its inputs pinned by ship's flake.lock.
-const ADOPTER_FLAKE: &str = r#"{
-  description = "NAME: OCI images built with ship";
-
-  inputs.ship.url = "github:ship-rs/ship";
-
-  outputs = { self, ship }: ship.lib.mkFlake { inherit self; };
-}
-"#;
-
 /// A copy of fixture `name` with the adopter's flake.nix.
 fn adopting_workspace(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -1099,7 +1088,9 @@ fn adopting_workspace(name: &str) -> tempfile::TempDir {
     );
     std::fs::write(
         dir.path().join("flake.nix"),
-        ADOPTER_FLAKE.replace("NAME", name),
+        // The flake.nix an adopting workspace gets (nix/template, `ship init`): ship's library
+        // alone, its inputs pinned by ship's flake.lock.
+        ship::init::templates::flake(name),
     )
     .expect("write flake.nix");
     dir
@@ -1138,6 +1129,14 @@ fn the_flake_exports_the_library_and_the_template() {
             .is_some_and(|d| !d.is_empty()),
         "templates.default needs a description: {template}"
     );
+    // `nix flake init` prints it: what a template user must change and commit.
+    let welcome = template["welcomeText"].as_str().unwrap_or_default();
+    for want in ["`image`", "rename", "flake.lock"] {
+        assert!(
+            welcome.contains(want),
+            "welcomeText lacks {want}: {welcome}"
+        );
+    }
 }
 
 #[test]
@@ -1270,7 +1269,7 @@ fn outputs_of(nix_dir: &Path, root: &Path) -> BTreeMap<String, String> {
                inherit (inputs) nixpkgs crane rust-overlay naersk;
                shipSource = /. + {ship};
              }};
-             flake = library.mkFlake {{ self = {{ outPath = {root}; rev = "f00d"; }}; }};
+             flake = library.mkFlake {{ self = {{ outPath = {root}; rev = "f00d"; }}; root = /. + {root}; }};
              p = flake.packages.x86_64-linux;
              c = flake.checks.x86_64-linux;
            in builtins.mapAttrs (_: d: d.outPath) {{

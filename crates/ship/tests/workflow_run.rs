@@ -1,4 +1,4 @@
-//! release.yml run here, job by job, as GitHub would run it for a `v1.2.3` and a `dev-3` tag:
+//! ship-release.yml run here, job by job, as GitHub would run it for a `v1.2.3` and a `dev-3` tag:
 //! the plan job's steps, one build job per matrix entry (the Nix 2.8 fixture flake stands in
 //! for the real one: same attribute names), then publish, with the real `ship` against a real
 //! registry (htpasswd auth) and a `file://` binary cache. What the shell in the workflow does
@@ -24,8 +24,8 @@ const USER: &str = "release-bot";
 const TOKEN: &str = "ghs-not-a-real-token-4b1d2c";
 
 fn release_yml() -> Yaml {
-    let text = std::fs::read_to_string(support::repo().join(".github/workflows/release.yml"))
-        .expect("read release.yml");
+    let text = std::fs::read_to_string(support::repo().join(".github/workflows/ship-release.yml"))
+        .expect("read ship-release.yml");
     YamlLoader::load_from_str(&text)
         .expect("valid YAML")
         .remove(0)
@@ -123,7 +123,7 @@ fn runner_env(
     (env, runner_temp)
 }
 
-/// ci.yml's job for a pull request: the plan table and the dev image's cache hit rate in the
+/// ship.yml's job for a pull request: the plan table and the dev image's cache hit rate in the
 /// summary, the dev image built, and the flake checked.
 #[test]
 fn ci_workflow_runs_end_to_end() {
@@ -135,8 +135,8 @@ fn ci_workflow_runs_end_to_end() {
         "127.0.0.1:5000/e2e/demo",
         &tmp.path().join("cache"),
     );
-    let text =
-        std::fs::read_to_string(support::repo().join(".github/workflows/ci.yml")).expect("ci.yml");
+    let text = std::fs::read_to_string(support::repo().join(".github/workflows/ship.yml"))
+        .expect("ship.yml");
     let doc = YamlLoader::load_from_str(&text).expect("YAML").remove(0);
     let run = tmp.path().join("run");
     let (env, runner_temp) = runner_env(&run, &nix, "refs/pull/42/merge", "pull_request");

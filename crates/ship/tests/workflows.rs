@@ -44,11 +44,11 @@ fn tool(name: &str, install: &str) -> Command {
 }
 
 fn release_runs(manifest: &Path) -> Vec<PlanRun> {
-    workflow::release_runs(manifest, &workflow_text("release.yml"))
+    workflow::release_runs(manifest, &workflow_text("ship-release.yml"))
 }
 
 fn dispatch_variants() -> Vec<String> {
-    workflow::dispatch_variants(&workflow_text("release.yml"))
+    workflow::dispatch_variants(&workflow_text("ship-release.yml"))
 }
 
 fn assert_agrees(name: &str, runs: &[PlanRun], packages: &Packages) {
@@ -78,7 +78,7 @@ fn actionlint_passes_with_shellcheck() {
         "actionlint found problems:\n{}{stderr}",
         String::from_utf8_lossy(&out.stdout)
     );
-    for wf in ["ci.yml", "release.yml"] {
+    for wf in ["ship.yml", "ship-release.yml"] {
         assert!(
             stderr.contains(&format!("Linting .github/workflows/{wf}")),
             "actionlint did not lint {wf}:\n{stderr}"
@@ -124,30 +124,30 @@ fn actionlint_catches_a_broken_workflow() {
 fn release_workflow_agrees_with_ship_plan_and_the_flake() {
     for manifest in [repo().join("Cargo.toml"), fixture("cross")] {
         let runs = release_runs(&manifest);
-        assert_agrees("release.yml", &runs, &flake_packages(&manifest));
+        assert_agrees("ship-release.yml", &runs, &flake_packages(&manifest));
     }
 }
 
 #[test]
 fn ci_workflow_agrees_with_ship_plan_and_the_flake() {
     let manifest = repo().join("Cargo.toml");
-    assert_agrees("ci.yml", &ci_runs(&manifest), &flake_packages(&manifest));
+    assert_agrees("ship.yml", &ci_runs(&manifest), &flake_packages(&manifest));
 }
 
-/// The agreement check is only worth something if it fails: break release.yml in each way it
+/// The agreement check is only worth something if it fails: break ship-release.yml in each way it
 /// can drift from `ship plan` or the flake and watch each break get reported.
 #[test]
 fn agreement_check_reports_each_kind_of_drift() {
     let manifest = repo().join("Cargo.toml");
     let runs = release_runs(&manifest);
     let packages = flake_packages(&manifest);
-    let text = workflow_text("release.yml");
+    let text = workflow_text("ship-release.yml");
     assert!(
-        Workflow::parse("release.yml", &text)
+        Workflow::parse("ship-release.yml", &text)
             .expect("parse")
             .problems(&runs, &packages)
             .is_empty(),
-        "release.yml must agree before it is broken on purpose"
+        "ship-release.yml must agree before it is broken on purpose"
     );
     let cases = [
         // A plan step output ship does not write.
@@ -196,10 +196,10 @@ fn agreement_check_reports_each_kind_of_drift() {
     for (from, to, want) in cases {
         assert!(
             text.contains(from),
-            "release.yml no longer contains {from:?}"
+            "ship-release.yml no longer contains {from:?}"
         );
         let broken = text.replacen(from, to, 1);
-        let problems = Workflow::parse("release.yml", &broken)
+        let problems = Workflow::parse("ship-release.yml", &broken)
             .expect("parse")
             .problems(&runs, &packages);
         assert!(
@@ -249,9 +249,9 @@ fn dispatch_variants_are_the_configured_ones_and_tag_triggers_cover_the_rules() 
     assert_eq!(
         dispatch_variants(),
         configured,
-        "release.yml's variant choices must be the variants of [workspace.metadata.ship]"
+        "ship-release.yml's variant choices must be the variants of [workspace.metadata.ship]"
     );
-    let doc = yaml("release.yml");
+    let doc = yaml("ship-release.yml");
     let triggers: Vec<&str> = doc["on"]["push"]["tags"]
         .as_vec()
         .expect("on.push.tags")
@@ -262,7 +262,7 @@ fn dispatch_variants_are_the_configured_ones_and_tag_triggers_cover_the_rules() 
         if let Some(tag) = &rule.tag {
             assert!(
                 triggers.contains(&tag.as_str()),
-                "rule tag {tag:?} (variant {}) never triggers release.yml (on.push.tags: {triggers:?})",
+                "rule tag {tag:?} (variant {}) never triggers ship-release.yml (on.push.tags: {triggers:?})",
                 rule.variant
             );
         }
@@ -286,11 +286,11 @@ fn bootstrap_expression(wf: &str) -> String {
 /// runs it: from the workspace root.
 #[test]
 fn bootstrap_cache_name_agrees_with_ship_plan() {
-    let expr = bootstrap_expression("ci.yml");
+    let expr = bootstrap_expression("ship.yml");
     assert_eq!(
-        bootstrap_expression("release.yml"),
+        bootstrap_expression("ship-release.yml"),
         expr,
-        "ci.yml and release.yml read the cache name alike"
+        "ship.yml and ship-release.yml read the cache name alike"
     );
     for manifest in [
         repo().join("Cargo.toml"),
@@ -330,22 +330,22 @@ fn bootstrap_cache_name_agrees_with_ship_plan() {
     }
 }
 
-/// This repository's workflows are what `ship init` writes for its Cargo.toml, ci.yml plus
+/// This repository's workflows are what `ship init` writes for its Cargo.toml, ship.yml plus
 /// its repo-only `test` job at the end, so the workflows ship gives adopters are the ones
 /// this repository runs and cannot drift from them.
 #[test]
 fn the_repository_workflows_are_what_ship_init_writes() {
     let config = ship::config::load(&repo().join("Cargo.toml")).expect("repo Cargo.toml");
     assert_eq!(
-        workflow_text("release.yml"),
-        ship::init::templates::release(&config),
-        "release.yml differs from `ship init`'s (crates/ship/src/init/templates/release.yml)"
+        workflow_text("ship-release.yml"),
+        ship::init::templates::release(&config, None),
+        "ship-release.yml differs from `ship init`'s (crates/ship/src/init/templates/ship-release.yml)"
     );
-    let ci = workflow_text("ci.yml");
-    // ci.yml runs on pushes to this repository's default branch, `main`.
-    let generated = ship::init::templates::ci("main");
+    let ci = workflow_text("ship.yml");
+    // ship.yml runs on pushes to this repository's default branch, `main`.
+    let generated = ship::init::templates::ci("main", None);
     let repo_only = ci.strip_prefix(&generated).unwrap_or_else(|| {
-        panic!("ci.yml does not start with `ship init`'s ci.yml (crates/ship/src/init/templates/ci.yml)")
+        panic!("ship.yml does not start with `ship init`'s ship.yml (crates/ship/src/init/templates/ship.yml)")
     });
     let extra = YamlLoader::load_from_str(&format!("jobs:\n{repo_only}"))
         .expect("the repo-only part is YAML")
@@ -359,7 +359,7 @@ fn the_repository_workflows_are_what_ship_init_writes() {
     assert_eq!(
         jobs,
         ["test"],
-        "ci.yml adds only its `test` job to ship init's"
+        "ship.yml adds only its `test` job to ship init's"
     );
 }
 
@@ -367,7 +367,7 @@ fn the_repository_workflows_are_what_ship_init_writes() {
 /// with the release it is in a comment for whoever bumps it.
 #[test]
 fn actions_are_pinned_by_commit() {
-    for wf in ["ci.yml", "release.yml"] {
+    for wf in ["ship.yml", "ship-release.yml"] {
         let text = workflow_text(wf);
         let mut seen = 0;
         for line in text.lines() {
@@ -412,7 +412,7 @@ fn run_scripts(y: &Yaml, out: &mut Vec<String>) {
 /// script text (and shows in the step's log header), an env var is not.
 #[test]
 fn secrets_and_inputs_never_in_scripts() {
-    for wf in ["ci.yml", "release.yml"] {
+    for wf in ["ship.yml", "ship-release.yml"] {
         let mut scripts = Vec::new();
         run_scripts(&yaml(wf), &mut scripts);
         assert!(!scripts.is_empty(), "{wf}: no run scripts found");
@@ -450,8 +450,8 @@ fn permissions_are_least_privilege() {
         ("packages".to_owned(), "write".to_owned()),
     ]);
     for (wf, pushers) in [
-        ("ci.yml", vec![]),
-        ("release.yml", vec!["build", "publish"]),
+        ("ship.yml", vec![]),
+        ("ship-release.yml", vec!["build", "publish"]),
     ] {
         let doc = yaml(wf);
         assert_eq!(
@@ -480,7 +480,7 @@ fn permissions_are_least_privilege() {
 #[test]
 fn workflows_call_ship_as_its_cli_accepts() {
     let mut checked = BTreeSet::new();
-    for wf in ["ci.yml", "release.yml"] {
+    for wf in ["ship.yml", "ship-release.yml"] {
         let mut scripts = Vec::new();
         run_scripts(&yaml(wf), &mut scripts);
         for script in &scripts {
@@ -516,7 +516,7 @@ fn workflows_call_ship_as_its_cli_accepts() {
 
 #[test]
 fn releases_of_one_ref_never_interleave_or_cancel() {
-    let doc = yaml("release.yml");
+    let doc = yaml("ship-release.yml");
     let group = doc["concurrency"]["group"]
         .as_str()
         .expect("concurrency.group");
@@ -528,21 +528,21 @@ fn releases_of_one_ref_never_interleave_or_cancel() {
     );
 }
 
-/// GitHub runs the whole suite as CI here does: a job of ci.yml runs `.ci/run`, and `.ci/run`
+/// GitHub runs the whole suite as CI here does: a job of ship.yml runs `.ci/run`, and `.ci/run`
 /// runs the README's test command and the sid pass of the Nix-facing tests.
 #[test]
 fn ci_runs_the_readme_test_command_on_github_too() {
-    let doc = yaml("ci.yml");
+    let doc = yaml("ship.yml");
     let mut scripts = Vec::new();
     run_scripts(&doc["jobs"]["test"], &mut scripts);
     assert!(
         scripts.iter().any(|s| s.contains("bash .ci/run")),
-        "ci.yml: jobs.test runs .ci/run: {scripts:?}"
+        "ship.yml: jobs.test runs .ci/run: {scripts:?}"
     );
     assert_eq!(
         doc["jobs"]["test"]["runs-on"].as_str(),
         Some("ubuntu-24.04"),
-        "ci.yml: jobs.test on ubuntu-24.04"
+        "ship.yml: jobs.test on ubuntu-24.04"
     );
     let readme = std::fs::read_to_string(repo().join("README.md")).expect("README.md");
     let test_section = readme

@@ -43,20 +43,20 @@ pub fn plan_run(manifest: &Path, git_ref: &str, event: &str, variant: Option<&st
     PlanRun { label, outputs }
 }
 
-/// release.yml's `workflow_dispatch` variant choices.
+/// ship-release.yml's `workflow_dispatch` variant choices.
 pub fn dispatch_variants(release_yml: &str) -> Vec<String> {
     let doc = YamlLoader::load_from_str(release_yml)
         .expect("valid YAML")
         .remove(0);
     doc["on"]["workflow_dispatch"]["inputs"]["variant"]["options"]
         .as_vec()
-        .expect("release.yml: workflow_dispatch.inputs.variant.options")
+        .expect("ship-release.yml: workflow_dispatch.inputs.variant.options")
         .iter()
         .map(|o| o.as_str().expect("option is a string").to_owned())
         .collect()
 }
 
-/// Every run release.yml can start with: both tag kinds, and a manual run of each variant.
+/// Every run ship-release.yml can start with: both tag kinds, and a manual run of each variant.
 pub fn release_runs(manifest: &Path, release_yml: &str) -> Vec<PlanRun> {
     let mut runs = vec![
         plan_run(manifest, "refs/tags/v1.2.3", "push", None),
@@ -73,7 +73,7 @@ pub fn release_runs(manifest: &Path, release_yml: &str) -> Vec<PlanRun> {
     runs
 }
 
-/// Every run ci.yml starts with: a pull request and a push to main.
+/// Every run ship.yml starts with: a pull request and a push to main.
 pub fn ci_runs(manifest: &Path) -> Vec<PlanRun> {
     vec![
         plan_run(manifest, "refs/pull/42/merge", "pull_request", None),

@@ -109,14 +109,25 @@ pub(super) fn toolchain_file_conflict(
     manifest: &Path,
     toolchain: &Toolchain,
 ) -> Result<(), Problem> {
+    if !matches!(toolchain, Toolchain::Channel(_)) {
+        return Ok(());
+    }
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let file = TOOLCHAIN_FILES
+        .into_iter()
+        .find(|name| dir.join(name).is_file());
+    toolchain_conflict(file, toolchain)
+}
+
+/// The files nix/lib/toolchain.nix takes the toolchain from, in its order.
+pub const TOOLCHAIN_FILES: [&str; 2] = ["rust-toolchain.toml", "rust-toolchain"];
+
+/// [`toolchain_file_conflict`] once the workspace's toolchain `file` is known.
+pub(super) fn toolchain_conflict(file: Option<&str>, toolchain: &Toolchain) -> Result<(), Problem> {
     let Toolchain::Channel(channel) = toolchain else {
         return Ok(());
     };
-    let dir = manifest.parent().unwrap_or(Path::new("."));
-    match ["rust-toolchain.toml", "rust-toolchain"]
-        .into_iter()
-        .find(|name| dir.join(name).is_file())
-    {
+    match file {
         Some(name) => Err(Problem::new(
             "toolchain",
             format!("`{channel}` given, but {name} names the toolchain too; keep one of the two"),

@@ -10,7 +10,7 @@ mod runtime;
 mod source;
 
 pub use build::Build;
-pub use checks::{Tests, Toolchain};
+pub use checks::{Tests, Toolchain, TOOLCHAIN_FILES};
 pub use parse::parse;
 use problem::Problem;
 pub use runtime::Runtime;
@@ -165,6 +165,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigError> {
     checks::toolchain_file_conflict(path, &config.toolchain).map_err(|p| invalid_at(path, p))?;
     source::include_exists(path, &config.include).map_err(|p| invalid_at(path, p))?;
     Ok(config)
+}
+
+/// The check [`load`] makes of `toolchain` against the workspace's toolchain `file` (one of
+/// [`TOOLCHAIN_FILES`]), for a caller that found the file itself.
+pub fn check_toolchain_file(
+    path: &Path,
+    file: Option<&str>,
+    toolchain: &Toolchain,
+) -> Result<(), ConfigError> {
+    checks::toolchain_conflict(file, toolchain).map_err(|p| invalid_at(path, p))
 }
 
 fn invalid_at(path: &Path, problem: Problem) -> ConfigError {

@@ -44,7 +44,7 @@ pub(super) fn include_exists(manifest: &Path, include: &[String]) -> Result<(), 
         Some((i, path)) => Err(Problem::new(
             format!("include[{i}]"),
             format!(
-                "`{path}` does not exist in the workspace ({})",
+                "`{path}` does not exist in the workspace ({}); a flake sees only files git tracks: git add {path}",
                 root.display()
             ),
         )),
@@ -135,7 +135,7 @@ mod tests {
         assert!(
             e.contains(
                 "[workspace.metadata.ship] include[1]: `.sqlx` does not exist in the workspace"
-            ),
+            ) && e.contains("; a flake sees only files git tracks: git add .sqlx"),
             "{e}"
         );
         std::fs::write(dir.path().join(".sqlx"), "").unwrap();

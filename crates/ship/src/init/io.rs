@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::{workspace, Found, InitError, InitPlan, MANIFEST, WRITTEN};
+use super::{workspace, Found, InitError, InitPlan, MANIFEST};
 use crate::exec::Process;
 
 fn cargo() -> Process {
@@ -81,7 +81,13 @@ pub fn find(manifest: &Path) -> Result<Found, InitError> {
     let members = workspace::members(&out.stdout)?;
     let root = members.root.clone();
     let text = std::fs::read_to_string(manifest).map_err(io_error("read", manifest))?;
-    let toolchain_file = ["rust-toolchain.toml", "rust-toolchain"]
+    if super::manifest::has_table(&manifest.display().to_string(), &text)? {
+        // The table is kept as it is: the checks `ship plan` and the flake make on loading it
+        // (the paths `include` names exist, `toolchain` beside a toolchain file) refuse it here
+        // too, before anything is written.
+        crate::config::load(manifest)?;
+    }
+    let toolchain_file = crate::config::TOOLCHAIN_FILES
         .into_iter()
         .find(|f| root.join(f).is_file())
         .map(str::to_owned);
@@ -90,12 +96,18 @@ pub fn find(manifest: &Path) -> Result<Found, InitError> {
         .filter(|p| root.join(p).exists())
         .map(|p| p.display().to_string())
         .collect();
+    let lock = root.join("Cargo.lock");
+    // No Cargo.lock yet (cargo writes it on the first build): no crate to look up.
+    let locked = std::fs::read_to_string(&lock)
+        .map(|text| super::native::locked_names(&text))
+        .unwrap_or_default();
+    let subdir = repository_subdir(&root)?;
     let mut existing = BTreeMap::new();
-    for path in WRITTEN {
-        let full = root.join(path);
+    for path in super::written(subdir.as_deref()) {
+        let full = root.join(&path);
         if full.exists() {
             let text = std::fs::read_to_string(&full).map_err(io_error("read", &full))?;
-            existing.insert(path.to_owned(), text);
+            existing.insert(path, text);
         }
     }
     // No git, no repository or no origin: the image gets a placeholder owner.
@@ -108,8 +120,29 @@ pub fn find(manifest: &Path) -> Result<Found, InitError> {
         toolchain_file,
         compile_time,
         github_owner,
+        locked,
+        subdir,
         existing,
     })
+}
+
+/// `root` relative to the top of its git repository, when it is below it; outside a
+/// repository, the workspace's own directory is taken as the top.
+fn repository_subdir(root: &Path) -> Result<Option<String>, InitError> {
+    let Some(top) = git_line(root, &["rev-parse", "--show-toplevel"]) else {
+        return Ok(None);
+    };
+    let top = PathBuf::from(top);
+    let top = top.canonicalize().map_err(io_error("resolve", &top))?;
+    let here = root.canonicalize().map_err(io_error("resolve", root))?;
+    let parts: Vec<String> = match here.strip_prefix(&top) {
+        Ok(rel) => rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Ok((!parts.is_empty()).then(|| parts.join("/")))
 }
 
 fn git_line(root: &Path, args: &[&str]) -> Option<String> {

@@ -40,7 +40,8 @@ pub fn table_text(s: &TableSettings) -> String {
             t.push_str(&format!("cache = {}\n", quoted(c)));
         }
         None => t.push_str(
-            "# A binary cache shared by CI and releases: `cachix create NAME`, then uncomment.\n\
+            "# A binary cache shared by CI and releases: create NAME at\n\
+             # https://app.cachix.org, then uncomment.\n\
              # cache = \"cachix:NAME\"\n",
         ),
     }

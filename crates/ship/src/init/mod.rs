@@ -4,26 +4,42 @@
 
 pub mod io;
 pub mod manifest;
+pub mod native;
 pub mod templates;
 pub mod workspace;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use manifest::TableSettings;
 pub use workspace::{Binary, Members};
 
 use crate::cache::BinaryCache;
 use crate::config::{self, Config, ConfigError, Toolchain};
+use crate::registry::Repository;
 
 pub const FLAKE: &str = "flake.nix";
 pub const MANIFEST: &str = "Cargo.toml";
-pub const CI: &str = ".github/workflows/ci.yml";
-pub const RELEASE: &str = ".github/workflows/release.yml";
-/// Every file `ship init` may write, besides the manifest.
-pub const WRITTEN: [&str; 3] = [FLAKE, CI, RELEASE];
+pub const CI: &str = ".github/workflows/ship.yml";
+pub const RELEASE: &str = ".github/workflows/ship-release.yml";
 
-/// The branch ci.yml runs on pushes to when git does not say which is the default one.
+/// Every file `ship init` may write besides the manifest, relative to the workspace root: the
+/// flake beside Cargo.toml, the workflows at the top of the repository, where GitHub reads
+/// them, when the workspace is in its subdirectory `subdir`.
+pub fn written(subdir: Option<&str>) -> [String; 3] {
+    let up = subdir.map_or(0, |d| d.split('/').count());
+    let top = "../".repeat(up);
+    [
+        FLAKE.to_owned(),
+        format!("{top}{CI}"),
+        format!("{top}{RELEASE}"),
+    ]
+}
+
+/// What `nix flake check` does, said where init tells what to run next.
+pub const CHECK_SENTENCE: &str = "what ship.yml runs: clippy -D warnings, rustfmt and the tests, in the Nix sandbox: no network, no database, only the cargo sources and `include`; adjust with `tests.skip`, `tests.targets` and `include` in [workspace.metadata.ship]";
+
+/// The branch ship.yml runs on pushes to when git does not say which is the default one.
 pub const DEFAULT_BRANCH: &str = "main";
 
 /// Paths a crate reads at compile time by convention, looked for in the workspace root and in
@@ -67,8 +83,12 @@ pub enum InitError {
         key: &'static str,
         have: String,
     },
-    #[error("--cache {given}: {message}")]
-    Cache { given: String, message: String },
+    #[error("{flag} {given}: {message}")]
+    Flag {
+        flag: &'static str,
+        given: String,
+        message: String,
+    },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -93,9 +113,14 @@ pub struct Found {
     pub compile_time: Vec<String>,
     /// The owner of the `origin` remote, when it is on GitHub.
     pub github_owner: Option<String>,
+    /// The package names in the workspace's Cargo.lock (see [`native`]).
+    pub locked: Vec<String>,
     /// The repository's default branch, when git knows it (see [`DEFAULT_BRANCH`]).
     pub default_branch: Option<String>,
-    /// The current contents of the [`WRITTEN`] files that exist.
+    /// The workspace root's directory relative to the top of its git repository, `/`-separated,
+    /// when it is not the top.
+    pub subdir: Option<String>,
+    /// The current contents of the [`written`] files that exist, by their path there.
     pub existing: BTreeMap<String, String>,
 }
 
@@ -240,14 +265,12 @@ fn default_image(found: &Found, binary: &str) -> String {
 pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
     let root = found.members.root.clone();
     let manifest_path = root.join(MANIFEST);
-    if let Some(c) = &options.cache {
-        BinaryCache::parse(c).map_err(|e| InitError::Cache {
-            given: c.clone(),
-            message: e.to_string(),
-        })?;
-    }
+    // The flags first, so a bad one is named as the flag, not as the table it would go into.
+    check_flag("--cache", options.cache.as_deref(), BinaryCache::parse)?;
+    check_flag("--to", options.to.as_deref(), Repository::parse)?;
+    let manifest_name = manifest_path.display().to_string();
     let mut notes = Vec::new();
-    let (manifest_change, config) = if manifest::has_table(MANIFEST, &found.manifest)? {
+    let (manifest_change, config) = if manifest::has_table(&manifest_name, &found.manifest)? {
         let config = config::parse(&manifest_path, &found.manifest)?;
         agrees_with_table(&config, options)?;
         if !found
@@ -295,7 +318,7 @@ pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
             cache: options.cache.clone(),
             include: found.compile_time.clone(),
         });
-        let contents = manifest::with_table(MANIFEST, &found.manifest, &table)?;
+        let contents = manifest::with_table(&manifest_name, &found.manifest, &table)?;
         let config = config::parse(&manifest_path, &contents)?;
         let change = FileChange {
             path: MANIFEST.into(),
@@ -306,35 +329,67 @@ pub fn plan(found: &Found, options: &Options) -> Result<InitPlan, InitError> {
         (change, config)
     };
     let mut files = vec![manifest_change];
+    let subdir = found.subdir.as_deref();
+    let [flake, ci, release] = written(subdir);
     for (path, contents) in [
-        (FLAKE, templates::flake(&config.binary)),
+        (flake, templates::flake(&config.binary)),
         (
-            CI,
-            templates::ci(found.default_branch.as_deref().unwrap_or(DEFAULT_BRANCH)),
+            ci,
+            templates::ci(
+                found.default_branch.as_deref().unwrap_or(DEFAULT_BRANCH),
+                subdir,
+            ),
         ),
-        (RELEASE, templates::release(&config)),
+        (release, templates::release(&config, subdir)),
     ] {
-        let action = match found.existing.get(path) {
+        let action = match found.existing.get(&path) {
             None => Action::Create,
             Some(old) if *old == contents => Action::Unchanged,
             Some(_) if options.force => Action::Overwrite,
-            Some(_) => return Err(InitError::Exists { path: path.into() }),
+            Some(_) => return Err(InitError::Exists { path }),
         };
         files.push(FileChange {
-            path: path.into(),
+            path,
             action,
             shown: contents.clone(),
             contents,
         });
     }
+    notes.extend(
+        native::missing(
+            found.locked.iter().map(String::as_str),
+            config.variants.values().map(|v| &v.build),
+        )
+        .note(),
+    );
     Ok(InitPlan {
-        toolchain: toolchain_sentence(found.toolchain_file.as_deref(), &config.toolchain),
+        toolchain: toolchain_sentence(
+            &manifest_path,
+            found.toolchain_file.as_deref(),
+            &config.toolchain,
+        )?,
         next: next_steps(&config, &files),
         root,
         files,
         config,
         notes,
     })
+}
+
+/// A flag's value that `parse` refuses, named as the flag.
+fn check_flag<T, E: std::fmt::Display>(
+    flag: &'static str,
+    given: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<(), InitError> {
+    match given {
+        Some(g) => parse(g).map(drop).map_err(|e| InitError::Flag {
+            flag,
+            given: g.to_owned(),
+            message: e.to_string(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A flag that contradicts the table already there is an error, not silently ignored.
@@ -370,39 +425,47 @@ fn agrees_with_table(config: &Config, options: &Options) -> Result<(), InitError
 }
 
 /// Which Rust builds the workspace (nix/lib/toolchain.nix's order: the toolchain file, the
-/// `toolchain` key, nixpkgs' own).
-pub fn toolchain_sentence(file: Option<&str>, toolchain: &Toolchain) -> String {
-    match (file, toolchain) {
+/// `toolchain` key, nixpkgs' own); a `toolchain` channel beside a toolchain file is refused,
+/// as `ship plan` and nix/lib/toolchain.nix refuse it.
+pub fn toolchain_sentence(
+    manifest: &Path,
+    file: Option<&str>,
+    toolchain: &Toolchain,
+) -> Result<String, ConfigError> {
+    config::check_toolchain_file(manifest, file, toolchain)?;
+    Ok(match (file, toolchain) {
         (Some(f), _) => format!("toolchain: the one {f} names, from rust-overlay"),
         (None, Toolchain::Channel(c)) => format!(
             "toolchain: rust-overlay's `{c}` (the `toolchain` key; the workspace has no rust-toolchain.toml)"
         ),
         (None, Toolchain::Nixpkgs) => "toolchain: nixpkgs' rustc, cargo, clippy and rustfmt (the workspace has no rust-toolchain.toml and [workspace.metadata.ship] no `toolchain`); to pin one, add a rust-toolchain.toml or `toolchain = \"stable\"` (or a version such as \"1.95.0\")".to_owned(),
-    }
+    })
 }
 
 fn next_steps(config: &Config, files: &[FileChange]) -> Vec<String> {
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let mut next = vec![
         format!(
-            "git add {} && nix build .#image-dev   (flakes see only files git knows; commit flake.lock too)",
+            "git add {} && nix build .#image-dev   (flakes see only files git knows)",
             paths.join(" ")
         ),
+        "git add flake.lock   (the first nix build writes it: it pins ship, nixpkgs and the toolchain inputs; commit it, CI needs it)".to_owned(),
+        format!("nix flake check   ({CHECK_SENTENCE})"),
         "ship plan   (what a release of this ref builds; nix run .#ship -- plan without ship installed)".to_owned(),
     ];
     match config.cache.as_deref() {
         Some(c) if c.starts_with("cachix:") => {
             let name = &c["cachix:".len()..];
-            next.push(format!("cachix create {name}   (once; or pick a free name and change `cache`)"));
+            next.push(format!("create the cache {name} at https://app.cachix.org   (once; or pick a free name and change `cache`)"));
             next.push(format!(
                 "repository secret CACHIX_AUTH_TOKEN: a cachix auth token with write access to {name}"
             ));
         }
         Some(c) => next.push(format!(
-            "cache {c}: give release.yml's \"Push the binary cache\" step its credentials through env"
+            "cache {c}: give ship-release.yml's \"Push the binary cache\" step its credentials through env"
         )),
         None => next.push(
-            "cachix create NAME, set cache = \"cachix:NAME\" in [workspace.metadata.ship], and add the repository secret CACHIX_AUTH_TOKEN (write access to NAME)"
+            "create a cache NAME at https://app.cachix.org, set cache = \"cachix:NAME\" in [workspace.metadata.ship], and add the repository secret CACHIX_AUTH_TOKEN (write access to NAME)"
                 .to_owned(),
         ),
     }

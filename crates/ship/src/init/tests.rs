@@ -22,6 +22,8 @@ fn found(manifest: &str, bins: &[&str]) -> Found {
         compile_time: vec![],
         github_owner: Some("acme".into()),
         default_branch: None,
+        locked: vec![],
+        subdir: None,
         existing: BTreeMap::new(),
     }
 }
@@ -142,7 +144,10 @@ fn flags_choose_binary_image_and_cache() {
     let next = p.next.join("\n");
     for want in [
         "nix build .#image-dev",
-        "cachix create acme",
+        "git add flake.lock",
+        "nix flake check   (what ship.yml runs: clippy -D warnings, rustfmt and the tests, in the Nix sandbox: no network, no database",
+        "`tests.skip`, `tests.targets` and `include`",
+        "create the cache acme at https://app.cachix.org",
         "CACHIX_AUTH_TOKEN",
         "REGISTRY_USERNAME",
         "REGISTRY_PASSWORD",
@@ -150,6 +155,10 @@ fn flags_choose_binary_image_and_cache() {
     ] {
         assert!(next.contains(want), "next steps lack {want:?}:\n{next}");
     }
+    assert!(
+        !next.contains("cachix create"),
+        "the cachix CLI has no create:\n{next}"
+    );
     let e = plan(
         &f,
         &Options {
@@ -160,6 +169,28 @@ fn flags_choose_binary_image_and_cache() {
     )
     .expect_err("not a cache");
     assert!(e.to_string().starts_with("--cache memcached://x: "), "{e}");
+}
+
+#[test]
+fn a_bad_flag_or_manifest_is_named_as_given() {
+    let f = found(PACKAGE, &["orders"]);
+    let e = plan(
+        &f,
+        &Options {
+            to: Some("Registry.Example.com/Team/Orders".into()),
+            ..Options::default()
+        },
+    )
+    .expect_err("not a repository")
+    .to_string();
+    assert!(
+        e.starts_with("--to Registry.Example.com/Team/Orders: ") && !e.contains("image"),
+        "{e}"
+    );
+    let e = plan(&found("[package\n", &["orders"]), &Options::default())
+        .expect_err("not TOML")
+        .to_string();
+    assert!(e.starts_with("/ws/Cargo.toml: not valid TOML"), "{e}");
 }
 
 #[test]
@@ -210,7 +241,7 @@ fn a_dry_run_shows_each_file_and_writes_nothing() {
     for want in [
         "would append [workspace.metadata.ship] to Cargo.toml",
         "would create flake.nix",
-        "--- .github/workflows/release.yml (create)\n# The release",
+        "--- .github/workflows/ship-release.yml (create)\n# The release",
         "--- Cargo.toml (append [workspace.metadata.ship] to)\n\n# What ship builds",
         "--dry-run: nothing written",
         "toolchain: nixpkgs' rustc",
@@ -221,18 +252,34 @@ fn a_dry_run_shows_each_file_and_writes_nothing() {
 
 #[test]
 fn the_toolchain_is_named_in_nix_lib_toolchain_nix_order() {
+    let m = Path::new("/ws/Cargo.toml");
+    let sentence = |file, toolchain| toolchain_sentence(m, file, &toolchain).expect("accepted");
     assert_eq!(
-        toolchain_sentence(
-            Some("rust-toolchain.toml"),
-            &Toolchain::Channel("stable".into())
-        ),
+        sentence(Some("rust-toolchain.toml"), Toolchain::Nixpkgs),
         "toolchain: the one rust-toolchain.toml names, from rust-overlay"
     );
-    assert!(
-        toolchain_sentence(None, &Toolchain::Channel("1.95.0".into()))
-            .contains("rust-overlay's `1.95.0`")
+    assert!(sentence(None, Toolchain::Channel("1.95.0".into())).contains("rust-overlay's `1.95.0`"));
+    assert!(sentence(None, Toolchain::Nixpkgs).contains("nixpkgs' rustc"));
+}
+
+#[test]
+fn a_toolchain_key_beside_a_toolchain_file_is_refused_as_ship_plan_refuses_it() {
+    let mut f = found(
+        &format!(
+            "{PACKAGE}\n[workspace.metadata.ship]\nbinary = \"orders\"\ntoolchain = \"1.90.0\"\n"
+        ),
+        &["orders"],
     );
-    assert!(toolchain_sentence(None, &Toolchain::Nixpkgs).contains("nixpkgs' rustc"));
+    f.toolchain_file = Some("rust-toolchain.toml".into());
+    let e = plan(&f, &Options::default())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        e.contains("/ws/Cargo.toml")
+            && e.contains("toolchain")
+            && e.contains("`1.90.0` given, but rust-toolchain.toml names the toolchain too"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -245,4 +292,56 @@ fn github_owners_from_remote_urls() {
         assert_eq!(github_owner(url).as_deref(), Some("acme"), "{url}");
     }
     assert_eq!(github_owner("https://gitlab.com/acme/orders"), None);
+}
+
+#[test]
+fn a_workspace_below_the_repository_top_gets_the_workflows_at_the_top() {
+    let mut f = found(PACKAGE, &["orders"]);
+    f.subdir = Some("services/orders".into());
+    let p = plan(&f, &Options::default()).expect("plan");
+    let paths: Vec<&str> = p.files.iter().map(|c| c.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            MANIFEST,
+            FLAKE,
+            "../../.github/workflows/ship.yml",
+            "../../.github/workflows/ship-release.yml"
+        ]
+    );
+    for wf in &p.files[2..] {
+        assert!(
+            wf.contents
+                .contains("    working-directory: \"services/orders\"\n"),
+            "{}",
+            wf.contents
+        );
+    }
+    assert!(
+        p.next[0].contains("../../.github/workflows/ship.yml"),
+        "{:?}",
+        p.next
+    );
+    let again = plan(&after(f, &p), &Options::default()).expect("plan");
+    assert!(!again.changes_anything(), "{:#?}", again.files);
+}
+
+#[test]
+fn locked_sys_crates_get_a_note_naming_the_build_inputs() {
+    let mut f = found(PACKAGE, &["orders"]);
+    f.locked = vec!["itoa".into(), "openssl-sys".into()];
+    let p = plan(&f, &Options::default()).expect("plan");
+    assert!(
+        p.notes.iter().any(|n| n.contains("openssl-sys")
+            && n.contains("[workspace.metadata.ship.build] native-build-inputs = [\"pkg-config\"] and build-inputs = [\"openssl\"]")),
+        "{:?}",
+        p.notes
+    );
+    f.locked = vec!["itoa".into()];
+    let p = plan(&f, &Options::default()).expect("plan");
+    assert!(
+        !p.notes.iter().any(|n| n.contains("build-inputs")),
+        "{:?}",
+        p.notes
+    );
 }
