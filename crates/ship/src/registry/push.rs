@@ -331,6 +331,17 @@ pub fn push_image_with(
     };
     on_event(Event::Blob(&config_outcome));
 
+    // The empty blob records name goes before any layer: a small upload, sent whole even
+    // where large bodies will be refused and sent in chunks.
+    let records_ready = known
+        .iter()
+        .any(|k| match k {
+            Known::Stored(o, _) => o.record == Some(RecordOutcome::Written),
+            Known::Unknown { .. } => true,
+            Known::AsArchived => false,
+        })
+        .then(|| layer_record::ensure_empty_config(client, repo));
+
     let mut layer_outcomes: Vec<Option<BlobOutcome>> = vec![None; known.len()];
     for (i, k) in known.iter().enumerate() {
         if let Known::Stored(outcome, _) = k {
@@ -375,7 +386,7 @@ pub fn push_image_with(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    write_records(client, repo, &mut layer_outcomes)?;
+    write_records(client, repo, records_ready, &mut layer_outcomes)?;
 
     let manifest = ImageManifest::new(config_descriptor.clone(), descriptors).to_canonical_json();
     let digest = Digest::of(&manifest);
@@ -478,12 +489,14 @@ fn look_up(
     Ok(Known::Unknown { record_error: None })
 }
 
-/// Write the record of every layer marked `Written` (to be written) so far. A record the
-/// registry refuses is reported as `Failed`, never fatal: the image is complete without it.
-/// Only the overall deadline running out stops the push here.
+/// Write the record of every layer marked `Written` (to be written) so far, once `ready` (the
+/// records' empty config stored) succeeded. A record the registry refuses is reported as
+/// `Failed`, never fatal: the image is complete without it. Only the overall deadline running
+/// out stops the push here.
 fn write_records(
     client: &Client,
     repo: &Repository,
+    ready: Option<Result<(), RegistryError>>,
     outcomes: &mut [BlobOutcome],
 ) -> Result<(), RegistryError> {
     let wanted = |o: &BlobOutcome| o.record == Some(RecordOutcome::Written);
@@ -507,7 +520,7 @@ fn write_records(
         RegistryError::Deadline { .. } => Err(e),
         other => Ok(Err(other.to_string())),
     };
-    let results = match layer_record::ensure_empty_config(client, repo) {
+    let results = match ready.unwrap_or_else(|| layer_record::ensure_empty_config(client, repo)) {
         Ok(()) => in_parallel(
             &todo,
             |(diff_id, blob)| match layer_record::write(client, repo, diff_id, blob) {
