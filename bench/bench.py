@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import builds, crane, image, model, registry  # noqa: E402
+from benchlib import builds, crane, image, model, registry, repush  # noqa: E402
 from benchlib.report import markdown  # noqa: E402
 from benchlib.measure import log, loadavg, machine, repeat, run, wait_for_quiet  # noqa: E402
 
@@ -54,8 +54,9 @@ def parse_args() -> argparse.Namespace:
                    help="measure the work tree with its uncommitted changes, not HEAD")
     p.add_argument("--runs", type=int, help="runs per helper-overhead figure (20 full, 5 quick)")
     p.add_argument("--only", default="split,profile,push,helper",
-                   help="comma-separated parts to run (default all): split,profile,push,helper;\n"
-                        "profile and push need split (they use its builds)")
+                   help="comma-separated parts to run (default all but repush): split,profile,\n"
+                        "push,helper,repush; profile and push need split (they use its builds);\n"
+                        "repush (re-pushes from fresh clients, layer records) runs on its own")
     p.add_argument("--report", type=Path, metavar="RESULTS_JSON",
                    help="measure nothing: print the report of an earlier run's results.json,\n"
                         "with the model recomputed (e.g. under other --assume values)")
@@ -166,10 +167,10 @@ def main() -> int:
         print(markdown(results))
         return 0
     parts = set(args.only.split(","))
-    unknown = parts - {"split", "profile", "push", "helper"}
+    unknown = parts - {"split", "profile", "push", "helper", "repush"}
     if unknown or ("split" not in parts and parts & {"profile", "push"}):
-        print(f"bench: --only {args.only}: parts are split, profile, push, helper, and profile "
-              "and push need split", file=sys.stderr)
+        print(f"bench: --only {args.only}: parts are split, profile, push, helper, repush, and "
+              "profile and push need split", file=sys.stderr)
         return 2
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ship-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -258,6 +259,13 @@ def main() -> int:
                 platform=f"linux/{image.oci_arch()}", log_to=log_to)
             results["push"].append({"image_profile": img_profile, **cycle})
 
+        # Part 3b: re-pushing what the registry already has (layer records), on its own:
+        # `--only repush`.
+        if "repush" in parts:
+            results["repush"] = repush.repush(
+                ship, harness_binary(), ROOT, workdir / "push-repush", keep / "repush",
+                quick=args.quick, log_to=log_to)
+
         # Part 4: helper overhead.
         runs = args.runs or (5 if args.quick else 20)
         if "helper" in parts:
@@ -282,6 +290,8 @@ def main() -> int:
         log(f"results in {out} ({results['duration_s']} s)")
 
     print(markdown(results))
+    if "repush" in results:
+        print(repush.markdown(results["repush"]))
     return 0
 
 
