@@ -9,14 +9,7 @@ use serde_json::Value;
 use support::image::{write_archive, write_stream_script, ImageSpec, Layer};
 use support::proxy::{Action, FaultProxy};
 use support::registry::Registry;
-use support::{push_image_json as push, run, ship_in};
-
-fn fresh_home() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ship-home-")
-        .tempdir()
-        .expect("home dir")
-}
+use support::{fresh_home, push_image_json as push, run, ship_in};
 
 fn layers(report: &Value) -> Vec<&Value> {
     report["blobs"]

@@ -10,8 +10,10 @@
 //! level, no timestamp and no file name, by flate2's pure-Rust backend at the version pinned in
 //! Cargo.lock: the same layer gives the same blob digest on any machine, with no local cache,
 //! which is what lets a registry say "already have it". Layers that are already gzip or zstd
-//! are pushed as they are. Every layer's uncompressed sha256 is checked against the config's
-//! `rootfs.diff_ids`, so a damaged archive is refused instead of pushed.
+//! are pushed as they are. [`open`] only reads the config and locates the layers; a layer is
+//! compressed when [`OpenedImage::prepare`] is asked for it, so a push can skip the ones the
+//! registry already has. Every layer prepared has its uncompressed sha256 checked against the
+//! config's `rootfs.diff_ids`, so a damaged archive is refused instead of pushed.
 
 mod config;
 mod layers;

@@ -224,8 +224,12 @@ pub fn push_image(
 /// What the registry said of a layer before anything was compressed.
 #[derive(Debug)]
 enum Known {
-    /// In the repository under this blob (record kept, or mounted and record to write).
-    Stored(BlobOutcome, Descriptor),
+    /// In the repository under `blob` (record kept, or mounted and record to write).
+    Stored {
+        outcome: BlobOutcome,
+        blob: Descriptor,
+        diff_id: Digest,
+    },
     /// To compress and push; `record_error` if its record could not be read.
     Unknown { record_error: Option<String> },
     /// Already compressed in the archive: pushed as it is, no record.
@@ -277,7 +281,7 @@ pub fn push_image_with(
         &mut |_| {},
     )?;
     let to_prepare: Vec<usize> = (0..known.len())
-        .filter(|&i| !matches!(known[i], Known::Stored(..)))
+        .filter(|&i| !matches!(known[i], Known::Stored { .. }))
         .collect();
     let prepared = image.prepare(&to_prepare)?;
 
@@ -290,13 +294,8 @@ pub fn push_image_with(
     let mut uncompressed_bytes = 0;
     for (i, k) in known.iter().enumerate() {
         match (k, prepared_of[i]) {
-            (Known::Stored(outcome, blob), _) => {
-                diff_ids.push(
-                    outcome
-                        .diff_id
-                        .clone()
-                        .unwrap_or_else(|| blob.digest.clone()),
-                );
+            (Known::Stored { blob, diff_id, .. }, _) => {
+                diff_ids.push(diff_id.clone());
                 descriptors.push(blob.clone());
                 uncompressed_bytes += image.layers[i].archived_size;
             }
@@ -336,7 +335,7 @@ pub fn push_image_with(
     let records_ready = known
         .iter()
         .any(|k| match k {
-            Known::Stored(o, _) => o.record == Some(RecordOutcome::Written),
+            Known::Stored { outcome, .. } => outcome.record == Some(RecordOutcome::Written),
             Known::Unknown { .. } => true,
             Known::AsArchived => false,
         })
@@ -344,7 +343,7 @@ pub fn push_image_with(
 
     let mut layer_outcomes: Vec<Option<BlobOutcome>> = vec![None; known.len()];
     for (i, k) in known.iter().enumerate() {
-        if let Known::Stored(outcome, _) = k {
+        if let Known::Stored { outcome, .. } = k {
             on_event(Event::Blob(outcome));
             layer_outcomes[i] = Some(outcome.clone());
         }
@@ -439,18 +438,28 @@ fn look_up(
     let (LayerEncoding::Tar, Some(diff_id)) = (layer.encoding, &layer.diff_id) else {
         return Ok(Known::AsArchived);
     };
-    let stored = |blob: &Descriptor, resolution, record| {
-        let mut outcome = BlobOutcome::new(BlobKind::Layer, blob, resolution);
+    let stored = |blob: Descriptor, resolution, record, mounted_from: Option<String>| {
+        let mut outcome = BlobOutcome::new(BlobKind::Layer, &blob, resolution);
         outcome.diff_id = Some(diff_id.clone());
         outcome.record = Some(record);
-        Known::Stored(outcome, blob.clone())
+        outcome.mounted_from = mounted_from;
+        Known::Stored {
+            outcome,
+            blob,
+            diff_id: diff_id.clone(),
+        }
     };
     let mut candidates = Vec::new();
     match layer_record::read(client, repo, diff_id)? {
         Found::Blob(blob) => {
             let step = format!("checking layer {} (from its record)", blob.digest);
             if client.blob_exists(repo, &blob.digest, &step)? {
-                return Ok(stored(&blob, Resolution::Recorded, RecordOutcome::Kept));
+                return Ok(stored(
+                    blob,
+                    Resolution::Recorded,
+                    RecordOutcome::Kept,
+                    None,
+                ));
             }
             // The record outlived its blob (deleted, or collected by a registry that does
             // not follow tags): another repository may still have it.
@@ -477,13 +486,13 @@ fn look_up(
     for (from, blob) in candidates {
         let step = format!("mounting layer {} from {from}", blob.digest);
         if client.mount_blob(repo, &blob.digest, from, &step)? {
-            let Known::Stored(mut outcome, blob) =
-                stored(&blob, Resolution::Mounted, RecordOutcome::Written)
-            else {
-                continue;
-            };
-            outcome.mounted_from = Some(from.to_string());
-            return Ok(Known::Stored(outcome, blob));
+            let from = Some(from.to_string());
+            return Ok(stored(
+                blob,
+                Resolution::Mounted,
+                RecordOutcome::Written,
+                from,
+            ));
         }
     }
     Ok(Known::Unknown { record_error: None })
