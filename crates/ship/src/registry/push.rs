@@ -226,7 +226,7 @@ pub fn push_image(
 enum Known {
     /// In the repository under `blob` (record kept, or mounted and record to write).
     Stored {
-        outcome: BlobOutcome,
+        outcome: Box<BlobOutcome>,
         blob: Descriptor,
         diff_id: Digest,
     },
@@ -345,7 +345,7 @@ pub fn push_image_with(
     for (i, k) in known.iter().enumerate() {
         if let Known::Stored { outcome, .. } = k {
             on_event(Event::Blob(outcome));
-            layer_outcomes[i] = Some(outcome.clone());
+            layer_outcomes[i] = Some(BlobOutcome::clone(outcome));
         }
     }
     let jobs: Vec<(usize, &PreparedLayer, &Known)> = to_prepare
@@ -444,7 +444,7 @@ fn look_up(
         outcome.record = Some(record);
         outcome.mounted_from = mounted_from;
         Known::Stored {
-            outcome,
+            outcome: Box::new(outcome),
             blob,
             diff_id: diff_id.clone(),
         }
