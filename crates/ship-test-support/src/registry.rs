@@ -260,15 +260,27 @@ impl Registry {
     /// status and body. For checks from outside ship, e.g. HEAD of a blob, or DELETE of one
     /// to imitate a registry that lost it.
     pub fn api(&self, method: &str, path: &str, accept: &str) -> (u16, Vec<u8>) {
+        self.api_send(method, path, &format!("Accept: {accept}"), &[])
+    }
+
+    /// [`Registry::api`] with a body of `content_type`, e.g. to PUT a manifest ship did not
+    /// write.
+    pub fn api_put(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        self.api_send("PUT", path, &format!("Content-Type: {content_type}"), body)
+    }
+
+    fn api_send(&self, method: &str, path: &str, header: &str, body: &[u8]) -> (u16, Vec<u8>) {
         use std::io::Write;
         assert!(!self.options.tls, "api() speaks plain HTTP");
         let mut conn = std::net::TcpStream::connect(&self.addr).expect("connect to the registry");
         write!(
             conn,
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: {accept}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-            self.addr
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{header}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
         )
         .expect("send request");
+        conn.write_all(body).expect("send body");
         let mut answer = Vec::new();
         conn.read_to_end(&mut answer).expect("read answer");
         let head_end = answer

@@ -1,7 +1,8 @@
 //! Layer records against a real Distribution registry: a re-push from a client with no local
 //! state compresses and sends no layer the registry has; a record whose blob the registry
-//! lost is not trusted; images that share a layer share its record; `--mount-from` uses the
-//! source's records; a registry that refuses records still gets a complete image.
+//! lost, or that names a blob of another size, is not trusted; images that share a layer
+//! share its record; `--mount-from` uses the source's records; a registry that refuses
+//! records still gets a complete image.
 
 use ship_test_support as support;
 
@@ -143,6 +144,45 @@ fn a_record_whose_blob_the_registry_lost_is_not_trusted() {
     // And the rewritten record serves the next push.
     let third = push(fresh_home().path(), &archive, &reg.repo("team/app"), &[]);
     assert_eq!(resolutions(&third), ["recorded"; 3], "{third}");
+}
+
+#[test]
+fn a_record_that_names_a_blob_of_another_size_is_not_trusted() {
+    let reg = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let archive = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 9));
+    let first = push(fresh_home().path(), &archive, &reg.repo("team/app"), &[]);
+    let (first_layer, other) = (layers(&first)[0], layers(&first)[1]);
+
+    // The first layer's record rewritten to name the second layer's blob (which the
+    // repository has) with the first one's size.
+    let diff_id = first_layer["diff_id"].as_str().unwrap();
+    let tag = format!(
+        "sha256-{}.ship-layer",
+        diff_id.trim_start_matches("sha256:")
+    );
+    let path = format!("/v2/team/app/manifests/{tag}");
+    let media_type = "application/vnd.oci.image.manifest.v1+json";
+    let (status, body) = reg.api("GET", &path, media_type);
+    assert_eq!(status, 200);
+    let mut record: Value = serde_json::from_slice(&body).unwrap();
+    record["layers"][0]["digest"] = other["digest"].clone();
+    let wrong = serde_json::to_vec(&record).unwrap();
+    let (status, body) = reg.api_put(&path, media_type, &wrong);
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+
+    let again = push(fresh_home().path(), &archive, &reg.repo("team/app"), &[]);
+    assert_eq!(again["manifest_digest"], first["manifest_digest"]);
+    assert_eq!(
+        resolutions(&again),
+        ["present", "recorded", "recorded"],
+        "{again}"
+    );
+    assert_eq!(layers(&again)[0]["record"], "written");
+    assert_complete(&reg, "team/app", again["manifest_digest"].as_str().unwrap());
+    let (_, body) = reg.api("GET", &path, media_type);
+    let rewritten: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(rewritten["layers"][0]["digest"], first_layer["digest"]);
 }
 
 #[test]

@@ -453,13 +453,19 @@ fn look_up(
     match layer_record::read(client, repo, diff_id)? {
         Found::Blob(blob) => {
             let step = format!("checking layer {} (from its record)", blob.digest);
-            if client.blob_exists(repo, &blob.digest, &step)? {
-                return Ok(stored(
-                    blob,
-                    Resolution::Recorded,
-                    RecordOutcome::Kept,
-                    None,
-                ));
+            match client.blob_head(repo, &blob.digest, &step)? {
+                Some(size) if size.is_none_or(|n| n == blob.size) => {
+                    return Ok(stored(
+                        blob,
+                        Resolution::Recorded,
+                        RecordOutcome::Kept,
+                        None,
+                    ));
+                }
+                // A record whose size is not the blob's is wrong: the layer is pushed and its
+                // record rewritten as if there were none.
+                Some(_) => return Ok(Known::Unknown { record_error: None }),
+                None => {}
             }
             // The record outlived its blob (deleted, or collected by a registry that does
             // not follow tags): another repository may still have it.
