@@ -285,34 +285,10 @@ pub fn push_image_with(
         .collect();
     let prepared = image.prepare(&to_prepare)?;
 
-    let mut prepared_of = vec![None; known.len()];
-    for (j, &i) in to_prepare.iter().enumerate() {
-        prepared_of[i] = Some(j);
-    }
-    let mut diff_ids = Vec::with_capacity(known.len());
-    let mut descriptors = Vec::with_capacity(known.len());
-    let mut uncompressed_bytes = 0;
-    for (i, k) in known.iter().enumerate() {
-        match (k, prepared_of[i]) {
-            (Known::Stored { blob, diff_id, .. }, _) => {
-                diff_ids.push(diff_id.clone());
-                descriptors.push(blob.clone());
-                uncompressed_bytes += image.layers[i].archived_size;
-            }
-            (_, Some(j)) => {
-                diff_ids.push(prepared[j].diff_id.clone());
-                descriptors.push(prepared[j].descriptor());
-                uncompressed_bytes += prepared[j].uncompressed_size;
-            }
-            (_, None) => {
-                return Err(RegistryError::request(
-                    repo,
-                    &format!("preparing layer {}", i + 1),
-                    "not prepared",
-                ))
-            }
-        }
-    }
+    let (diff_ids, descriptors, uncompressed_bytes) =
+        assemble(&image, &known, &to_prepare, &prepared).ok_or_else(|| {
+            RegistryError::request(repo, "preparing layers", "a layer was not prepared")
+        })?;
     let config = image.config(&diff_ids);
     let config_descriptor = OpenedImage::config_descriptor(&config);
 
@@ -341,50 +317,15 @@ pub fn push_image_with(
         })
         .then(|| layer_record::ensure_empty_config(client, repo));
 
-    let mut layer_outcomes: Vec<Option<BlobOutcome>> = vec![None; known.len()];
-    for (i, k) in known.iter().enumerate() {
-        if let Known::Stored { outcome, .. } = k {
-            on_event(Event::Blob(outcome));
-            layer_outcomes[i] = Some(BlobOutcome::clone(outcome));
-        }
-    }
-    let jobs: Vec<(usize, &PreparedLayer, &Known)> = to_prepare
-        .iter()
-        .zip(&prepared)
-        .map(|(&i, p)| (i, p, &known[i]))
-        .collect();
-    let pushed = in_parallel(
-        &jobs,
-        |(i, layer, k)| {
-            let mut outcome = push_blob(
-                client,
-                repo,
-                BlobKind::Layer,
-                &layer.descriptor(),
-                Payload::File(layer.path()),
-            )?;
-            outcome.diff_id = Some(layer.diff_id.clone());
-            if let Known::Unknown { record_error } = k {
-                outcome.compressed = image.layers[*i].encoding == LayerEncoding::Tar;
-                outcome.record = Some(RecordOutcome::Written);
-                outcome.record_error = record_error.clone();
-            }
-            Ok(outcome)
-        },
-        &mut |o| on_event(Event::Blob(o)),
+    let mut layer_outcomes = push_layers(
+        client,
+        repo,
+        &image,
+        &known,
+        &to_prepare,
+        &prepared,
+        on_event,
     )?;
-    for ((i, _, _), outcome) in jobs.iter().zip(pushed) {
-        layer_outcomes[*i] = Some(outcome);
-    }
-    let mut layer_outcomes = layer_outcomes
-        .into_iter()
-        .enumerate()
-        .map(|(i, o)| {
-            o.ok_or_else(|| {
-                RegistryError::request(repo, &format!("pushing layer {}", i + 1), "not done")
-            })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
     write_records(client, repo, records_ready, &mut layer_outcomes)?;
 
     let manifest = ImageManifest::new(config_descriptor.clone(), descriptors).to_canonical_json();
@@ -426,6 +367,87 @@ pub fn push_image_with(
         retries: client.retries() - retries_before,
         manifest_digest: digest,
     })
+}
+
+/// Each layer's diff_id and descriptor, in order, and the sum of the uncompressed sizes: from
+/// the record for a layer the registry has, else from the blob prepared (`prepared[j]` is
+/// layer `to_prepare[j]`). `None` if a layer is neither.
+fn assemble(
+    image: &OpenedImage,
+    known: &[Known],
+    to_prepare: &[usize],
+    prepared: &[PreparedLayer],
+) -> Option<(Vec<Digest>, Vec<Descriptor>, u64)> {
+    let mut diff_ids = Vec::with_capacity(known.len());
+    let mut descriptors = Vec::with_capacity(known.len());
+    let mut uncompressed_bytes = 0;
+    for (i, k) in known.iter().enumerate() {
+        if let Known::Stored { blob, diff_id, .. } = k {
+            diff_ids.push(diff_id.clone());
+            descriptors.push(blob.clone());
+            uncompressed_bytes += image.layers[i].archived_size;
+        } else {
+            let layer = &prepared[to_prepare.iter().position(|&p| p == i)?];
+            diff_ids.push(layer.diff_id.clone());
+            descriptors.push(layer.descriptor());
+            uncompressed_bytes += layer.uncompressed_size;
+        }
+    }
+    Some((diff_ids, descriptors, uncompressed_bytes))
+}
+
+/// Every layer's outcome, in order: those the registry has as they were found, the prepared
+/// ones (`prepared[j]` is layer `to_prepare[j]`) checked and uploaded or mounted, a few at a
+/// time, each marked for its record to be written if ship compressed it.
+fn push_layers(
+    client: &Client,
+    repo: &Repository,
+    image: &OpenedImage,
+    known: &[Known],
+    to_prepare: &[usize],
+    prepared: &[PreparedLayer],
+    on_event: &mut dyn FnMut(Event<'_>),
+) -> Result<Vec<BlobOutcome>, RegistryError> {
+    let mut outcomes: Vec<Option<BlobOutcome>> = vec![None; known.len()];
+    for (i, k) in known.iter().enumerate() {
+        if let Known::Stored { outcome, .. } = k {
+            on_event(Event::Blob(outcome));
+            outcomes[i] = Some(BlobOutcome::clone(outcome));
+        }
+    }
+    let jobs: Vec<(usize, &PreparedLayer)> = to_prepare.iter().copied().zip(prepared).collect();
+    let pushed = in_parallel(
+        &jobs,
+        |&(i, layer)| {
+            let mut outcome = push_blob(
+                client,
+                repo,
+                BlobKind::Layer,
+                &layer.descriptor(),
+                Payload::File(layer.path()),
+            )?;
+            outcome.diff_id = Some(layer.diff_id.clone());
+            if let Known::Unknown { record_error } = &known[i] {
+                outcome.compressed = image.layers[i].encoding == LayerEncoding::Tar;
+                outcome.record = Some(RecordOutcome::Written);
+                outcome.record_error = record_error.clone();
+            }
+            Ok(outcome)
+        },
+        &mut |o| on_event(Event::Blob(o)),
+    )?;
+    for (&(i, _), outcome) in jobs.iter().zip(pushed) {
+        outcomes[i] = Some(outcome);
+    }
+    outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            o.ok_or_else(|| {
+                RegistryError::request(repo, &format!("pushing layer {}", i + 1), "not done")
+            })
+        })
+        .collect()
 }
 
 /// What the registry can say of `layer` without it being compressed: its record in `repo`,
