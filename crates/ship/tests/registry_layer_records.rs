@@ -55,6 +55,15 @@ fn assert_complete(reg: &Registry, repo_path: &str, digest: &str) -> Value {
     manifest
 }
 
+/// A registry with the demo image (`seed` for its app layer) pushed once to team/app from a
+/// fresh client: the registry, the archive (written in `dir`) and that push's report.
+fn pushed_once(dir: &std::path::Path, seed: u64) -> (Registry, std::path::PathBuf, Value) {
+    let reg = Registry::start();
+    let archive = write_archive(dir, "image.tar", &ImageSpec::demo("amd64", seed));
+    let first = push(fresh_home().path(), &archive, &reg.repo("team/app"), &[]);
+    (reg, archive, first)
+}
+
 #[test]
 fn identical_repush_from_a_fresh_client_compresses_and_sends_no_layer() {
     let reg = Registry::start();
@@ -114,10 +123,8 @@ fn identical_repush_from_a_fresh_client_compresses_and_sends_no_layer() {
 
 #[test]
 fn a_record_whose_blob_the_registry_lost_is_not_trusted() {
-    let reg = Registry::start();
     let dir = tempfile::tempdir().unwrap();
-    let archive = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 7));
-    let first = push(fresh_home().path(), &archive, &reg.repo("team/app"), &[]);
+    let (reg, archive, first) = pushed_once(dir.path(), 7);
     let lost = layers(&first)[1]["digest"].as_str().unwrap().to_owned();
 
     // The registry loses the blob; the record that names it stays.
@@ -148,10 +155,8 @@ fn a_record_whose_blob_the_registry_lost_is_not_trusted() {
 
 #[test]
 fn a_record_that_names_a_blob_of_another_size_is_not_trusted() {
-    let reg = Registry::start();
     let dir = tempfile::tempdir().unwrap();
-    let archive = write_archive(dir.path(), "image.tar", &ImageSpec::demo("amd64", 9));
-    let first = push(fresh_home().path(), &archive, &reg.repo("team/app"), &[]);
+    let (reg, archive, first) = pushed_once(dir.path(), 9);
     let (first_layer, other) = (layers(&first)[0], layers(&first)[1]);
 
     // The first layer's record rewritten to name the second layer's blob (which the
