@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from benchlib import builds, crane, image, model, naersk, registry  # noqa: E402
+from benchlib import builds, crane, image, model, naersk, registry, repush  # noqa: E402
 from benchlib.report import markdown  # noqa: E402
 from benchlib.measure import log, loadavg, machine, repeat, run, wait_for_quiet  # noqa: E402
 
@@ -54,9 +54,10 @@ def parse_args() -> argparse.Namespace:
                    help="measure the work tree with its uncommitted changes, not HEAD")
     p.add_argument("--runs", type=int, help="runs per helper-overhead figure (20 full, 5 quick)")
     p.add_argument("--only", default="split,naersk,profile,push,helper",
-                   help="comma-separated parts to run (default all):\n"
-                        "split,naersk,profile,push,helper; profile and push need split (they\n"
-                        "use its builds); naersk (1c) measures crane's and naersk's split alone")
+                   help="comma-separated parts to run (default all but repush):\n"
+                        "split,naersk,profile,push,helper,repush; profile and push need split\n"
+                        "(they use its builds); naersk (1c) measures crane's and naersk's split\n"
+                        "alone; repush (re-pushes from fresh clients, layer records) runs on its own")
     p.add_argument("--report", type=Path, metavar="RESULTS_JSON",
                    help="measure nothing: print the report of an earlier run's results.json,\n"
                         "with the model recomputed (e.g. under other --assume values)")
@@ -167,9 +168,9 @@ def main() -> int:
         print(markdown(results))
         return 0
     parts = set(args.only.split(","))
-    unknown = parts - {"split", "naersk", "profile", "push", "helper"}
+    unknown = parts - {"split", "naersk", "profile", "push", "helper", "repush"}
     if unknown or ("split" not in parts and parts & {"profile", "push"}):
-        print(f"bench: --only {args.only}: parts are split, naersk, profile, push, helper, and "
+        print(f"bench: --only {args.only}: parts are split, naersk, profile, push, helper, repush, and "
               "profile and push need split", file=sys.stderr)
         return 2
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="ship-bench-"))
@@ -199,9 +200,9 @@ def main() -> int:
         files = builds.snapshot(ROOT, src, args.worktree, results["git_rev"])
         results["source"] = "work tree" if args.worktree else "the commit (git archive)"
         results["crates"] = builds.crate_count(src, PACKAGE)
-        # Only parts 3 and 4 run `ship`; its release build is minutes of the full mode.
+        # Only parts 3, 3b and 4 run `ship`; its release build is minutes of the full mode.
         ship = None
-        if parts & {"push", "helper"}:
+        if parts & {"push", "repush", "helper"}:
             log("building ship")
             ship = ship_binary(ROOT if args.quick else src,
                                None if args.quick else workdir / "target-ship")
@@ -279,6 +280,13 @@ def main() -> int:
                 platform=f"linux/{image.oci_arch()}", log_to=log_to)
             results["push"].append({"image_profile": img_profile, **cycle})
 
+        # Part 3b: re-pushing what the registry already has (layer records), on its own:
+        # `--only repush`.
+        if "repush" in parts:
+            results["repush"] = repush.repush(
+                ship, harness_binary(), ROOT, workdir / "push-repush", keep / "repush",
+                quick=args.quick, log_to=log_to)
+
         # Part 4: helper overhead.
         runs = args.runs or (5 if args.quick else 20)
         if "helper" in parts:
@@ -304,6 +312,8 @@ def main() -> int:
         log(f"results in {out} ({results['duration_s']} s)")
 
     print(markdown(results))
+    if "repush" in results:
+        print(repush.markdown(results["repush"]))
     return 0
 
 

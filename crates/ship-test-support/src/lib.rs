@@ -162,6 +162,14 @@ pub fn ship_in(home: &Path) -> Command {
     cmd
 }
 
+/// A new empty home for [`ship_in`]: a client with no local state.
+pub fn fresh_home() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("ship-home-")
+        .tempdir()
+        .expect("home dir")
+}
+
 /// Entries left in the TMPDIR [`ship_in`] gives `home` (ship's spool directories would show
 /// up here).
 pub fn tmp_leftovers(home: &Path) -> Vec<String> {

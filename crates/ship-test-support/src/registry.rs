@@ -197,18 +197,45 @@ impl Registry {
         self.dir.path().join("storage")
     }
 
-    /// Manifest revisions stored for `repo_path` (empty if the repository does not exist):
-    /// a check that reads the registry's storage, not its API.
+    /// Image manifest (and index) revisions stored for `repo_path` (empty if the repository
+    /// does not exist), ship's layer records left out: a check that reads the registry's
+    /// storage, not its API.
     pub fn stored_manifests(&self, repo_path: &str) -> Vec<String> {
         self.stored(repo_path, "_manifests/revisions/sha256")
             .into_iter()
+            .filter(|hex| {
+                !self
+                    .stored_blob(hex)
+                    .is_some_and(|b| is_layer_record_manifest(&b))
+            })
             .map(|hex| format!("sha256:{hex}"))
             .collect()
     }
 
-    /// Tags stored for `repo_path`, from storage.
+    /// The bytes of a blob in storage, by its sha256 hex digits.
+    fn stored_blob(&self, hex: &str) -> Option<Vec<u8>> {
+        let path = self
+            .storage()
+            .join("docker/registry/v2/blobs/sha256")
+            .join(hex.get(..2)?)
+            .join(hex)
+            .join("data");
+        fs::read(path).ok()
+    }
+
+    /// Image tags stored for `repo_path`, from storage: every tag but ship's layer records
+    /// (`sha256-<hex>.ship-layer`, see [`Registry::stored_layer_records`]).
     pub fn stored_tags(&self, repo_path: &str) -> Vec<String> {
-        self.stored(repo_path, "_manifests/tags")
+        let mut tags = self.stored(repo_path, "_manifests/tags");
+        tags.retain(|t| !is_layer_record(t));
+        tags
+    }
+
+    /// The layer-record tags stored for `repo_path`, from storage.
+    pub fn stored_layer_records(&self, repo_path: &str) -> Vec<String> {
+        let mut tags = self.stored(repo_path, "_manifests/tags");
+        tags.retain(|t| is_layer_record(t));
+        tags
     }
 
     /// Sorted entry names of a directory in `repo_path`'s storage (none if it does not exist).
@@ -227,6 +254,46 @@ impl Registry {
             .unwrap_or_default();
         out.sort();
         out
+    }
+
+    /// One anonymous plain-HTTP request to the registry's API (`path` is `/v2/...`): the
+    /// status and body. For checks from outside ship, e.g. HEAD of a blob, or DELETE of one
+    /// to imitate a registry that lost it.
+    pub fn api(&self, method: &str, path: &str, accept: &str) -> (u16, Vec<u8>) {
+        self.api_send(method, path, &format!("Accept: {accept}"), &[])
+    }
+
+    /// [`Registry::api`] with a body of `content_type`, e.g. to PUT a manifest ship did not
+    /// write.
+    pub fn api_put(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        self.api_send("PUT", path, &format!("Content-Type: {content_type}"), body)
+    }
+
+    fn api_send(&self, method: &str, path: &str, header: &str, body: &[u8]) -> (u16, Vec<u8>) {
+        use std::io::Write;
+        assert!(!self.options.tls, "api() speaks plain HTTP");
+        let mut conn = std::net::TcpStream::connect(&self.addr).expect("connect to the registry");
+        write!(
+            conn,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{header}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        )
+        .expect("send request");
+        conn.write_all(body).expect("send body");
+        let mut answer = Vec::new();
+        conn.read_to_end(&mut answer).expect("read answer");
+        let head_end = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let head = String::from_utf8_lossy(&answer[..head_end]).into_owned();
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no status in {head}"));
+        (status, answer[head_end + 4..].to_vec())
     }
 
     /// The registry's log so far (all starts).
@@ -286,6 +353,16 @@ impl Drop for Registry {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A layer record's manifest, by its artifactType.
+fn is_layer_record_manifest(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .is_ok_and(|v| v["artifactType"] == "application/vnd.ship.layer-record.v1")
+}
+
+fn is_layer_record(tag: &str) -> bool {
+    tag.starts_with("sha256-") && tag.ends_with(".ship-layer")
 }
 
 /// `127.0.0.1:PORT` from the registry's "listening on" log line.

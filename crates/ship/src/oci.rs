@@ -13,6 +13,10 @@ use serde::{Deserialize, Serialize};
 pub const MEDIA_TYPE_IMAGE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const MEDIA_TYPE_IMAGE_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 pub const MEDIA_TYPE_IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// The OCI empty descriptor's media type: the config of an artifact that has none.
+pub const MEDIA_TYPE_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+/// The bytes of the OCI empty blob.
+pub const EMPTY_JSON: &[u8] = b"{}";
 pub const MEDIA_TYPE_LAYER_GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 pub const MEDIA_TYPE_LAYER_ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
 pub const MEDIA_TYPE_DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
@@ -200,8 +204,13 @@ pub struct Descriptor {
 pub struct ImageManifest {
     pub schema_version: u32,
     pub media_type: String,
+    /// Set on artifacts (OCI 1.1), never on images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
     pub config: Descriptor,
     pub layers: Vec<Descriptor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl ImageManifest {
@@ -209,8 +218,10 @@ impl ImageManifest {
         Self {
             schema_version: 2,
             media_type: MEDIA_TYPE_IMAGE_MANIFEST.to_owned(),
+            artifact_type: None,
             config,
             layers,
+            annotations: None,
         }
     }
     /// The canonical bytes ship pushes (and whose sha256 is the manifest digest).

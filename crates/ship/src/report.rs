@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::config::NixBuilder;
 use crate::oci::Digest;
 use crate::platform::Platform;
-use crate::registry::PushedImage;
+use crate::registry::{BlobKind, PushedImage, Resolution};
 
 /// The budgets the project promises (README "Report").
 pub const DEV_BUILD_BUDGET_SECS: f64 = 25.0 * 60.0;
@@ -76,8 +76,22 @@ pub struct ImageStats {
     pub digest: Digest,
     pub layers_uploaded: usize,
     pub layers_skipped: usize,
+    /// Layers found through their records: neither read nor compressed.
+    pub layers_recorded: usize,
+    /// Layers gzipped in this run.
+    pub layers_compressed: usize,
     pub bytes_uploaded: u64,
     pub bytes_skipped: u64,
+    /// How each layer got into the repository, in layer order.
+    pub layers: Vec<LayerStats>,
+}
+
+/// One layer of a pushed image as the report shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct LayerStats {
+    pub digest: Digest,
+    pub resolution: Resolution,
+    pub compressed: bool,
 }
 
 impl From<&PushedImage> for ImageStats {
@@ -87,8 +101,20 @@ impl From<&PushedImage> for ImageStats {
             digest: p.manifest_digest.clone(),
             layers_uploaded: p.layers_uploaded,
             layers_skipped: p.layers_skipped,
+            layers_recorded: p.layers_recorded,
+            layers_compressed: p.layers_compressed,
             bytes_uploaded: p.bytes_uploaded,
             bytes_skipped: p.bytes_skipped,
+            layers: p
+                .blobs
+                .iter()
+                .filter(|b| b.kind == BlobKind::Layer)
+                .map(|b| LayerStats {
+                    digest: b.digest.clone(),
+                    resolution: b.resolution,
+                    compressed: b.compressed,
+                })
+                .collect(),
         }
     }
 }
@@ -280,14 +306,16 @@ impl Report {
             ));
         }
         if !self.images.is_empty() {
-            md.push_str("\n| platform | digest | layers up/skipped | bytes uploaded | bytes skipped |\n| --- | --- | ---: | ---: | ---: |\n");
+            md.push_str("\n| platform | digest | layers up/skipped | found by record/compressed | bytes uploaded | bytes skipped |\n| --- | --- | ---: | ---: | ---: | ---: |\n");
             for i in &self.images {
                 md.push_str(&format!(
-                    "| {} | `{}` | {}/{} | {} | {} |\n",
+                    "| {} | `{}` | {}/{} | {}/{} | {} | {} |\n",
                     i.platform,
                     i.digest,
                     i.layers_uploaded,
                     i.layers_skipped,
+                    i.layers_recorded,
+                    i.layers_compressed,
                     crate::human::bytes(i.bytes_uploaded),
                     crate::human::bytes(i.bytes_skipped)
                 ));
@@ -482,13 +510,16 @@ mod tests {
             digest: Digest::of(b"abc"),
             layers_uploaded: 1,
             layers_skipped: 4,
+            layers_recorded: 3,
+            layers_compressed: 2,
             bytes_uploaded: 2048,
             bytes_skipped: 3 << 20,
+            layers: vec![],
         });
         r.evaluate_budgets(None);
         let md = r.markdown();
         let image_row = format!(
-            "| linux/arm64 | `{}` | 1/4 | 2.0 KiB | 3.0 MiB |",
+            "| linux/arm64 | `{}` | 1/4 | 3/2 | 2.0 KiB | 3.0 MiB |",
             Digest::of(b"abc")
         );
         for needle in [

@@ -7,14 +7,7 @@ use ship_test_support as support;
 use serde_json::Value;
 use support::image::{expected_layer_blob, write_archive, write_stream_script, ImageSpec};
 use support::registry::{parse_listen_addr, Registry};
-use support::{push_image_json as push, require_tool, run, ship_in};
-
-fn fresh_home() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ship-home-")
-        .tempdir()
-        .expect("home dir")
-}
+use support::{fresh_home, push_image_json as push, require_tool, run, ship_in};
 
 fn u64_of(v: &Value, key: &str) -> u64 {
     v[key]

@@ -130,6 +130,17 @@ fn production_release_publishes_everything_and_a_rerun_changes_nothing() {
     assert_production_report(&report, &stdout);
     let images = report["images"].as_array().unwrap();
     let index = report["published"]["index"].as_str().unwrap().to_owned();
+    // A first release: every layer compressed and uploaded, but for one the other platform's
+    // image already pushed, which its record names.
+    for i in images {
+        for l in i["layers"].as_array().unwrap() {
+            assert!(
+                l["resolution"] == "uploaded" || l["resolution"] == "recorded",
+                "{i}"
+            );
+            assert_eq!(l["compressed"], l["resolution"] == "uploaded", "{i}");
+        }
+    }
 
     // The registry has the index under every tag, and the index has exactly both platforms.
     let mut tags = reg.stored_tags("team/fixture");
@@ -152,6 +163,13 @@ fn production_release_publishes_everything_and_a_rerun_changes_nothing() {
     for i in again["images"].as_array().unwrap() {
         assert_eq!(i["bytes_uploaded"], 0, "{i}");
         assert_eq!(i["layers_uploaded"], 0, "{i}");
+        // Every layer found by its record: none read, none compressed.
+        assert_eq!(i["layers_compressed"], 0, "{i}");
+        let layers = i["layers"].as_array().unwrap();
+        assert!(!layers.is_empty(), "{i}");
+        for l in layers {
+            assert_eq!(l["resolution"], "recorded", "{i}");
+        }
     }
     assert_eq!(again["published"]["index"], index.as_str());
     assert_eq!(again["cache"]["paths_pushed"], 0, "{again:#}");
@@ -169,15 +187,14 @@ fn registry_killed_mid_push_publishes_no_index_and_no_tag() {
     let mut reg = Registry::start();
     let killer = reg.kill_handle();
     let mut killer = Some(killer);
-    let mut blob_puts = 0;
     let proxy = FaultProxy::start(reg.addr(), move |req| {
-        if req.method == "PUT" && req.path.contains("/blobs/uploads/") {
-            blob_puts += 1;
-            // The config goes first; the second upload is a layer.
-            if blob_puts == 2 {
-                if let Some(k) = killer.take() {
-                    return Action::CutAfter(8 * 1024, Box::new(move || k.kill()));
-                }
+        // The first layer upload (the config and the layer records' empty config are small).
+        if req.method == "PUT"
+            && req.path.contains("/blobs/uploads/")
+            && req.content_length > 8 * 1024
+        {
+            if let Some(k) = killer.take() {
+                return Action::CutAfter(8 * 1024, Box::new(move || k.kill()));
             }
         }
         Action::Forward

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::PreparedLayer;
 use crate::oci::{ConfigPlatform, Digest, PlatformSpec};
 use crate::platform::{Platform, PLATFORMS};
 
@@ -101,25 +100,6 @@ impl ImageConfig {
             platform_spec: fields.spec(),
             diff_ids,
         })
-    }
-
-    /// Each layer read must have the sha256 the config lists for it.
-    pub fn check_layers(&self, layers: &[PreparedLayer], names: &[String]) -> Result<(), String> {
-        let Some(ids) = &self.diff_ids else {
-            return Ok(());
-        };
-        for (i, (layer, expected)) in layers.iter().zip(ids).enumerate() {
-            if *expected != layer.diff_id {
-                return Err(format!(
-                    "layer {} ({}) has sha256 {} but the image config says {}: the archive is corrupt",
-                    i + 1,
-                    names[i],
-                    layer.diff_id,
-                    expected
-                ));
-            }
-        }
-        Ok(())
     }
 }
 

@@ -23,6 +23,12 @@ pub(super) struct Section {
     size: u64,
 }
 
+impl Section {
+    pub(super) fn size(&self) -> u64 {
+        self.size
+    }
+}
+
 fn normalize(name: &str) -> String {
     let trimmed = name.trim_start_matches("./").trim_end_matches('/');
     trimmed.to_owned()

@@ -20,6 +20,7 @@
 pub mod auth;
 mod client;
 mod index;
+mod layer_record;
 pub mod limits;
 mod push;
 pub mod reference;
@@ -31,6 +32,7 @@ pub use index::{push_index, IndexEntry, PushedIndex, TagOutcome, TagStatus};
 pub use limits::Limits;
 pub use push::{
     describe_event, push_image, push_image_with, BlobKind, BlobOutcome, Event, PushedImage,
+    RecordOutcome, Resolution,
 };
 pub use reference::{parse_child, Repository};
 pub use retry::RetryPolicy;

@@ -23,12 +23,27 @@ impl Client {
         digest: &Digest,
         step: &str,
     ) -> Result<bool, RegistryError> {
+        Ok(self.blob_head(repo, digest, step)?.is_some())
+    }
+
+    /// HEAD of a blob: `None` if the repository lacks it, else the size it says (`None`
+    /// when it gives no Content-Length).
+    pub fn blob_head(
+        &self,
+        repo: &Repository,
+        digest: &Digest,
+        step: &str,
+    ) -> Result<Option<Option<u64>>, RegistryError> {
         let call = Call::new("HEAD", format!("/v2/{}/blobs/{digest}", repo.path()));
         self.retrying(repo, step, || {
             let answer = self.attempt(repo, &call)?;
             match answer.status {
-                200 => Ok(true),
-                404 => Ok(false),
+                200 => Ok(Some(
+                    answer
+                        .header("content-length")
+                        .and_then(|n| n.trim().parse().ok()),
+                )),
+                404 => Ok(None),
                 _ => Err(AttemptError::Fatal(answer.describe())),
             }
         })
