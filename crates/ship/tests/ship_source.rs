@@ -45,10 +45,18 @@ fn ships_source_loads_as_the_workspace_without_the_demo() {
         );
     }
 
+    // Offline and for this platform only: cargo fetched only this platform's crates (a fresh
+    // machine has no windows-* crates), and a full `cargo metadata` would want every one.
+    let rustc = support::output_ok(Command::new("rustc").arg("-vV"));
+    let host = String::from_utf8_lossy(&rustc.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .expect("rustc -vV names the host");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let metadata = support::run_json(
         Command::new(cargo)
             .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+            .args(["--filter-platform", &host])
             .current_dir(dir.path()),
     );
     let members: BTreeSet<&str> = metadata["packages"]
