@@ -377,7 +377,7 @@ let
             in
             if !elem p platforms then
               fail k "unknown platform `${p}`; accepted: ${u.join ", " platforms}"
-            else if elem p (genList (j: elemAt ps j) i) then
+            else if u.repeatsEarlier ps i then
               fail k "duplicate platform `${p}`"
             else
               true;

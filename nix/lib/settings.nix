@@ -88,7 +88,7 @@ let
       in
       if match attrPathRe attr == null then
         fail k "`${attr}` is not a nixpkgs attribute path; accepted: names such as `openssl` or `llvmPackages.lld`"
-      else if elem attr (genList (j: elemAt list j) i) then
+      else if u.repeatsEarlier list i then
         fail k "duplicate `${attr}`"
       else
         true
@@ -218,7 +218,7 @@ let
         in
         if p == null then
           fail k "`${elemAt rawPorts i}` is not a port; accepted: PORT, PORT/tcp or PORT/udp with PORT 1-65535"
-        else if elem p (genList (j: elemAt ports j) i) then
+        else if u.repeatsEarlier ports i then
           fail k "duplicate port `${p}`"
         else
           true
@@ -232,7 +232,7 @@ let
         in
         if b == "" || u.hasInfix "/" b then
           fail k "`${b}` is not a binary name (non-empty, no `/`)"
-        else if b == binary || elem b (genList (j: elemAt binaries j) i) then
+        else if b == binary || u.repeatsEarlier binaries i then
           fail k "duplicate binary `${b}` (the image's own binary is `${binary}`)"
         else
           true
@@ -269,7 +269,7 @@ let
         in
         if !(elem t targetKinds || (named != null && elem (head named) namedTargetKinds)) then
           fail k "`${t}` is not a test target; accepted: ${u.join ", " targetKinds}, or ${u.join ", " namedTargetKinds} followed by `:NAME`"
-        else if elem t (genList (j: elemAt targets j) i) then
+        else if u.repeatsEarlier targets i then
           fail k "duplicate target `${t}`"
         else
           true

@@ -10,7 +10,6 @@
 let
   u = import ./util.nix;
   inherit (builtins)
-    elem
     elemAt
     genList
     length
@@ -35,7 +34,7 @@ in
         in
         if !workspacePath p then
           fail (key i) "`${p}` is not a workspace path; accepted: a path relative to the workspace root such as `migrations` or `.sqlx`, without a leading or trailing `/`, `.` or `..`"
-        else if elem p (genList (elemAt include) i) then
+        else if u.repeatsEarlier include i then
           fail (key i) "duplicate `${p}`"
         else
           true;

@@ -42,6 +42,10 @@ rec {
 
   unique = foldl' (acc: x: if elem x acc then acc else acc ++ [ x ]) [ ];
 
+  # Whether the list's i-th element stands before it too: the "duplicate" check of every
+  # validated list, which names the later entry as the Rust side does.
+  repeatsEarlier = list: i: elem (builtins.elemAt list i) (builtins.genList (builtins.elemAt list) i);
+
   genAttrs = names: f: listToAttrs (map (name: { inherit name; value = f name; }) names);
 
   # Evaluates `checks` (a list of values that throw on failure) in order, then returns `value`,
