@@ -409,45 +409,14 @@ fn config_yaml(dir: &Path, options: &RegistryOptions) -> String {
 /// usual guides say (`openssl req -x509 ... -addext subjectAltName=IP:127.0.0.1`); openssl's
 /// default req extensions make it CA:TRUE.
 pub fn make_self_signed(dir: &Path, name: &str) {
-    let openssl = require_tool(&["openssl"], "openssl");
-    let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
-    let out = Command::new(openssl)
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &key,
-            "-out",
-            &pem,
-            "-days",
-            "3",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ])
-        .current_dir(dir)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl req -x509 failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    self_signed(dir, name, "/CN=127.0.0.1", &["subjectAltName=IP:127.0.0.1"]);
 }
 
-/// A CA and a server certificate for 127.0.0.1/localhost signed by it (EC P-256).
-fn make_certificates(dir: &Path) {
+/// `NAME.key` (EC P-256) and `NAME.pem`, self-signed for `subject`, with `extensions` added.
+fn self_signed(dir: &Path, name: &str, subject: &str, extensions: &[&str]) {
     let openssl = require_tool(&["openssl"], "openssl");
-    let run = |args: &[&str]| {
-        output_ok(Command::new(&openssl).args(args).current_dir(dir));
-    };
-    run(&[
+    let (key, pem) = (format!("{name}.key"), format!("{name}.pem"));
+    let mut args = vec![
         "req",
         "-x509",
         "-newkey",
@@ -456,18 +425,35 @@ fn make_certificates(dir: &Path) {
         "ec_paramgen_curve:prime256v1",
         "-nodes",
         "-keyout",
-        "ca.key",
+        &key,
         "-out",
-        "ca.pem",
+        &pem,
         "-days",
         "3",
         "-subj",
+        subject,
+    ];
+    for extension in extensions {
+        args.extend(["-addext", extension]);
+    }
+    output_ok(Command::new(openssl).args(&args).current_dir(dir));
+}
+
+/// A CA and a server certificate for 127.0.0.1/localhost signed by it (EC P-256).
+fn make_certificates(dir: &Path) {
+    let openssl = require_tool(&["openssl"], "openssl");
+    let run = |args: &[&str]| {
+        output_ok(Command::new(&openssl).args(args).current_dir(dir));
+    };
+    self_signed(
+        dir,
+        "ca",
         "/CN=ship test CA",
-        "-addext",
-        "basicConstraints=critical,CA:TRUE",
-        "-addext",
-        "keyUsage=critical,keyCertSign,cRLSign",
-    ]);
+        &[
+            "basicConstraints=critical,CA:TRUE",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
     run(&[
         "req",
         "-newkey",
