@@ -394,15 +394,6 @@ let
           };
         };
 
-      crateNameFromCargoToml =
-        args:
-        let
-          n = crateName args;
-        in
-        {
-          inherit (n) pname version;
-        };
-
       devShell =
         args:
         let
