@@ -18,6 +18,7 @@ use crate::oci::{
 };
 
 use super::client::{Call, Client, Payload};
+use super::push::{push_blob, BlobKind};
 use super::reference::Repository;
 use super::RegistryError;
 
@@ -116,22 +117,14 @@ pub fn read(client: &Client, repo: &Repository, diff_id: &Digest) -> Result<Foun
 /// a mount source if one has it, else uploaded.
 pub fn ensure_empty_config(client: &Client, repo: &Repository) -> Result<(), RegistryError> {
     let empty = empty_descriptor();
-    let step = "storing the empty config of layer records";
-    if client.blob_exists(repo, &empty.digest, step)? {
-        return Ok(());
-    }
-    for from in client.mount_sources() {
-        if client.mount_blob(repo, &empty.digest, from, step)? {
-            return Ok(());
-        }
-    }
-    client.upload_blob(
+    push_blob(
+        client,
         repo,
-        &empty.digest,
+        BlobKind::Config,
+        &empty,
         Payload::Bytes(EMPTY_JSON),
-        empty.size,
-        step,
     )
+    .map(|_| ())
 }
 
 /// Write (or overwrite) the record of `diff_id` in `repo`: `blob` must be in `repo`, and

@@ -636,7 +636,7 @@ fn in_parallel<T: Sync, R: Send>(
 }
 
 /// HEAD `blob`; if the repository lacks it, mount it from a mount source or upload it.
-fn push_blob(
+pub(super) fn push_blob(
     client: &Client,
     repo: &Repository,
     kind: BlobKind,
